@@ -1,0 +1,167 @@
+package channel
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/guestrpc/guestrpc/wire"
+)
+
+// StreamOptions configure NewStream.
+type StreamOptions struct {
+	// MaxPayload caps received payloads (default wire.DefaultMaxPayload).
+	MaxPayload uint32
+	// ReadBufferSize is the size of the read buffer (default 64 KiB).
+	ReadBufferSize int
+}
+
+// deadliner is implemented by net.Conn and *os.File (for pollable files).
+type deadliner interface {
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+}
+
+// Stream is a Channel over a byte stream.
+type Stream struct {
+	rwc  io.ReadWriteCloser
+	dl   deadliner // nil when the stream has no deadlines
+	addr net.Addr
+
+	wmu sync.Mutex
+	enc *wire.Encoder
+
+	dec *wire.Decoder
+	max uint32
+
+	closeOnce sync.Once
+	closed    chan struct{}
+	closeErr  error
+}
+
+// NewStream returns a Channel that frames rwc with the wire codec. Context
+// cancellation interrupts a blocked Send or Receive when rwc has deadlines
+// (net.Conn, pollable *os.File); otherwise only Close does.
+func NewStream(rwc io.ReadWriteCloser, opts StreamOptions) *Stream {
+	if opts.MaxPayload == 0 {
+		opts.MaxPayload = wire.DefaultMaxPayload
+	}
+	if opts.ReadBufferSize <= 0 {
+		opts.ReadBufferSize = 64 << 10
+	}
+	s := &Stream{
+		rwc:    rwc,
+		enc:    wire.NewEncoder(rwc),
+		dec:    wire.NewDecoder(bufio.NewReaderSize(rwc, opts.ReadBufferSize), opts.MaxPayload),
+		max:    opts.MaxPayload,
+		closed: make(chan struct{}),
+	}
+	if d, ok := rwc.(deadliner); ok {
+		if f, isFile := rwc.(*os.File); !isFile || f.SetReadDeadline(time.Time{}) == nil {
+			s.dl = d
+		}
+	}
+	if c, ok := rwc.(net.Conn); ok {
+		s.addr = c.RemoteAddr()
+	}
+	return s
+}
+
+// Send writes f as one frame.
+func (s *Stream) Send(ctx context.Context, f *wire.Frame) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if uint32(len(f.Payload)) > wire.LimitMaxPayload {
+		return fmt.Errorf("channel: send %v: %w", f.Type, wire.ErrFrameTooLarge)
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	stop := s.watch(ctx, true)
+	err := s.enc.Encode(f)
+	if stop != nil && !stop() {
+		// The watcher fired: the deadline it set must not leak into the
+		// next Send, and the error is the context's.
+		_ = s.dl.SetWriteDeadline(time.Time{})
+		if err != nil {
+			err = ctx.Err()
+		}
+	}
+	if err != nil {
+		return s.wrap("send", err)
+	}
+	return nil
+}
+
+// Receive reads the next frame into f.
+func (s *Stream) Receive(ctx context.Context, f *wire.Frame) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	stop := s.watch(ctx, false)
+	err := s.dec.Decode(f)
+	if stop != nil && !stop() {
+		_ = s.dl.SetReadDeadline(time.Time{})
+		if err != nil {
+			// A partial frame may have been consumed: the stream is no
+			// longer in sync, so it is closed.
+			_ = s.Close()
+			return ctx.Err()
+		}
+	}
+	if err != nil {
+		return s.wrap("receive", err)
+	}
+	return nil
+}
+
+// watch arranges for ctx's cancellation to interrupt blocked I/O.
+func (s *Stream) watch(ctx context.Context, write bool) func() bool {
+	if ctx.Done() == nil || s.dl == nil {
+		return nil
+	}
+	return context.AfterFunc(ctx, func() {
+		past := time.Unix(1, 0)
+		if write {
+			_ = s.dl.SetWriteDeadline(past)
+		} else {
+			_ = s.dl.SetReadDeadline(past)
+		}
+	})
+}
+
+func (s *Stream) wrap(op string, err error) error {
+	select {
+	case <-s.closed:
+		return fmt.Errorf("channel: %s: %w", op, ErrClosed)
+	default:
+	}
+	if errors.Is(err, io.EOF) {
+		return io.EOF
+	}
+	return fmt.Errorf("channel: %s: %w", op, err)
+}
+
+// Close closes the underlying stream; blocked Send and Receive return.
+func (s *Stream) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.closeErr = s.rwc.Close()
+	})
+	return s.closeErr
+}
+
+// RemoteAddr returns the peer's address when the stream is a net.Conn.
+func (s *Stream) RemoteAddr() net.Addr { return s.addr }
+
+// MaxPayload returns the receive payload cap.
+func (s *Stream) MaxPayload() uint32 { return s.max }
+
+// Done is closed when the stream is closed.
+func (s *Stream) Done() <-chan struct{} { return s.closed }
