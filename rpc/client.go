@@ -1,0 +1,341 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/guestrpc/guestrpc/channel"
+	"github.com/guestrpc/guestrpc/wire"
+)
+
+// ClientOptions configure a Client. The zero value is ready to use.
+type ClientOptions struct {
+	Logger *slog.Logger
+	// Name is announced in HELLO (default "guestrpc-client").
+	Name string
+	// Window is the per-stream receive window (default DefaultWindow).
+	Window uint32
+}
+
+// Client calls methods on an agent over one channel. It is safe for
+// concurrent use; calls are multiplexed as streams.
+type Client struct {
+	*conn
+	nextID uint32 // guarded by conn.smu
+
+	pmu   sync.Mutex
+	pseq  uint64
+	pings map[uint64]chan struct{}
+}
+
+// NewClient performs the HELLO exchange on ch and returns a Client that
+// owns ch. ctx bounds the handshake only.
+func NewClient(ctx context.Context, ch channel.Channel, opts ClientOptions) (*Client, error) {
+	if opts.Name == "" {
+		opts.Name = "guestrpc-client"
+	}
+	c := &Client{conn: newConn(ch, opts.Logger, opts.Window), nextID: 1, pings: make(map[uint64]chan struct{})}
+	if err := c.handshake(ctx, opts.Name); err != nil {
+		_ = ch.Close()
+		return nil, err
+	}
+	c.start(c.handle)
+	return c, nil
+}
+
+// PeerName is the name the agent announced in HELLO.
+func (c *Client) PeerName() string { return c.peerName }
+
+// Close closes the connection; calls in flight fail with Unavailable.
+func (c *Client) Close() error {
+	c.close(nil)
+	c.wg.Wait()
+	return nil
+}
+
+// Done is closed when the connection has ended.
+func (c *Client) Done() <-chan struct{} { return c.closed }
+
+// Err returns why the connection ended (Unavailable), or nil while open.
+func (c *Client) Err() error {
+	select {
+	case <-c.closed:
+		return c.connErr()
+	default:
+		return nil
+	}
+}
+
+func (c *Client) handle(f *wire.Frame) error {
+	switch f.Type {
+	case wire.TypeStatus:
+		st, err := wire.ParseStatus(f.Payload)
+		if err != nil {
+			return err
+		}
+		if s := c.stream(f.StreamID); s != nil {
+			c.removeStream(f.StreamID)
+			s.owner.(*Stream).finish(&st)
+		}
+		return nil
+	case wire.TypeCancel:
+		if s := c.stream(f.StreamID); s != nil {
+			c.removeStream(f.StreamID)
+			s.owner.abort(&Error{Code: Aborted, Message: "the agent reset the stream"})
+		}
+		return nil
+	case wire.TypePong:
+		v, err := wire.ParsePing(f.Payload)
+		if err != nil {
+			return err
+		}
+		c.pmu.Lock()
+		if ch, ok := c.pings[v]; ok {
+			close(ch)
+			delete(c.pings, v)
+		}
+		c.pmu.Unlock()
+		return nil
+	case wire.TypeOpen:
+		// Agent-initiated calls are reserved for a later protocol version.
+		return c.queue(ctrlFrame{id: f.StreamID, typ: wire.TypeStatus,
+			payload: wire.AppendStatus(nil, uint16(Unimplemented), "this client serves no methods", nil)})
+	}
+	return fmt.Errorf("%w: unexpected %v", errProtocol, f.Type)
+}
+
+// Ping sends a protocol-level PING and returns the round-trip time.
+func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
+	done := make(chan struct{})
+	c.pmu.Lock()
+	c.pseq++
+	seq := c.pseq
+	c.pings[seq] = done
+	c.pmu.Unlock()
+	defer func() {
+		c.pmu.Lock()
+		delete(c.pings, seq)
+		c.pmu.Unlock()
+	}()
+	start := time.Now()
+	if err := c.sendControl(0, wire.TypePing, 0, wire.AppendPing(nil, seq)); err != nil {
+		return 0, err
+	}
+	select {
+	case <-done:
+		return time.Since(start), nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-c.closed:
+		return 0, c.connErr()
+	}
+}
+
+// Call invokes method with args (marshaled to JSON; nil sends none) and
+// unmarshals the result into result (unless nil). A failed call returns
+// an *Error; a canceled ctx returns ctx.Err() and cancels the call on the
+// agent, as does the ctx deadline, which is also sent to the agent.
+func (c *Client) Call(ctx context.Context, method string, args, result any) error {
+	s, err := c.open(ctx, method, args, true)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		s.cancel(ctx.Err())
+		return ctx.Err()
+	}
+	return s.result(result)
+}
+
+// Open starts a streaming call. The stream lives until its STATUS
+// arrives, ctx is canceled, or Close abandons it.
+func (c *Client) Open(ctx context.Context, method string, args any) (*Stream, error) {
+	s, err := c.open(ctx, method, args, false)
+	if err != nil {
+		return nil, err
+	}
+	if ctx.Done() != nil {
+		s.stopWatch = context.AfterFunc(ctx, func() { s.cancel(ctx.Err()) })
+	}
+	return s, nil
+}
+
+func (c *Client) open(ctx context.Context, method string, args any, fin bool) (*Stream, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	argb, err := marshalArgs(args)
+	if err != nil {
+		return nil, fmt.Errorf("rpc: %s: encoding arguments: %w", method, err)
+	}
+	var timeout time.Duration
+	if d, ok := ctx.Deadline(); ok {
+		if timeout = time.Until(d); timeout <= 0 {
+			return nil, context.DeadlineExceeded
+		}
+	}
+	s := &Stream{ctx: ctx, done: make(chan struct{})}
+	s.c, s.owner, s.recvFin = c.conn, s, false
+	s.sendFin = fin
+	s.sendWin = int64(c.peerWin)
+	s.frame.Payload = wire.AppendOpen(s.scratch[:0], timeout, method, argb)
+	if uint32(len(s.frame.Payload)) > c.peerMax {
+		return nil, Errorf(ResourceExhausted, "%s: arguments of %d bytes exceed the agent's frame limit of %d", method, len(argb), c.peerMax)
+	}
+	c.smu.Lock()
+	select {
+	case <-c.closed:
+		c.smu.Unlock()
+		return nil, c.connErr()
+	default:
+	}
+	s.id = c.nextID
+	c.nextID += 2
+	c.streams[s.id] = &s.streamCore
+	c.smu.Unlock()
+	s.frame.StreamID, s.frame.Type = s.id, wire.TypeOpen
+	if fin {
+		s.frame.Flags = wire.FlagFin
+	}
+	if err := c.send(&s.frame); err != nil {
+		c.removeStream(s.id)
+		return nil, err
+	}
+	return s, nil
+}
+
+func marshalArgs(v any) ([]byte, error) {
+	switch a := v.(type) {
+	case nil:
+		return nil, nil
+	case json.RawMessage:
+		return a, nil
+	case []byte:
+		return a, nil
+	}
+	return json.Marshal(v)
+}
+
+// Stream is a client-side streaming call. Read and Write carry lane 0;
+// LaneReader and LaneWriter the others. Wait returns the final status.
+type Stream struct {
+	streamCore
+	ctx       context.Context
+	stopWatch func() bool
+
+	once   sync.Once
+	done   chan struct{}
+	err    error  // final error; nil when the call succeeded
+	status []byte // result JSON
+
+	frame   wire.Frame
+	scratch [128]byte
+}
+
+// Read reads response DATA from lane 0; io.EOF after the agent's last byte.
+func (s *Stream) Read(p []byte) (int, error) { return s.read(s.ctx, 0, p) }
+
+// Write sends request DATA on lane 0, blocking while the agent's window
+// is full.
+func (s *Stream) Write(p []byte) (int, error) { return s.write(s.ctx, 0, p, s.writeClosedErr()) }
+
+// LaneReader returns a reader of response DATA on lane l.
+func (s *Stream) LaneReader(l Lane) io.Reader { return laneReader{s.ctx, &s.streamCore, l} }
+
+// LaneWriter returns a writer of request DATA on lane l.
+func (s *Stream) LaneWriter(l Lane) io.Writer {
+	return laneWriter{s.ctx, &s.streamCore, l, s.writeClosedErr()}
+}
+
+func (s *Stream) writeClosedErr() error {
+	select {
+	case <-s.done:
+		if s.err != nil {
+			return s.err
+		}
+	default:
+	}
+	return errWriteClosed
+}
+
+// CloseWrite half-closes the request: the agent's Read returns io.EOF.
+func (s *Stream) CloseWrite() error { return s.closeWrite() }
+
+// Done is closed when the final status has arrived or the stream ended.
+func (s *Stream) Done() <-chan struct{} { return s.done }
+
+// Wait waits for the final status and unmarshals the result into result
+// (unless nil). It does not drain unread DATA.
+func (s *Stream) Wait(result any) error {
+	<-s.done
+	return s.result(result)
+}
+
+// Close abandons the stream if it has not finished: the agent's handler
+// is canceled. It returns nil.
+func (s *Stream) Close() error {
+	s.cancel(ErrCanceled)
+	return nil
+}
+
+func (s *Stream) result(result any) error {
+	if s.err != nil {
+		return s.err
+	}
+	if result != nil && len(s.status) > 0 {
+		if err := json.Unmarshal(s.status, result); err != nil {
+			return fmt.Errorf("rpc: decoding result: %w", err)
+		}
+	}
+	return nil
+}
+
+// finish records the STATUS.
+func (s *Stream) finish(st *wire.Status) {
+	s.once.Do(func() {
+		if code := Code(st.Code); code != OK {
+			s.err = &Error{Code: code, Message: string(st.Message)}
+		} else if len(st.Result) > 0 {
+			s.status = append([]byte(nil), st.Result...)
+		}
+		s.end(nil)
+	})
+}
+
+// abort ends the stream with err (connection lost, reset).
+func (s *Stream) abort(err error) {
+	s.once.Do(func() {
+		s.err = err
+		s.end(err)
+	})
+}
+
+// cancel abandons the stream from this side and tells the agent.
+func (s *Stream) cancel(err error) {
+	s.once.Do(func() {
+		s.err = err
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			s.err = err
+		}
+		s.c.removeStream(s.id)
+		_ = s.c.queue(ctrlFrame{id: s.id, typ: wire.TypeCancel})
+		s.end(err)
+	})
+}
+
+func (s *Stream) end(err error) {
+	if s.stopWatch != nil {
+		s.stopWatch()
+	}
+	s.finishRecv(err)
+	s.finishSend()
+	close(s.done)
+}

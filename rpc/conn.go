@@ -1,0 +1,309 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/guestrpc/guestrpc/channel"
+	"github.com/guestrpc/guestrpc/wire"
+)
+
+const (
+	// DefaultWindow is the per-stream receive window announced in HELLO.
+	DefaultWindow = 256 << 10
+	// DefaultMaxStreams caps concurrent streams on one connection.
+	DefaultMaxStreams = 1024
+	// maxControlQueue bounds control frames waiting to be written; a peer
+	// that floods PINGs without reading replies is cut off past it.
+	maxControlQueue = 4096
+	// handshakeTimeout bounds the wait for the peer's HELLO.
+	handshakeTimeout = 30 * time.Second
+)
+
+var (
+	errProtocol     = errors.New("rpc: protocol violation")
+	errConnClosed   = &Error{Code: Unavailable, Message: "connection closed"}
+	errWriteClosed  = errors.New("rpc: write after CloseWrite or end of stream")
+	errFlowOverflow = &Error{Code: ResourceExhausted, Message: "peer exceeded the stream's flow-control window"}
+)
+
+// ctrlFrame is a queued control frame; small payloads live inline.
+type ctrlFrame struct {
+	id      uint32
+	typ     wire.Type
+	flags   wire.Flags
+	inline  [8]byte
+	n       int    // bytes of inline used
+	payload []byte // for larger payloads (error STATUS)
+}
+
+// conn is one HELLO-negotiated connection: the frame read loop, the
+// control-frame writer and the stream table. Server and client embed it.
+type conn struct {
+	ch  channel.Channel
+	log *slog.Logger
+
+	ourWindow uint32 // window we grant per stream
+	peerMax   uint32 // largest payload the peer accepts
+	peerWin   uint32 // initial window the peer grants
+	peerName  string
+
+	smu     sync.Mutex
+	streams map[uint32]*streamCore
+
+	cmu   sync.Mutex
+	ctrl  []ctrlFrame
+	cwake chan struct{} // capacity 1
+
+	closeOnce sync.Once
+	closed    chan struct{}
+	errMu     sync.Mutex
+	err       error
+	wg        sync.WaitGroup // read loop and control writer
+}
+
+func newConn(ch channel.Channel, log *slog.Logger, window uint32) *conn {
+	if window == 0 {
+		window = DefaultWindow
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &conn{
+		ch:        ch,
+		log:       log,
+		ourWindow: window,
+		streams:   make(map[uint32]*streamCore),
+		cwake:     make(chan struct{}, 1),
+		closed:    make(chan struct{}),
+	}
+}
+
+// handshake sends our HELLO and reads the peer's.
+func (c *conn) handshake(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	defer cancel()
+	hello := wire.Frame{Type: wire.TypeHello, Payload: wire.AppendHello(nil, wire.Hello{
+		Version:       wire.Version,
+		MaxPayload:    channel.MaxPayload(c.ch),
+		InitialWindow: c.ourWindow,
+		Name:          name,
+	})}
+	if err := c.ch.Send(ctx, &hello); err != nil {
+		return fmt.Errorf("rpc: sending HELLO: %w", err)
+	}
+	var f wire.Frame
+	if err := c.ch.Receive(ctx, &f); err != nil {
+		return fmt.Errorf("rpc: waiting for HELLO: %w", err)
+	}
+	if f.Type != wire.TypeHello || f.StreamID != 0 {
+		return fmt.Errorf("%w: first frame is %v on stream %d, want HELLO on stream 0", errProtocol, f.Type, f.StreamID)
+	}
+	h, err := wire.ParseHello(f.Payload)
+	if err != nil {
+		return fmt.Errorf("rpc: peer HELLO: %w", err)
+	}
+	if h.Version != wire.Version {
+		return fmt.Errorf("%w: peer speaks protocol version %d, this side %d", errProtocol, h.Version, wire.Version)
+	}
+	c.peerMax, c.peerWin, c.peerName = h.MaxPayload, h.InitialWindow, h.Name
+	return nil
+}
+
+// start runs the control writer and the read loop with handle deciding
+// what each frame means.
+func (c *conn) start(handle func(f *wire.Frame) error) {
+	c.wg.Add(2)
+	go c.writeControl()
+	go c.readLoop(handle)
+}
+
+func (c *conn) readLoop(handle func(f *wire.Frame) error) {
+	defer c.wg.Done()
+	var f wire.Frame
+	for {
+		err := c.ch.Receive(context.Background(), &f)
+		if err == nil {
+			err = c.handleCommon(&f, handle)
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, channel.ErrClosed) {
+				c.close(nil)
+			} else {
+				c.log.Warn("rpc: connection failed", "peer", c.peerName, "error", err)
+				c.close(err)
+			}
+			return
+		}
+	}
+}
+
+// handleCommon deals with the frames both sides treat alike.
+func (c *conn) handleCommon(f *wire.Frame, handle func(f *wire.Frame) error) error {
+	switch f.Type {
+	case wire.TypeHello:
+		return fmt.Errorf("%w: second HELLO", errProtocol)
+	case wire.TypePing:
+		if _, err := wire.ParsePing(f.Payload); err != nil {
+			return err
+		}
+		return c.queue(ctrlFrame{typ: wire.TypePong, inline: [8]byte(f.Payload), n: 8})
+	case wire.TypeWindow:
+		n, err := wire.ParseWindow(f.Payload)
+		if err != nil {
+			return err
+		}
+		if s := c.stream(f.StreamID); s != nil {
+			s.credit(n)
+		}
+		return nil
+	case wire.TypeData, wire.TypeClose:
+		s := c.stream(f.StreamID)
+		if s == nil {
+			return nil // the stream already ended here; late frames are normal
+		}
+		if f.Type == wire.TypeClose && len(f.Payload) != 0 {
+			return fmt.Errorf("%w: CLOSE with %d payload bytes", errProtocol, len(f.Payload))
+		}
+		fin := f.Type == wire.TypeClose || f.Flags&wire.FlagFin != 0
+		if !s.deliver(f.Flags.Lane(), f.Payload, fin) {
+			c.overflow(s)
+		}
+		return nil
+	}
+	return handle(f)
+}
+
+// overflow ends a stream whose peer ignored flow control.
+func (c *conn) overflow(s *streamCore) {
+	c.log.Warn("rpc: flow-control violation", "stream", s.id, "peer", c.peerName)
+	s.finishRecv(errFlowOverflow)
+	s.owner.abort(errFlowOverflow)
+	_ = c.queue(ctrlFrame{id: s.id, typ: wire.TypeCancel})
+}
+
+func (c *conn) stream(id uint32) *streamCore {
+	c.smu.Lock()
+	s := c.streams[id]
+	c.smu.Unlock()
+	return s
+}
+
+func (c *conn) removeStream(id uint32) {
+	c.smu.Lock()
+	delete(c.streams, id)
+	c.smu.Unlock()
+}
+
+// queue appends a control frame for the writer; it never blocks, so the
+// read loop can always keep reading.
+func (c *conn) queue(cf ctrlFrame) error {
+	c.cmu.Lock()
+	if len(c.ctrl) >= maxControlQueue {
+		c.cmu.Unlock()
+		return fmt.Errorf("%w: peer is not reading (%d control frames queued)", errProtocol, maxControlQueue)
+	}
+	c.ctrl = append(c.ctrl, cf)
+	c.cmu.Unlock()
+	select {
+	case c.cwake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (c *conn) queueWindow(id uint32, n uint32) {
+	cf := ctrlFrame{id: id, typ: wire.TypeWindow, n: 4}
+	wire.AppendWindow(cf.inline[:0], n)
+	if err := c.queue(cf); err != nil {
+		c.close(err)
+	}
+}
+
+func (c *conn) writeControl() {
+	defer c.wg.Done()
+	var batch []ctrlFrame
+	var f wire.Frame
+	for {
+		select {
+		case <-c.cwake:
+		case <-c.closed:
+			return
+		}
+		c.cmu.Lock()
+		batch, c.ctrl = c.ctrl, batch[:0]
+		c.cmu.Unlock()
+		for i := range batch {
+			cf := &batch[i]
+			f = wire.Frame{StreamID: cf.id, Type: cf.typ, Flags: cf.flags, Payload: cf.payload}
+			if cf.payload == nil {
+				f.Payload = cf.inline[:cf.n]
+			}
+			if err := c.ch.Send(context.Background(), &f); err != nil {
+				c.close(err)
+				return
+			}
+			*cf = ctrlFrame{}
+		}
+	}
+}
+
+// sendControl sends a small frame from the calling goroutine.
+func (c *conn) sendControl(id uint32, t wire.Type, flags wire.Flags, payload []byte) error {
+	f := wire.Frame{StreamID: id, Type: t, Flags: flags, Payload: payload}
+	return c.send(&f)
+}
+
+func (c *conn) sendData(id uint32, flags wire.Flags, p []byte) error {
+	f := wire.Frame{StreamID: id, Type: wire.TypeData, Flags: flags, Payload: p}
+	return c.send(&f)
+}
+
+func (c *conn) send(f *wire.Frame) error {
+	select {
+	case <-c.closed:
+		return c.connErr()
+	default:
+	}
+	if err := c.ch.Send(context.Background(), f); err != nil {
+		c.close(err)
+		return c.connErr()
+	}
+	return nil
+}
+
+// close ends the connection once; err nil means a clean end.
+func (c *conn) close(err error) {
+	c.closeOnce.Do(func() {
+		c.errMu.Lock()
+		c.err = err
+		c.errMu.Unlock()
+		close(c.closed)
+		_ = c.ch.Close()
+		c.smu.Lock()
+		streams := make([]*streamCore, 0, len(c.streams))
+		for _, s := range c.streams {
+			streams = append(streams, s)
+		}
+		c.smu.Unlock()
+		for _, s := range streams {
+			s.finishRecv(c.connErr())
+			s.owner.abort(c.connErr())
+		}
+	})
+}
+
+// connErr is what operations on a closed connection return.
+func (c *conn) connErr() error {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	if c.err == nil {
+		return errConnClosed
+	}
+	return &Error{Code: Unavailable, Message: "connection failed: " + c.err.Error(), cause: c.err}
+}

@@ -1,0 +1,22 @@
+// Package rpc is the guestrpc dispatcher: a Server that routes calls to
+// registered handlers, and a Client that makes them.
+//
+// The shape follows net/http. A Handler serves one method; HandlerFunc
+// adapts a function; Unary adapts a typed JSON-in/JSON-out function;
+// Middleware wraps handlers (authentication, logging). Server.Serve
+// accepts sessions from a channel.Listener, ServeChannel serves one
+// channel, and Shutdown drains in-flight calls.
+//
+// Each call is a stream multiplexed on one connection, so a single
+// virtio-console port carries concurrent commands and file transfers.
+// Streams carry raw bytes in DATA frames on up to 16 lanes under
+// per-stream flow control: a receiver grants a window (DefaultWindow) and
+// a sender never has more unacknowledged bytes in flight, so a stalled
+// reader slows only its own stream and memory stays bounded. The client's
+// context deadline travels with the call as a relative timeout and is
+// enforced by the agent; canceling the client's context cancels the
+// handler's. Failures are *Error values with gRPC-style codes that work
+// with errors.Is on both sides.
+//
+// PROTOCOL.md at the repository root specifies the bytes.
+package rpc

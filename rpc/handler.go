@@ -1,0 +1,179 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/guestrpc/guestrpc/wire"
+)
+
+// Handler serves one method. ServeRPC runs in its own goroutine; ctx is
+// canceled when the client cancels, the call's deadline passes, the
+// connection ends or the server shuts down. The returned result is
+// marshaled to JSON (json.RawMessage and []byte are sent as they are;
+// nil sends no result); a returned error becomes the call's status (see
+// CodeOf).
+type Handler interface {
+	ServeRPC(ctx context.Context, call *Call) (result any, err error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, call *Call) (any, error)
+
+// ServeRPC calls f(ctx, call).
+func (f HandlerFunc) ServeRPC(ctx context.Context, call *Call) (any, error) { return f(ctx, call) }
+
+// Middleware wraps a Handler, e.g. for authentication or logging.
+type Middleware func(Handler) Handler
+
+// Unary returns a Handler for the common JSON-in, JSON-out method. Empty
+// args decode as Req's zero value; malformed args fail with
+// InvalidArgument before fn runs.
+func Unary[Req, Resp any](fn func(ctx context.Context, req Req) (Resp, error)) Handler {
+	return HandlerFunc(func(ctx context.Context, call *Call) (any, error) {
+		var req Req
+		if err := call.DecodeArgs(&req); err != nil {
+			return nil, err
+		}
+		return fn(ctx, req)
+	})
+}
+
+// Peer describes the other end of a connection.
+type Peer struct {
+	Addr net.Addr // transport address; nil when the transport has none
+	Name string   // the name the peer announced in HELLO
+}
+
+// Call is one incoming stream: the method, its arguments, the caller, and
+// the request and response bytes.
+type Call struct {
+	Method string
+	Args   []byte // JSON; valid until the handler returns
+	Peer   Peer
+
+	streamCore
+	ctx     callCtx
+	sc      *serverConn
+	handler Handler
+	silent  bool // the client abandoned the call: send no STATUS (guarded by mu)
+
+	frame   wire.Frame
+	scratch [64]byte
+	argsBuf [96]byte
+}
+
+// DecodeArgs unmarshals the JSON arguments into v. Empty arguments leave
+// v unchanged.
+func (c *Call) DecodeArgs(v any) error {
+	if len(c.Args) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(c.Args, v); err != nil {
+		return Errorf(InvalidArgument, "%s: arguments: %v", c.Method, err)
+	}
+	return nil
+}
+
+// Read reads request DATA from lane 0. It returns io.EOF once the client
+// half-closed and everything sent was read.
+func (c *Call) Read(p []byte) (int, error) { return c.read(&c.ctx, 0, p) }
+
+// Write sends response DATA on lane 0. It blocks while the client's
+// window is full, so a slow reader slows the handler instead of growing
+// memory.
+func (c *Call) Write(p []byte) (int, error) { return c.write(&c.ctx, 0, p, errWriteClosed) }
+
+// LaneReader returns a reader of request DATA on lane l.
+func (c *Call) LaneReader(l Lane) io.Reader { return laneReader{&c.ctx, &c.streamCore, l} }
+
+// LaneWriter returns a writer of response DATA on lane l.
+func (c *Call) LaneWriter(l Lane) io.Writer {
+	return laneWriter{&c.ctx, &c.streamCore, l, errWriteClosed}
+}
+
+// CloseWrite tells the client no more response DATA follows. The final
+// STATUS implies it; use it to signal EOF early.
+func (c *Call) CloseWrite() error { return c.closeWrite() }
+
+// abort cancels the handler's context when the connection gives up on it.
+func (c *Call) abort(err error) {
+	c.mu.Lock()
+	c.silent = true
+	c.mu.Unlock()
+	c.ctx.cancel(err)
+}
+
+type callKey struct{}
+
+// CallFromContext returns the Call a handler's context belongs to, for
+// middleware and helpers deep in a handler.
+func CallFromContext(ctx context.Context) (*Call, bool) {
+	c, ok := ctx.Value(callKey{}).(*Call)
+	return c, ok
+}
+
+// callCtx is the handler's context. It lives inside Call so that a
+// dispatch costs no allocations for it; Done's channel is made only when
+// asked for.
+type callCtx struct {
+	parent   context.Context
+	call     *Call
+	mu       sync.Mutex
+	done     chan struct{}
+	err      error
+	deadline time.Time
+	timer    *time.Timer
+}
+
+func (x *callCtx) Deadline() (time.Time, bool) { return x.deadline, !x.deadline.IsZero() }
+
+func (x *callCtx) Done() <-chan struct{} {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.done == nil {
+		x.done = make(chan struct{})
+		if x.err != nil {
+			close(x.done)
+		}
+	}
+	return x.done
+}
+
+func (x *callCtx) Err() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.err
+}
+
+func (x *callCtx) Value(key any) any {
+	if key == (callKey{}) {
+		return x.call
+	}
+	return x.parent.Value(key)
+}
+
+func (x *callCtx) cancel(err error) {
+	x.mu.Lock()
+	if x.err == nil {
+		x.err = err
+		if x.done != nil {
+			close(x.done)
+		}
+		if x.timer != nil {
+			x.timer.Stop()
+		}
+	}
+	x.mu.Unlock()
+	x.call.notifyAll()
+}
+
+func (c *Call) notifyAll() {
+	c.mu.Lock()
+	c.notifyLocked()
+	c.mu.Unlock()
+}

@@ -1,0 +1,466 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/guestrpc/guestrpc/channel"
+	"github.com/guestrpc/guestrpc/wire"
+)
+
+// ErrServerClosed is returned by Serve and ServeChannel after Shutdown.
+var ErrServerClosed = errors.New("rpc: server closed")
+
+// ServerOptions configure a Server. The zero value is ready to use.
+type ServerOptions struct {
+	// Logger receives connection errors and handler panics; nil is silent.
+	Logger *slog.Logger
+	// Name is announced in HELLO (default "guestrpc-agent").
+	Name string
+	// Window is the per-stream receive window (default DefaultWindow).
+	Window uint32
+	// MaxStreams caps concurrent calls per connection (default
+	// DefaultMaxStreams); calls past it fail with ResourceExhausted.
+	MaxStreams int
+}
+
+// Server dispatches calls arriving on channels to registered handlers.
+// It is safe for concurrent use; handlers may be registered at any time.
+type Server struct {
+	opts    ServerOptions
+	log     *slog.Logger
+	started time.Time
+
+	hmu      sync.RWMutex
+	handlers map[string]*route
+	mws      []Middleware
+
+	mu        sync.Mutex
+	listeners map[channel.Listener]struct{}
+	conns     map[*serverConn]struct{}
+	active    int           // calls in flight, all connections
+	idle      chan struct{} // closed when active drops to 0 during Shutdown
+	closing   bool
+}
+
+type route struct {
+	name    string
+	base    Handler
+	wrapped Handler
+}
+
+// NewServer returns a Server with the built-in methods sys.ping and
+// sys.info registered.
+func NewServer(opts ServerOptions) *Server {
+	if opts.Name == "" {
+		opts.Name = "guestrpc-agent"
+	}
+	if opts.MaxStreams <= 0 {
+		opts.MaxStreams = DefaultMaxStreams
+	}
+	s := &Server{
+		opts:      opts,
+		log:       opts.Logger,
+		started:   time.Now(),
+		handlers:  make(map[string]*route),
+		listeners: make(map[channel.Listener]struct{}),
+		conns:     make(map[*serverConn]struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.registerBuiltins()
+	return s
+}
+
+// RegisterHandler routes method to h, replacing an earlier handler. It
+// panics on an empty name or nil handler, as http.ServeMux does for
+// programming errors.
+func (s *Server) RegisterHandler(method string, h Handler) {
+	if method == "" || len(method) > 256 || h == nil {
+		panic(fmt.Sprintf("rpc: RegisterHandler(%q): empty or over-long method name, or nil handler", method))
+	}
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	r := &route{name: method, base: h}
+	r.wrapped = s.wrapLocked(h)
+	s.handlers[method] = r
+}
+
+// HandleFunc routes method to f.
+func (s *Server) HandleFunc(method string, f func(ctx context.Context, call *Call) (any, error)) {
+	s.RegisterHandler(method, HandlerFunc(f))
+}
+
+// Use appends middleware; it applies to every handler, registered before
+// or after. The first middleware is the outermost.
+func (s *Server) Use(mw ...Middleware) {
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	s.mws = append(s.mws, mw...)
+	for _, r := range s.handlers {
+		r.wrapped = s.wrapLocked(r.base)
+	}
+}
+
+func (s *Server) wrapLocked(h Handler) Handler {
+	for i := len(s.mws) - 1; i >= 0; i-- {
+		h = s.mws[i](h)
+	}
+	return h
+}
+
+// Methods returns the registered method names, sorted.
+func (s *Server) Methods() []string {
+	s.hmu.RLock()
+	defer s.hmu.RUnlock()
+	names := make([]string, 0, len(s.handlers))
+	for n := range s.handlers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (s *Server) lookup(method []byte) *route {
+	s.hmu.RLock()
+	r := s.handlers[string(method)]
+	s.hmu.RUnlock()
+	return r
+}
+
+// Serve accepts sessions from l and serves each until Shutdown, or until
+// ctx is canceled, which stops at once: in-flight calls are canceled and
+// connections closed. Serve closes l before it returns.
+func (s *Server) Serve(ctx context.Context, l channel.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		_ = l.Close()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+		_ = l.Close()
+	}()
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	backoff := 5 * time.Millisecond
+	for {
+		ch, err := l.Accept(ctx)
+		if err != nil {
+			if s.isClosing() {
+				return ErrServerClosed
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, channel.ErrClosed) {
+				return err
+			}
+			// Transient (out of file descriptors, a device hiccup): retry
+			// with backoff rather than give up the listener.
+			s.log.Warn("rpc: accept failed; retrying", "addr", l.Addr(), "error", err, "backoff", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			backoff = min(backoff*2, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.ServeChannel(ctx, ch); err != nil && !errors.Is(err, ErrServerClosed) && ctx.Err() == nil {
+				s.log.Info("rpc: session ended", "addr", l.Addr(), "error", err)
+			}
+		}()
+	}
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// ServeChannel serves one channel until the peer goes away (returning
+// nil), the channel fails, Shutdown ends it, or ctx is canceled. It
+// returns after every handler of the channel has returned.
+func (s *Server) ServeChannel(ctx context.Context, ch channel.Channel) error {
+	sc := &serverConn{srv: s, base: ctx, work: make(chan *Call)}
+	sc.conn = newConn(ch, s.log, s.opts.Window)
+	if err := sc.handshake(ctx, s.opts.Name); err != nil {
+		_ = ch.Close()
+		return err
+	}
+	sc.peer = Peer{Addr: ch.RemoteAddr(), Name: sc.peerName}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		_ = ch.Close()
+		return ErrServerClosed
+	}
+	s.conns[sc] = struct{}{}
+	s.mu.Unlock()
+
+	stop := context.AfterFunc(ctx, func() { sc.close(nil) })
+	sc.start(sc.handle)
+	<-sc.closed
+	stop()
+	sc.conn.wg.Wait()
+	sc.workers.Wait()
+
+	s.mu.Lock()
+	delete(s.conns, sc)
+	closing := s.closing
+	s.mu.Unlock()
+	switch {
+	case closing:
+		return ErrServerClosed
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	sc.errMu.Lock()
+	defer sc.errMu.Unlock()
+	return sc.err
+}
+
+// Shutdown stops accepting sessions and new calls, waits for in-flight
+// calls to finish, then closes every connection. If ctx ends first, the
+// remaining calls are canceled and ctx's error is returned.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for l := range s.listeners {
+		_ = l.Close()
+	}
+	var idle chan struct{}
+	if s.active > 0 {
+		if s.idle == nil {
+			s.idle = make(chan struct{})
+		}
+		idle = s.idle
+	}
+	s.mu.Unlock()
+
+	var err error
+	if idle != nil {
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	conns := make([]*serverConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close(nil)
+	}
+	return err
+}
+
+func (s *Server) callStarted() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.active++
+	return true
+}
+
+func (s *Server) callDone() {
+	s.mu.Lock()
+	s.active--
+	if s.active == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+	s.mu.Unlock()
+}
+
+// serverConn is one served channel.
+type serverConn struct {
+	*conn
+	srv     *Server
+	base    context.Context
+	peer    Peer
+	work    chan *Call
+	workers sync.WaitGroup
+	nstream int // guarded by conn.smu
+}
+
+func (sc *serverConn) handle(f *wire.Frame) error {
+	switch f.Type {
+	case wire.TypeOpen:
+		return sc.open(f)
+	case wire.TypeCancel:
+		if s := sc.stream(f.StreamID); s != nil {
+			s.finishRecv(ErrCanceled)
+			s.owner.abort(context.Canceled)
+		}
+		return nil
+	case wire.TypePong, wire.TypeStatus:
+		return nil // the agent sends no PINGs and makes no calls
+	}
+	return fmt.Errorf("%w: unexpected %v", errProtocol, f.Type)
+}
+
+func (sc *serverConn) open(f *wire.Frame) error {
+	id := f.StreamID
+	if id%2 == 0 {
+		return fmt.Errorf("%w: OPEN on stream %d (host streams are odd)", errProtocol, id)
+	}
+	o, err := wire.ParseOpen(f.Payload)
+	if err != nil {
+		return sc.reject(id, InvalidArgument, err.Error())
+	}
+	r := sc.srv.lookup(o.Method)
+	if r == nil {
+		return sc.reject(id, Unimplemented, fmt.Sprintf("unknown method %q", o.Method))
+	}
+	sc.smu.Lock()
+	if _, dup := sc.streams[id]; dup {
+		sc.smu.Unlock()
+		return fmt.Errorf("%w: OPEN of stream %d, which is open", errProtocol, id)
+	}
+	if sc.nstream >= sc.srv.opts.MaxStreams {
+		sc.smu.Unlock()
+		return sc.reject(id, ResourceExhausted, fmt.Sprintf("%d calls in flight on this connection, the limit", sc.nstream))
+	}
+	if !sc.srv.callStarted() {
+		sc.smu.Unlock()
+		return sc.reject(id, Unavailable, "server is shutting down")
+	}
+	c := &Call{Method: r.name, Peer: sc.peer, sc: sc}
+	c.streamCore.c = sc.conn
+	c.streamCore.id = id
+	c.streamCore.owner = c
+	c.sendWin = int64(sc.peerWin)
+	c.recvFin = f.Flags&wire.FlagFin != 0
+	if len(o.Args) <= len(c.argsBuf) {
+		c.Args = append(c.argsBuf[:0], o.Args...)
+	} else {
+		c.Args = append([]byte(nil), o.Args...)
+	}
+	c.ctx.parent, c.ctx.call = sc.base, c
+	sc.streams[id] = &c.streamCore
+	sc.nstream++
+	sc.smu.Unlock()
+
+	if o.Timeout > 0 {
+		c.ctx.deadline = time.Now().Add(o.Timeout)
+		c.ctx.timer = time.AfterFunc(o.Timeout, func() { c.ctx.cancel(context.DeadlineExceeded) })
+	}
+	c.handler = r.wrapped
+	select {
+	case sc.work <- c:
+	default:
+		sc.workers.Add(1)
+		go sc.worker(c)
+	}
+	return nil
+}
+
+// reject answers an OPEN that will not run with a STATUS.
+func (sc *serverConn) reject(id uint32, code Code, msg string) error {
+	return sc.queue(ctrlFrame{id: id, typ: wire.TypeStatus, payload: wire.AppendStatus(nil, uint16(code), msg, nil)})
+}
+
+// worker runs calls; it stays for the next call until the connection
+// ends, so steady traffic starts no goroutines.
+func (sc *serverConn) worker(c *Call) {
+	defer sc.workers.Done()
+	for {
+		result, err := sc.serve(c)
+		sc.finish(c, result, err)
+		select {
+		case c = <-sc.work:
+		case <-sc.closed:
+			return
+		}
+	}
+}
+
+func (sc *serverConn) serve(c *Call) (result any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			sc.srv.log.Error("rpc: handler panicked", "method", c.Method, "panic", p, "stack", string(debug.Stack()))
+			result, err = nil, Errorf(Internal, "handler for %q panicked: %v", c.Method, p)
+		}
+	}()
+	return c.handler.ServeRPC(&c.ctx, c)
+}
+
+// finish sends the call's STATUS and retires it.
+func (sc *serverConn) finish(c *Call, result any, err error) {
+	var payload []byte
+	if err == nil {
+		b, merr := marshalResult(result)
+		if merr != nil {
+			err = Errorf(Internal, "%s: encoding result: %v", c.Method, merr)
+		}
+		payload = wire.AppendStatus(c.scratch[:0], uint16(OK), "", b)
+	}
+	if err != nil {
+		code := CodeOf(err)
+		if code == OK {
+			code = Unknown
+		}
+		payload = wire.AppendStatus(c.scratch[:0], uint16(code), err.Error(), nil)
+	}
+	if uint32(len(payload)) > sc.peerMax {
+		payload = wire.AppendStatus(c.scratch[:0], uint16(ResourceExhausted),
+			fmt.Sprintf("%s: result of %d bytes exceeds the peer's frame limit of %d", c.Method, len(payload), sc.peerMax), nil)
+	}
+	c.mu.Lock()
+	c.sendFin = true
+	silent := c.silent
+	c.mu.Unlock()
+	if !silent {
+		c.frame = wire.Frame{StreamID: c.id, Type: wire.TypeStatus, Payload: payload}
+		_ = sc.send(&c.frame)
+	}
+	sc.smu.Lock()
+	delete(sc.streams, c.id)
+	sc.nstream--
+	sc.smu.Unlock()
+	c.finishRecv(errWriteClosed)
+	c.ctx.cancel(context.Canceled)
+	sc.srv.callDone()
+}
+
+func marshalResult(v any) ([]byte, error) {
+	switch r := v.(type) {
+	case nil:
+		return nil, nil
+	case json.RawMessage:
+		return r, nil
+	case []byte:
+		return r, nil
+	}
+	return json.Marshal(v)
+}
+
+// close also cancels every running call, so handlers return and
+// ServeChannel can.
+func (sc *serverConn) close(err error) { sc.conn.close(err) }

@@ -1,0 +1,227 @@
+package rpc
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/guestrpc/guestrpc/wire"
+)
+
+// Lane numbers a DATA sub-channel of a stream (0..15). Lane 0 is the
+// default; package process uses 1 for stderr. All lanes of a stream share
+// its flow-control window, so a reader must drain every lane it expects.
+type Lane uint8
+
+// maxChunk bounds one DATA frame so that streams interleave fairly.
+const maxChunk = 64 << 10
+
+// streamCore is the per-stream state shared by server calls and client
+// streams: buffered received DATA per lane, half-close flags and the send
+// window.
+type streamCore struct {
+	c     *conn
+	id    uint32
+	owner streamOwner // the server call or client stream this core belongs to
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and cleared on every state change; made lazily by waiters
+
+	lanes    [wire.MaxLane + 1][][]byte // received chunks, oldest first
+	buffered int                        // bytes held in lanes
+	consumed int                        // bytes read but not yet credited back
+	recvFin  bool                       // peer half-closed
+	recvErr  error                      // stream ended abnormally
+	sendWin  int64                      // bytes we may still send
+	sendFin  bool                       // we half-closed
+}
+
+// streamOwner is told when the connection ends a stream abnormally.
+type streamOwner interface {
+	abort(err error)
+}
+
+// notifyLocked wakes every waiter. Called with mu held.
+func (s *streamCore) notifyLocked() {
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
+}
+
+// waitLocked releases mu until the state changes or ctx ends, then
+// re-acquires it.
+func (s *streamCore) waitLocked(ctx context.Context) error {
+	if s.changed == nil {
+		s.changed = make(chan struct{})
+	}
+	ch := s.changed
+	s.mu.Unlock()
+	var err error
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-s.c.closed:
+		err = s.c.connErr()
+	}
+	s.mu.Lock()
+	return err
+}
+
+// deliver stores a received DATA payload. It reports false when the
+// peer overran the window we granted.
+func (s *streamCore) deliver(lane uint8, p []byte, fin bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.recvFin || s.recvErr != nil {
+		return true // late data after the end: drop
+	}
+	if s.buffered+len(p) > int(s.c.ourWindow) {
+		return false
+	}
+	if len(p) > 0 {
+		s.lanes[lane] = append(s.lanes[lane], append([]byte(nil), p...))
+		s.buffered += len(p)
+	}
+	if fin {
+		s.recvFin = true
+	}
+	s.notifyLocked()
+	return true
+}
+
+// finishRecv marks the receive side ended with err (nil: clean EOF).
+func (s *streamCore) finishRecv(err error) {
+	s.mu.Lock()
+	if err != nil && s.recvErr == nil {
+		s.recvErr = err
+	}
+	s.recvFin = true
+	s.notifyLocked()
+	s.mu.Unlock()
+}
+
+// finishSend stops further sends with err.
+func (s *streamCore) finishSend() {
+	s.mu.Lock()
+	s.sendFin = true
+	s.notifyLocked()
+	s.mu.Unlock()
+}
+
+// credit adds window from a WINDOW frame.
+func (s *streamCore) credit(n uint32) {
+	s.mu.Lock()
+	s.sendWin += int64(n)
+	s.notifyLocked()
+	s.mu.Unlock()
+}
+
+// read copies buffered DATA of lane into p, waiting under ctx.
+func (s *streamCore) read(ctx context.Context, lane Lane, p []byte) (int, error) {
+	if lane > wire.MaxLane {
+		return 0, fmt.Errorf("rpc: lane %d out of range [0, %d]", lane, wire.MaxLane)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if q := s.lanes[lane]; len(q) > 0 {
+			n := copy(p, q[0])
+			if n == len(q[0]) {
+				q[0] = nil
+				s.lanes[lane] = q[1:]
+			} else {
+				q[0] = q[0][n:]
+			}
+			s.buffered -= n
+			s.consumed += n
+			if s.consumed >= int(s.c.ourWindow)/4 && !s.recvFin {
+				s.c.queueWindow(s.id, uint32(s.consumed))
+				s.consumed = 0
+			}
+			return n, nil
+		}
+		if s.recvErr != nil {
+			return 0, s.recvErr
+		}
+		if s.recvFin {
+			return 0, io.EOF
+		}
+		if len(p) == 0 {
+			return 0, nil
+		}
+		if err := s.waitLocked(ctx); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// write sends p as DATA on lane, blocking while the window is closed.
+// Concurrent writers (say stdout and stderr pumps on two lanes) share the
+// window; each chunk goes out as one whole frame.
+func (s *streamCore) write(ctx context.Context, lane Lane, p []byte, errClosed error) (int, error) {
+	if lane > wire.MaxLane {
+		return 0, fmt.Errorf("rpc: lane %d out of range [0, %d]", lane, wire.MaxLane)
+	}
+	written := 0
+	for len(p) > 0 {
+		s.mu.Lock()
+		for s.sendWin <= 0 && !s.sendFin && s.recvErr == nil {
+			if err := s.waitLocked(ctx); err != nil {
+				s.mu.Unlock()
+				return written, err
+			}
+		}
+		if s.sendFin {
+			s.mu.Unlock()
+			return written, errClosed
+		}
+		if s.recvErr != nil {
+			err := s.recvErr
+			s.mu.Unlock()
+			return written, err
+		}
+		n := min(int64(len(p)), s.sendWin, int64(s.c.peerMax), maxChunk)
+		s.sendWin -= n
+		s.mu.Unlock()
+		if err := s.c.sendData(s.id, wire.Flags(0).WithLane(uint8(lane)), p[:n]); err != nil {
+			return written, err
+		}
+		written += int(n)
+		p = p[n:]
+	}
+	return written, nil
+}
+
+// closeWrite half-closes our direction with a CLOSE frame.
+func (s *streamCore) closeWrite() error {
+	s.mu.Lock()
+	if s.sendFin {
+		s.mu.Unlock()
+		return nil
+	}
+	s.sendFin = true
+	s.notifyLocked()
+	s.mu.Unlock()
+	return s.c.sendControl(s.id, wire.TypeClose, 0, nil)
+}
+
+// laneReader and laneWriter adapt one lane to io.Reader / io.Writer.
+type laneReader struct {
+	ctx  context.Context
+	s    *streamCore
+	lane Lane
+}
+
+func (r laneReader) Read(p []byte) (int, error) { return r.s.read(r.ctx, r.lane, p) }
+
+type laneWriter struct {
+	ctx       context.Context
+	s         *streamCore
+	lane      Lane
+	errClosed error
+}
+
+func (w laneWriter) Write(p []byte) (int, error) { return w.s.write(w.ctx, w.lane, p, w.errClosed) }
