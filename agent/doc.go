@@ -1,0 +1,7 @@
+// Package agent assembles the default guestrpc agent: an rpc.Server with
+// every built-in handler registered, served on any number of transports.
+//
+// cmd/guestrpc-agent is a thin command line over this package; custom init
+// binaries and programs that embed the agent use it directly and add their
+// own methods with RegisterHandler.
+package agent

@@ -1,0 +1,100 @@
+// Command guestrpc is the host-side client of the guestrpc agent.
+//
+//	guestrpc --connect TARGET ping [-n COUNT]
+//	guestrpc --connect TARGET info
+//
+// TARGET is one of unix:PATH, tcp:ADDR, vsock:CID:PORT, hybrid:UDS:PORT,
+// hyperkit:DIR:CID:PORT or virtio:SOCKPATH (a QEMU/bhyve chardev socket).
+// GUESTRPC_CONNECT supplies it when --connect is absent.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/guestrpc/guestrpc/channel"
+	"github.com/guestrpc/guestrpc/rpc"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// command is one subcommand: it gets a connected client and its own args.
+type command struct {
+	summary string
+	run     func(ctx context.Context, c *rpc.Client, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error)
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"ping": {"measure round trips to the agent", runPing},
+		"info": {"print what the agent reports about the guest", runInfo},
+	}
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("guestrpc", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	target := fs.String("connect", os.Getenv("GUESTRPC_CONNECT"), "agent `TARGET`: unix:PATH, tcp:ADDR, vsock:CID:PORT, hybrid:UDS:PORT, hyperkit:DIR:CID:PORT, virtio:SOCKPATH")
+	dialTimeout := fs.Duration("dial-timeout", 10*time.Second, "how long to wait for the connection and handshake")
+	cmds := commands()
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: guestrpc --connect TARGET COMMAND [ARGS]\n\ncommands:")
+		for _, name := range sortedKeys(cmds) {
+			fmt.Fprintf(stderr, "  %-9s %s\n", name, cmds[name].summary)
+		}
+		fmt.Fprintln(stderr, "\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	cmd, ok := cmds[fs.Arg(0)]
+	if !ok {
+		fmt.Fprintf(stderr, "guestrpc: unknown command %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	if *target == "" {
+		fmt.Fprintln(stderr, "guestrpc: no agent to talk to: give --connect TARGET or set GUESTRPC_CONNECT")
+		return 2
+	}
+	dctx, cancel := context.WithTimeout(ctx, *dialTimeout)
+	ch, err := channel.Dial(dctx, *target, channel.StreamOptions{})
+	if err == nil {
+		var c *rpc.Client
+		c, err = rpc.NewClient(dctx, ch, rpc.ClientOptions{Name: "guestrpc-cli"})
+		cancel()
+		if err == nil {
+			defer c.Close()
+			code, err := cmd.run(ctx, c, fs.Args()[1:], stdin, stdout, stderr)
+			if err != nil {
+				fmt.Fprintf(stderr, "guestrpc %s: %v\n", fs.Arg(0), err)
+				if errors.Is(err, flag.ErrHelp) {
+					return 2
+				}
+				if code == 0 {
+					code = 1
+				}
+			}
+			return code
+		}
+	}
+	cancel()
+	fmt.Fprintf(stderr, "guestrpc: connecting to %s: %v\n", *target, err)
+	return 1
+}
