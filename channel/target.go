@@ -31,13 +31,15 @@ func Listen(ctx context.Context, spec string, opts StreamOptions) (Listener, err
 //
 //	unix:PATH     a unix socket (the agent's, or a QEMU/bhyve chardev socket)
 //	tcp:ADDR      a TCP address
+//	virtio:PATH   the host end of a virtio-console port: a QEMU or bhyve
+//	              chardev unix socket
 func Dial(ctx context.Context, target string, opts StreamOptions) (Channel, error) {
 	scheme, rest, ok := strings.Cut(target, ":")
 	if !ok || rest == "" {
 		return nil, fmt.Errorf("%w: %q: want SCHEME:ADDRESS", ErrBadTarget, target)
 	}
 	switch scheme {
-	case "unix":
+	case "unix", "virtio":
 		return DialUnix(ctx, rest, opts)
 	case "tcp":
 		return DialTCP(ctx, rest, opts)

@@ -32,9 +32,12 @@ func TestPowerOps(t *testing.T) {
 			events := make(chan string, 4)
 			srv := rpc.NewServer(rpc.ServerOptions{})
 			power.Register(srv, power.Options{
-				Delay:  1,
-				Before: func(_ context.Context, op power.Op) error { events <- "before " + string(op); return errors.New("hook says no") },
-				Act:    func(op power.Op) error { events <- "act " + string(op); return nil },
+				Delay: 1,
+				Before: func(_ context.Context, op power.Op) error {
+					events <- "before " + string(op)
+					return errors.New("hook says no")
+				},
+				Act: func(op power.Op) error { events <- "act " + string(op); return nil },
 			})
 			c := testutil.Pair(t, srv)
 			err := c.Call(context.Background(), tt.method, tt.args, nil)

@@ -27,12 +27,16 @@ type ClientOptions struct {
 // concurrent use; calls are multiplexed as streams.
 type Client struct {
 	*conn
-	nextID uint32 // guarded by conn.smu
+	nextID uint64 // guarded by conn.smu; uint64 so the last id cannot wrap
 
 	pmu   sync.Mutex
 	pseq  uint64
 	pings map[uint64]chan struct{}
 }
+
+// maxStreamID is the last odd stream id; ids are never reused on a
+// connection.
+const maxStreamID = 1<<32 - 1
 
 // NewClient performs the HELLO exchange on ch and returns a Client that
 // owns ch. ctx bounds the handshake only.
@@ -197,7 +201,11 @@ func (c *Client) open(ctx context.Context, method string, args any, fin bool) (*
 		return nil, c.connErr()
 	default:
 	}
-	s.id = c.nextID
+	if c.nextID > maxStreamID {
+		c.smu.Unlock()
+		return nil, Errorf(ResourceExhausted, "%s: this connection has used all its stream ids; open a new one", method)
+	}
+	s.id = uint32(c.nextID)
 	c.nextID += 2
 	c.streams[s.id] = &s.streamCore
 	c.smu.Unlock()
