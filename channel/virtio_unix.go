@@ -1,0 +1,308 @@
+//go:build linux || darwin || freebsd
+
+package channel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// VirtioListener serves a virtio-console port. A port is one byte pipe to
+// whoever holds the host end (the QEMU chardev socket), so the listener
+// yields one session at a time: Accept waits until a host is connected and
+// has sent data, and the next Accept waits for the previous session to end.
+type VirtioListener struct {
+	f    *os.File
+	addr VirtioAddr
+	opts VirtioOptions
+
+	polls atomic.Int64 // polls that found no host; tests check the back-off
+
+	mu      sync.Mutex
+	session *virtioSession // current session, nil between sessions
+	closed  bool
+	done    chan struct{} // closed by Close
+}
+
+// ListenVirtio opens the virtio-console port called name (see
+// FindVirtioPort) and returns a Listener for host sessions on it.
+func ListenVirtio(name string, opts VirtioOptions) (*VirtioListener, error) {
+	opts.defaults()
+	path, err := FindVirtioPort(name, opts)
+	if err != nil {
+		return nil, err
+	}
+	l, err := OpenVirtioDevice(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	l.addr.Name = name
+	return l, nil
+}
+
+// OpenVirtioDevice returns a Listener over an already known character
+// device path. Anything that behaves like a virtio-console port works: the
+// device reads EOF (or EIO) and polls POLLHUP while no peer is attached,
+// as a pty master does while its slave is closed.
+func OpenVirtioDevice(path string, opts VirtioOptions) (*VirtioListener, error) {
+	opts.defaults()
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("channel: open virtio port %s: %w", path, err)
+	}
+	return newVirtioListener(os.NewFile(uintptr(fd), path), VirtioAddr{Name: path, Path: path}, opts), nil
+}
+
+func newVirtioListener(f *os.File, addr VirtioAddr, opts VirtioOptions) *VirtioListener {
+	opts.defaults()
+	return &VirtioListener{f: f, addr: addr, opts: opts, done: make(chan struct{})}
+}
+
+// Addr returns the port's address.
+func (l *VirtioListener) Addr() net.Addr { return l.addr }
+
+// Close ends the current session and releases the device.
+func (l *VirtioListener) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	s := l.session
+	close(l.done)
+	l.mu.Unlock()
+	if s != nil {
+		s.abort()
+		s.wait()
+	}
+	return l.f.Close()
+}
+
+// Accept waits for the current session to end and then for a host to
+// connect and send its first bytes.
+func (l *VirtioListener) Accept(ctx context.Context) (Channel, error) {
+	l.mu.Lock()
+	prev := l.session
+	l.mu.Unlock()
+	if prev != nil {
+		select {
+		case <-prev.ended:
+		case <-l.done:
+			return nil, fmt.Errorf("channel: accept on %v: %w", l.addr, ErrClosed)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		prev.wait()
+	}
+	if err := l.waitForHost(ctx); err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, fmt.Errorf("channel: accept on %v: %w", l.addr, ErrClosed)
+	}
+	// Deadlines left by the previous session's abort must not end this one.
+	_ = l.f.SetDeadline(time.Time{})
+	s := &virtioSession{f: l.f, addr: l.addr, ended: make(chan struct{})}
+	l.session = s
+	return &virtioChannel{Stream: NewStream(s, l.opts.StreamOptions), s: s}, nil
+}
+
+// waitForHost polls the port until data is readable without a hang-up.
+// While the host is away every poll returns POLLHUP at once, so the wait
+// between polls grows from MinBackoff to MaxBackoff.
+func (l *VirtioListener) waitForHost(ctx context.Context) error {
+	backoff := l.opts.MinBackoff
+	raw, err := l.f.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("channel: virtio port %v: %w", l.addr, err)
+	}
+	for {
+		select {
+		case <-l.done:
+			return fmt.Errorf("channel: accept on %v: %w", l.addr, ErrClosed)
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		var revents int16
+		var perr error
+		cerr := raw.Control(func(fd uintptr) {
+			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			// A bounded timeout lets Close and ctx be noticed while a host
+			// is attached but silent.
+			_, perr = unix.Poll(fds, 100)
+			revents = fds[0].Revents
+		})
+		if cerr != nil {
+			return fmt.Errorf("channel: accept on %v: %w", l.addr, ErrClosed)
+		}
+		if perr != nil && !errors.Is(perr, unix.EINTR) {
+			return fmt.Errorf("channel: poll virtio port %v: %w", l.addr, perr)
+		}
+		switch {
+		case revents&unix.POLLNVAL != 0:
+			return fmt.Errorf("channel: accept on %v: %w", l.addr, ErrClosed)
+		case revents&(unix.POLLHUP|unix.POLLERR) != 0:
+			l.polls.Add(1)
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-l.done:
+				t.Stop()
+			case <-ctx.Done():
+				t.Stop()
+			}
+			backoff = min(backoff*2, l.opts.MaxBackoff)
+		case revents&unix.POLLIN != 0:
+			return nil
+		}
+	}
+}
+
+// virtioSession is the byte stream of one host session on the shared
+// device. It tracks its in-flight reads and writes so that the next
+// session starts only when none of them can still consume its bytes.
+type virtioSession struct {
+	f    *os.File
+	addr VirtioAddr
+
+	mu       sync.Mutex
+	inflight int
+	aborted  bool
+	idle     chan struct{} // closed when aborted and inflight reaches 0
+	ended    chan struct{} // closed on abort
+}
+
+func (s *virtioSession) begin() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.aborted {
+		return false
+	}
+	s.inflight++
+	return true
+}
+
+func (s *virtioSession) end() {
+	s.mu.Lock()
+	s.inflight--
+	if s.aborted && s.inflight == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+	s.mu.Unlock()
+}
+
+func (s *virtioSession) Read(p []byte) (int, error) {
+	if !s.begin() {
+		return 0, ErrClosed
+	}
+	defer s.end()
+	n, err := s.f.Read(p)
+	if errors.Is(err, syscall.EIO) {
+		// A pty master reads EIO once its slave is closed: the peer left.
+		err = io.EOF
+	}
+	return n, err
+}
+
+func (s *virtioSession) Write(p []byte) (int, error) {
+	if !s.begin() {
+		return 0, ErrClosed
+	}
+	defer s.end()
+	return s.f.Write(p)
+}
+
+func (s *virtioSession) SetReadDeadline(t time.Time) error {
+	if !s.begin() {
+		return ErrClosed
+	}
+	defer s.end()
+	return s.f.SetReadDeadline(t)
+}
+
+func (s *virtioSession) SetWriteDeadline(t time.Time) error {
+	if !s.begin() {
+		return ErrClosed
+	}
+	defer s.end()
+	return s.f.SetWriteDeadline(t)
+}
+
+// Close ends the session but keeps the device open for the next one.
+func (s *virtioSession) Close() error {
+	s.abort()
+	return nil
+}
+
+// abort interrupts blocked I/O; the device stays open.
+func (s *virtioSession) abort() {
+	s.mu.Lock()
+	if s.aborted {
+		s.mu.Unlock()
+		return
+	}
+	s.aborted = true
+	s.idle = make(chan struct{})
+	if s.inflight == 0 {
+		close(s.idle)
+		s.idle = nil
+	}
+	close(s.ended)
+	s.mu.Unlock()
+	_ = s.f.SetDeadline(time.Unix(1, 0))
+}
+
+// wait returns once no Read or Write of the session is in flight.
+func (s *virtioSession) wait() {
+	s.mu.Lock()
+	idle := s.idle
+	s.mu.Unlock()
+	if idle != nil {
+		<-idle
+	}
+}
+
+// virtioChannel is a session's Channel.
+type virtioChannel struct {
+	*Stream
+	s *virtioSession
+}
+
+// RemoteAddr returns the port's address.
+func (c *virtioChannel) RemoteAddr() net.Addr { return c.s.addr }
+
+// mknodFromSysfs creates the character device path from a sysfs "dev"
+// file holding "major:minor".
+func mknodFromSysfs(path, devFile string) error {
+	b, err := os.ReadFile(devFile)
+	if err != nil {
+		return err
+	}
+	maj, mnr, ok := strings.Cut(strings.TrimSpace(string(b)), ":")
+	ma, err1 := strconv.ParseUint(maj, 10, 32)
+	mi, err2 := strconv.ParseUint(mnr, 10, 32)
+	if !ok || err1 != nil || err2 != nil {
+		return fmt.Errorf("%s: bad device numbers %q", devFile, b)
+	}
+	if err := unix.Mknod(path, unix.S_IFCHR|0o600, int(unix.Mkdev(uint32(ma), uint32(mi)))); err != nil {
+		return fmt.Errorf("mknod %s: %w", path, err)
+	}
+	return nil
+}
