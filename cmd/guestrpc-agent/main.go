@@ -23,6 +23,7 @@ import (
 
 	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/channel"
+	"github.com/guestrpc/guestrpc/transport"
 )
 
 func main() {
@@ -67,7 +68,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 	}()
 	for _, spec := range listens {
-		l, err := channel.Listen(ctx, spec, channel.StreamOptions{})
+		l, err := transport.Listen(ctx, spec, channel.StreamOptions{})
 		if err != nil {
 			fmt.Fprintf(stderr, "guestrpc-agent: --listen %s: %v\n", spec, err)
 			return 1
@@ -76,9 +77,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	var dialers []func(context.Context) (channel.Channel, error)
 	for _, spec := range dials {
-		dialers = append(dialers, func(ctx context.Context) (channel.Channel, error) {
-			return channel.Dial(ctx, spec, channel.StreamOptions{})
-		})
+		dial, err := transport.DialAgent(spec, channel.StreamOptions{})
+		if err != nil {
+			fmt.Fprintf(stderr, "guestrpc-agent: --dial %s: %v\n", spec, err)
+			return 2
+		}
+		dialers = append(dialers, dial)
 	}
 	srv := agent.NewServer(agent.Options{Logger: log, Name: *name})
 	if err := agent.ServeAll(ctx, srv, log, *grace, ls, dialers); err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/guestrpc/guestrpc/channel"
 	"github.com/guestrpc/guestrpc/rpc"
+	"github.com/guestrpc/guestrpc/transport"
 )
 
 func main() {
@@ -74,7 +75,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	dctx, cancel := context.WithTimeout(ctx, *dialTimeout)
-	ch, err := channel.Dial(dctx, *target, channel.StreamOptions{})
+	ch, err := transport.Dial(dctx, *target, channel.StreamOptions{})
 	if err == nil {
 		var c *rpc.Client
 		c, err = rpc.NewClient(dctx, ch, rpc.ClientOptions{Name: "guestrpc-cli"})

@@ -1,0 +1,142 @@
+// Package transport turns the target strings users type into channels:
+// one place that knows every transport, for the agent's --listen/--dial
+// flags and the host CLI's --connect.
+//
+// Agent side (Listen):
+//
+//	unix:PATH           a unix socket
+//	tcp:ADDR            a TCP address
+//	vsock:PORT          an AF_VSOCK port (Linux guests)
+//	virtio:NAME         a virtio-console port by name (e.g. org.guestrpc.0)
+//
+// Agent side, reverse mode (DialAgent; the agent connects out, then serves):
+//
+//	vsock:CID:PORT      usually vsock:2:PORT, the host
+//	unix:PATH, tcp:ADDR
+//
+// Host side (Dial):
+//
+//	unix:PATH               the agent's unix socket
+//	tcp:ADDR                a TCP address
+//	vsock:CID:PORT          AF_VSOCK (Linux hosts with vhost-vsock)
+//	hybrid:UDS:PORT         Firecracker / Cloud Hypervisor vsock socket
+//	hyperkit:DIR:CID:PORT   hyperkit virtio-sock state directory
+//	virtio:SOCKPATH         QEMU / bhyve chardev socket of a virtio-console port
+package transport
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/guestrpc/guestrpc/channel"
+	"github.com/guestrpc/guestrpc/vsock"
+)
+
+// Listen returns an agent-side Listener for spec.
+func Listen(ctx context.Context, spec string, opts channel.StreamOptions) (channel.Listener, error) {
+	scheme, rest, err := split(spec)
+	if err != nil {
+		return nil, err
+	}
+	switch scheme {
+	case "unix", "tcp":
+		return channel.Listen(ctx, spec, opts)
+	case "vsock":
+		port, err := vsock.ParsePort(rest)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %q: %v", channel.ErrBadTarget, spec, err)
+		}
+		return vsock.Listen(port, opts)
+	case "virtio":
+		return channel.ListenVirtio(rest, channel.VirtioOptions{StreamOptions: opts})
+	}
+	return nil, fmt.Errorf("%w: %q: unknown scheme %q (want unix, tcp, vsock or virtio)", channel.ErrBadTarget, spec, scheme)
+}
+
+// DialAgent returns a dialer for the agent's reverse mode: the agent
+// connects out with it and then serves on the connection.
+func DialAgent(spec string, opts channel.StreamOptions) (func(context.Context) (channel.Channel, error), error) {
+	scheme, rest, err := split(spec)
+	if err != nil {
+		return nil, err
+	}
+	switch scheme {
+	case "unix", "tcp":
+		return func(ctx context.Context) (channel.Channel, error) { return channel.Dial(ctx, spec, opts) }, nil
+	case "vsock":
+		cid, port, err := cidPort(spec, rest)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context) (channel.Channel, error) { return vsock.Dial(ctx, cid, port, opts) }, nil
+	}
+	return nil, fmt.Errorf("%w: %q: unknown scheme %q for dialing out (want vsock, unix or tcp)", channel.ErrBadTarget, spec, scheme)
+}
+
+// Dial connects to an agent from the host.
+func Dial(ctx context.Context, target string, opts channel.StreamOptions) (channel.Channel, error) {
+	scheme, rest, err := split(target)
+	if err != nil {
+		return nil, err
+	}
+	switch scheme {
+	case "unix", "tcp", "virtio":
+		return channel.Dial(ctx, target, opts)
+	case "vsock":
+		cid, port, err := cidPort(target, rest)
+		if err != nil {
+			return nil, err
+		}
+		return vsock.Dial(ctx, cid, port, opts)
+	case "hybrid":
+		i := strings.LastIndexByte(rest, ':')
+		if i <= 0 {
+			return nil, fmt.Errorf("%w: %q: want hybrid:UDS:PORT", channel.ErrBadTarget, target)
+		}
+		port, err := vsock.ParsePort(rest[i+1:])
+		if err != nil {
+			return nil, fmt.Errorf("%w: %q: %v", channel.ErrBadTarget, target, err)
+		}
+		return vsock.DialHybrid(ctx, rest[:i], port, opts)
+	case "hyperkit":
+		j := strings.LastIndexByte(rest, ':')
+		if j <= 0 {
+			return nil, fmt.Errorf("%w: %q: want hyperkit:DIR:CID:PORT", channel.ErrBadTarget, target)
+		}
+		i := strings.LastIndexByte(rest[:j], ':')
+		if i <= 0 {
+			return nil, fmt.Errorf("%w: %q: want hyperkit:DIR:CID:PORT", channel.ErrBadTarget, target)
+		}
+		cid, port, err := cidPort(target, rest[i+1:])
+		if err != nil {
+			return nil, err
+		}
+		return vsock.DialHyperkit(ctx, rest[:i], cid, port, opts)
+	}
+	return nil, fmt.Errorf("%w: %q: unknown scheme %q (want unix, tcp, vsock, hybrid, hyperkit or virtio)", channel.ErrBadTarget, target, scheme)
+}
+
+func split(spec string) (scheme, rest string, err error) {
+	scheme, rest, ok := strings.Cut(spec, ":")
+	if !ok || rest == "" {
+		return "", "", fmt.Errorf("%w: %q: want SCHEME:ADDRESS", channel.ErrBadTarget, spec)
+	}
+	return scheme, rest, nil
+}
+
+func cidPort(spec, s string) (uint32, uint32, error) {
+	c, p, ok := strings.Cut(s, ":")
+	if !ok {
+		return 0, 0, fmt.Errorf("%w: %q: want CID:PORT", channel.ErrBadTarget, spec)
+	}
+	cid, err := vsock.ParsePort(c)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %q: context ID: %v", channel.ErrBadTarget, spec, err)
+	}
+	port, err := vsock.ParsePort(p)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %q: %v", channel.ErrBadTarget, spec, err)
+	}
+	return cid, port, nil
+}
