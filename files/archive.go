@@ -1,0 +1,292 @@
+package files
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/guestrpc/guestrpc/rpc"
+)
+
+func (s *Service) archive(ctx context.Context, call *rpc.Call) (any, error) {
+	const op = "file.archive"
+	var req ArchiveRequest
+	if err := call.DecodeArgs(&req); err != nil {
+		return nil, err
+	}
+	rel, err := s.rel(op, req.Path)
+	if err != nil {
+		return nil, err
+	}
+	switch req.Op {
+	case "get":
+		root, err := s.tree.OpenRoot(rel)
+		if err != nil {
+			return nil, s.fail(op, req.Path, err)
+		}
+		defer root.Close()
+		res, err := WriteArchive(ctx, call, root, req.Gzip)
+		if err != nil {
+			return nil, s.fail(op, req.Path, err)
+		}
+		return res, nil
+	case "put":
+		if err := s.writable(op, req.Path); err != nil {
+			return nil, err
+		}
+		if err := s.tree.MkdirAll(rel, 0o755); err != nil {
+			return nil, s.fail(op, req.Path, err)
+		}
+		root, err := s.tree.OpenRoot(rel)
+		if err != nil {
+			return nil, s.fail(op, req.Path, err)
+		}
+		defer root.Close()
+		res, err := ExtractArchive(ctx, call, root, req.Gzip, s.log)
+		if err != nil {
+			return nil, s.fail(op, req.Path, err)
+		}
+		return res, nil
+	}
+	return nil, rpc.Errorf(rpc.InvalidArgument, "%s %q: op %q: want get or put", op, req.Path, req.Op)
+}
+
+// WriteArchive writes the tree under root to w as a tar stream (gzip
+// when gz), keeping modes, owners, times and symlinks. Symlinks are
+// stored, never followed.
+func WriteArchive(ctx context.Context, w io.Writer, root *os.Root, gz bool) (ArchiveResult, error) {
+	var res ArchiveResult
+	cw := &countWriter{w: w}
+	out := io.Writer(cw)
+	var zw *gzip.Writer
+	if gz {
+		zw = gzip.NewWriter(cw)
+		out = zw
+	}
+	tw := tar.NewWriter(out)
+	err := fs.WalkDir(root.FS(), ".", func(name string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if name == "." {
+			return nil
+		}
+		fi, err := root.Lstat(name)
+		if err != nil {
+			return err
+		}
+		link := ""
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if link, err = root.Readlink(name); err != nil {
+				return err
+			}
+		}
+		hdr, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		hdr.Name = name
+		if fi.IsDir() {
+			hdr.Name += "/"
+		}
+		hdr.Format = tar.FormatPAX
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		res.Entries++
+		if !fi.Mode().IsRegular() {
+			return nil
+		}
+		f, err := root.OpenFile(name, os.O_RDONLY, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		n, err := io.CopyN(tw, f, hdr.Size)
+		if err != nil {
+			return fmt.Errorf("%s: %d of %d bytes: %w", name, n, hdr.Size, err)
+		}
+		return nil
+	})
+	if err == nil {
+		err = tw.Close()
+	}
+	if err == nil && zw != nil {
+		err = zw.Close()
+	}
+	res.Bytes = cw.n
+	return res, err
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// ExtractArchive unpacks the tar stream r (gzip when gz) under root.
+// Entries cannot leave root: a name with ".." or a path through a
+// symlink fails. Modes and times are restored; owners too when the
+// process runs as root. Extraction is not atomic: a cut stream leaves
+// the entries that arrived.
+func ExtractArchive(ctx context.Context, r io.Reader, root *os.Root, gz bool, log *slog.Logger) (ArchiveResult, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var res ArchiveResult
+	cr := &countReader{r: r}
+	in := io.Reader(cr)
+	if gz {
+		zr, err := gzip.NewReader(cr)
+		if err != nil {
+			return res, fmt.Errorf("archive: %w", err)
+		}
+		defer zr.Close()
+		in = zr
+	}
+	type dirTimes struct {
+		name  string
+		mode  fs.FileMode
+		mtime time.Time
+		atime time.Time
+	}
+	var dirs []dirTimes
+	chown := os.Geteuid() == 0
+	tr := tar.NewReader(in)
+	for {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return res, fmt.Errorf("archive: entry %d: %w", res.Entries+1, err)
+		}
+		name := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
+		if name == "." {
+			continue
+		}
+		if !fs.ValidPath(name) {
+			return res, fmt.Errorf("archive entry %q: %w", hdr.Name, errEscapes)
+		}
+		if dir := path.Dir(name); dir != "." {
+			if err := root.MkdirAll(dir, 0o755); err != nil {
+				return res, fmt.Errorf("archive entry %q: %w", hdr.Name, err)
+			}
+		}
+		mode := hdr.FileInfo().Mode()
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			if err := root.Mkdir(name, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+				return res, fmt.Errorf("archive entry %q: %w", hdr.Name, err)
+			}
+			dirs = append(dirs, dirTimes{name, mode, hdr.ModTime, hdr.AccessTime})
+		case tar.TypeReg:
+			if err := extractFile(root, name, tr, mode, hdr, chown); err != nil {
+				return res, fmt.Errorf("archive entry %q: %w", hdr.Name, err)
+			}
+			res.Entries++
+			continue
+		case tar.TypeSymlink:
+			_ = root.Remove(name)
+			if err := root.Symlink(hdr.Linkname, name); err != nil {
+				return res, fmt.Errorf("archive entry %q: %w", hdr.Name, err)
+			}
+		case tar.TypeLink:
+			target := path.Clean(strings.TrimPrefix(hdr.Linkname, "./"))
+			if !fs.ValidPath(target) {
+				return res, fmt.Errorf("archive entry %q: link to %q: %w", hdr.Name, hdr.Linkname, errEscapes)
+			}
+			_ = root.Remove(name)
+			if err := root.Link(target, name); err != nil {
+				return res, fmt.Errorf("archive entry %q: %w", hdr.Name, err)
+			}
+		default:
+			log.Warn("archive: skipping entry of unsupported type", "name", hdr.Name, "type", string(hdr.Typeflag))
+			continue
+		}
+		if chown {
+			if err := root.Lchown(name, hdr.Uid, hdr.Gid); err != nil {
+				log.Warn("archive: setting owner", "name", hdr.Name, "error", err)
+			}
+		}
+		res.Entries++
+	}
+	// Directories last, deepest first, so that adding their entries
+	// did not move their times and a read-only mode does not stop them.
+	for _, d := range slices.Backward(dirs) {
+		if err := root.Chmod(d.name, d.mode); err != nil {
+			return res, fmt.Errorf("archive entry %q: %w", d.name, err)
+		}
+		if err := root.Chtimes(d.name, orNow(d.atime, d.mtime), d.mtime); err != nil {
+			return res, fmt.Errorf("archive entry %q: %w", d.name, err)
+		}
+	}
+	res.Bytes = cr.n
+	return res, nil
+}
+
+func extractFile(root *os.Root, name string, r io.Reader, mode fs.FileMode, hdr *tar.Header, chown bool) error {
+	if fi, err := root.Lstat(name); err == nil && !fi.IsDir() {
+		if err := root.Remove(name); err != nil {
+			return err
+		}
+	}
+	f, err := root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := io.Copy(struct{ io.Writer }{f}, r); err != nil {
+		return err
+	}
+	if chown {
+		_ = f.Chown(hdr.Uid, hdr.Gid) // before Chmod, which chown would undo
+	}
+	if err := f.Chmod(mode); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return root.Chtimes(name, orNow(hdr.AccessTime, hdr.ModTime), hdr.ModTime)
+}
+
+// orNow returns t, or fallback when t is zero.
+func orNow(t, fallback time.Time) time.Time {
+	if t.IsZero() {
+		return fallback
+	}
+	return t
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

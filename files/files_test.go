@@ -1,0 +1,263 @@
+package files_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
+
+	"github.com/guestrpc/guestrpc/files"
+	"github.com/guestrpc/guestrpc/internal/testutil"
+	"github.com/guestrpc/guestrpc/rpc"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// env is a service over a temporary root and a client connected to it.
+type env struct {
+	root string
+	svc  *files.Service
+	c    *files.Client
+}
+
+func newEnv(t testing.TB, opts files.Options) *env {
+	t.Helper()
+	if opts.Root == "" {
+		opts.Root = t.TempDir()
+	}
+	svc, err := files.NewService(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	srv := rpc.NewServer(rpc.ServerOptions{})
+	svc.Register(srv)
+	return &env{root: svc.Root(), svc: svc, c: files.NewClient(testutil.Pair(t, srv))}
+}
+
+func (e *env) put(t testing.TB, name, content string) {
+	t.Helper()
+	p := filepath.Join(e.root, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *env) get(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.root, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func wantCode(t *testing.T, what string, err error, code rpc.Code) {
+	t.Helper()
+	if got := rpc.CodeOf(err); got != code {
+		t.Fatalf("%s: code %v (%v), want %v", what, got, err, code)
+	}
+}
+
+// TestOps runs every metadata operation against a fresh tree, with the
+// status code it must end with.
+func TestOps(t *testing.T) {
+	ctx := context.Background()
+	mtime := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name  string
+		op    func(c *files.Client) error
+		code  rpc.Code
+		check func(t *testing.T, e *env)
+	}{
+		{name: "stat file", op: func(c *files.Client) error {
+			fi, err := c.Stat(ctx, "a.txt")
+			if err == nil && (fi.Size != 5 || fi.Name != "a.txt" || fi.IsDir()) {
+				t.Errorf("stat: %+v", fi)
+			}
+			return err
+		}},
+		{name: "stat follows symlink", op: func(c *files.Client) error {
+			fi, err := c.Stat(ctx, "link")
+			if err == nil && (fi.Size != 5 || fi.Mode&fs.ModeSymlink != 0) {
+				t.Errorf("stat: %+v", fi)
+			}
+			return err
+		}},
+		{name: "lstat symlink", op: func(c *files.Client) error {
+			fi, err := c.Lstat(ctx, "link")
+			if err == nil && (fi.Mode&fs.ModeSymlink == 0 || fi.Link != "a.txt") {
+				t.Errorf("lstat: %+v", fi)
+			}
+			return err
+		}},
+		{name: "stat missing", op: func(c *files.Client) error { _, err := c.Stat(ctx, "nope"); return err }, code: rpc.NotFound},
+		{name: "stat through a file", op: func(c *files.Client) error { _, err := c.Stat(ctx, "a.txt/x"); return err }, code: rpc.FailedPrecondition},
+		{name: "list", op: func(c *files.Client) error {
+			l, err := c.List(ctx, "dir")
+			var names []string
+			for _, fi := range l {
+				names = append(names, fi.Name)
+			}
+			if diff := cmp.Diff([]string{"b.txt"}, names); err == nil && diff != "" {
+				t.Errorf("list (-want +got):\n%s", diff)
+			}
+			return err
+		}},
+		{name: "list a file", op: func(c *files.Client) error { _, err := c.List(ctx, "a.txt"); return err }, code: rpc.FailedPrecondition},
+		{name: "list missing", op: func(c *files.Client) error { _, err := c.List(ctx, "nope"); return err }, code: rpc.NotFound},
+		{name: "mkdir", op: func(c *files.Client) error { return c.Mkdir(ctx, "new", 0o750, false) }, check: func(t *testing.T, e *env) {
+			fi, err := os.Stat(filepath.Join(e.root, "new"))
+			if err != nil || !fi.IsDir() {
+				t.Errorf("mkdir: %v %v", fi, err)
+			}
+		}},
+		{name: "mkdir parents", op: func(c *files.Client) error { return c.Mkdir(ctx, "p/q/r", 0, true) }, check: func(t *testing.T, e *env) {
+			if _, err := os.Stat(filepath.Join(e.root, "p/q/r")); err != nil {
+				t.Error(err)
+			}
+		}},
+		{name: "mkdir exists", op: func(c *files.Client) error { return c.Mkdir(ctx, "dir", 0, false) }, code: rpc.AlreadyExists},
+		{name: "mkdir no parent", op: func(c *files.Client) error { return c.Mkdir(ctx, "x/y", 0, false) }, code: rpc.NotFound},
+		{name: "mkdir under a file", op: func(c *files.Client) error { return c.Mkdir(ctx, "a.txt/y", 0, true) }, code: rpc.FailedPrecondition},
+		{name: "remove file", op: func(c *files.Client) error { return c.Remove(ctx, "a.txt", false) }, check: func(t *testing.T, e *env) {
+			if _, err := os.Lstat(filepath.Join(e.root, "a.txt")); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("still there: %v", err)
+			}
+		}},
+		{name: "remove missing", op: func(c *files.Client) error { return c.Remove(ctx, "nope", false) }, code: rpc.NotFound},
+		{name: "remove non-empty dir", op: func(c *files.Client) error { return c.Remove(ctx, "dir", false) }, code: rpc.FailedPrecondition},
+		{name: "remove recursive", op: func(c *files.Client) error { return c.Remove(ctx, "dir", true) }, check: func(t *testing.T, e *env) {
+			if _, err := os.Lstat(filepath.Join(e.root, "dir")); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("still there: %v", err)
+			}
+		}},
+		{name: "remove root", op: func(c *files.Client) error { return c.Remove(ctx, ".", true) }, code: rpc.PermissionDenied},
+		{name: "rename", op: func(c *files.Client) error { return c.Rename(ctx, "a.txt", "dir/c.txt", false) }, check: func(t *testing.T, e *env) {
+			if got := e.get(t, "dir/c.txt"); got != "hello" {
+				t.Errorf("renamed file holds %q", got)
+			}
+		}},
+		{name: "rename onto existing", op: func(c *files.Client) error { return c.Rename(ctx, "a.txt", "dir/b.txt", false) }, code: rpc.AlreadyExists},
+		{name: "rename overwrite", op: func(c *files.Client) error { return c.Rename(ctx, "a.txt", "dir/b.txt", true) }, check: func(t *testing.T, e *env) {
+			if got := e.get(t, "dir/b.txt"); got != "hello" {
+				t.Errorf("renamed file holds %q", got)
+			}
+		}},
+		{name: "rename missing", op: func(c *files.Client) error { return c.Rename(ctx, "nope", "x", false) }, code: rpc.NotFound},
+		{name: "chmod", op: func(c *files.Client) error { return c.Chmod(ctx, "a.txt", 0o600) }, check: func(t *testing.T, e *env) {
+			if fi, _ := os.Stat(filepath.Join(e.root, "a.txt")); fi.Mode().Perm() != 0o600 {
+				t.Errorf("mode %v", fi.Mode())
+			}
+		}},
+		{name: "chmod missing", op: func(c *files.Client) error { return c.Chmod(ctx, "nope", 0o600) }, code: rpc.NotFound},
+		{name: "chown to self", op: func(c *files.Client) error { return c.Chown(ctx, "a.txt", os.Getuid(), os.Getgid()) }},
+		{name: "chown missing", op: func(c *files.Client) error { return c.Chown(ctx, "nope", -1, -1) }, code: rpc.NotFound},
+		{name: "chtimes", op: func(c *files.Client) error { return c.Chtimes(ctx, "a.txt", mtime, mtime) }, check: func(t *testing.T, e *env) {
+			if fi, _ := os.Stat(filepath.Join(e.root, "a.txt")); !fi.ModTime().Equal(mtime) {
+				t.Errorf("mtime %v", fi.ModTime())
+			}
+		}},
+		{name: "chtimes missing", op: func(c *files.Client) error { return c.Chtimes(ctx, "nope", mtime, mtime) }, code: rpc.NotFound},
+		{name: "mktemp file", op: func(c *files.Client) error {
+			p, err := c.MkTemp(ctx, files.MkTempRequest{Dir: "dir", Prefix: "pre-", Suffix: ".suf"})
+			if err == nil && (!strings.HasPrefix(filepath.Base(p), "pre-") || !strings.HasSuffix(p, ".suf")) {
+				t.Errorf("mktemp: %q", p)
+			}
+			if fi, serr := os.Stat(p); err == nil && (serr != nil || !fi.Mode().IsRegular()) {
+				t.Errorf("mktemp: %v %v", fi, serr)
+			}
+			return err
+		}},
+		{name: "mktemp dir", op: func(c *files.Client) error {
+			p, err := c.MkTemp(ctx, files.MkTempRequest{Directory: true})
+			if fi, serr := os.Stat(p); err == nil && (serr != nil || !fi.IsDir()) {
+				t.Errorf("mktemp: %v %v", fi, serr)
+			}
+			return err
+		}},
+		{name: "mktemp bad prefix", op: func(c *files.Client) error {
+			_, err := c.MkTemp(ctx, files.MkTempRequest{Prefix: "a/b"})
+			return err
+		}, code: rpc.InvalidArgument},
+		{name: "mktemp missing dir", op: func(c *files.Client) error {
+			_, err := c.MkTemp(ctx, files.MkTempRequest{Dir: "nope"})
+			return err
+		}, code: rpc.NotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, files.Options{})
+			e.put(t, "a.txt", "hello")
+			e.put(t, "dir/b.txt", "world")
+			if err := os.Symlink("a.txt", filepath.Join(e.root, "link")); err != nil {
+				t.Fatal(err)
+			}
+			wantCode(t, tt.name, tt.op(e.c), tt.code)
+			if tt.check != nil {
+				tt.check(t, e)
+			}
+		})
+	}
+}
+
+func TestPermissionDeniedForOthers(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root ignores file permissions")
+	}
+	e := newEnv(t, files.Options{})
+	e.put(t, "secret", "x")
+	os.Chmod(filepath.Join(e.root, "secret"), 0)
+	var buf bytes.Buffer
+	_, err := e.c.Download(context.Background(), "secret", &buf, files.ReadOptions{})
+	wantCode(t, "read unreadable", err, rpc.PermissionDenied)
+}
+
+func TestListPages(t *testing.T) {
+	e := newEnv(t, files.Options{})
+	const n = 2345
+	for i := range n {
+		if err := os.WriteFile(filepath.Join(e.root, "f"+strings.Repeat("x", i%7)+string(rune('a'+i%26))+itoa(i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pages, total := 0, 0
+	err := e.c.ListFunc(context.Background(), ".", 100, func(p []files.FileInfo) error {
+		if len(p) > 100 {
+			t.Errorf("page of %d entries, asked for 100", len(p))
+		}
+		pages++
+		total += len(p)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != n || pages < n/100 {
+		t.Errorf("%d entries in %d pages, want %d in at least %d", total, pages, n, n/100)
+	}
+}
+
+func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(i)) }
+
+func fmtInt(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; i > 0; i /= 10 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+	}
+	return string(b)
+}

@@ -1,0 +1,337 @@
+package files
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/guestrpc/guestrpc/rpc"
+)
+
+// Options configure a Service.
+type Options struct {
+	// Logger receives transfer summaries and failures; nil is silent.
+	Logger *slog.Logger
+	// Root confines every path (default "/": the whole file system).
+	Root string
+	// ReadOnly refuses every call that would change the file system.
+	ReadOnly bool
+}
+
+// Service serves the file.* methods. It is safe for concurrent use.
+type Service struct {
+	log      *slog.Logger
+	root     string
+	readOnly bool
+	tree     tree
+	bufs     sync.Pool // *[]byte of bufSize
+}
+
+// bufSize is the copy buffer of a transfer: four DATA frames' worth.
+const bufSize = 256 << 10
+
+// NewService opens the root and returns a Service. Close releases it.
+func NewService(opts Options) (*Service, error) {
+	root := opts.Root
+	if root == "" {
+		root = "/"
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("files: root %q: %w", root, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("files: root %q: %w", root, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("files: root %q: not a directory", root)
+	}
+	t, err := newTree(abs)
+	if err != nil {
+		return nil, fmt.Errorf("files: root %q: %w", root, err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{log: log, root: abs, readOnly: opts.ReadOnly, tree: t}
+	s.bufs.New = func() any { b := make([]byte, bufSize); return &b }
+	return s, nil
+}
+
+// Close releases the root's descriptors.
+func (s *Service) Close() error { return s.tree.Close() }
+
+// Root is the absolute directory that confines every path.
+func (s *Service) Root() string { return s.root }
+
+// Register adds the file.* methods to srv.
+func (s *Service) Register(srv *rpc.Server) {
+	srv.RegisterHandler("file.stat", rpc.Unary(s.stat))
+	srv.RegisterHandler("file.list", rpc.HandlerFunc(s.list))
+	srv.RegisterHandler("file.mkdir", rpc.Unary(s.mkdir))
+	srv.RegisterHandler("file.remove", rpc.Unary(s.remove))
+	srv.RegisterHandler("file.rename", rpc.Unary(s.rename))
+	srv.RegisterHandler("file.chmod", rpc.Unary(s.chmod))
+	srv.RegisterHandler("file.chown", rpc.Unary(s.chown))
+	srv.RegisterHandler("file.chtimes", rpc.Unary(s.chtimes))
+	srv.RegisterHandler("file.mktemp", rpc.Unary(s.mktemp))
+	srv.RegisterHandler("file.read", rpc.HandlerFunc(s.read))
+	srv.RegisterHandler("file.write", rpc.HandlerFunc(s.write))
+	srv.RegisterHandler("file.archive", rpc.HandlerFunc(s.archive))
+}
+
+// rel turns a guest path into a name relative to the root, refusing
+// any that leaves it.
+func (s *Service) rel(op, p string) (string, error) {
+	if p == "" {
+		return "", rpc.Errorf(rpc.InvalidArgument, "%s: empty path", op)
+	}
+	if strings.IndexByte(p, 0) >= 0 {
+		return "", rpc.Errorf(rpc.InvalidArgument, "%s %q: path holds a NUL byte", op, p)
+	}
+	full := p
+	if !filepath.IsAbs(p) {
+		full = filepath.Join(s.root, p)
+	}
+	r, err := filepath.Rel(s.root, filepath.Clean(full))
+	if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		return "", rpc.Errorf(rpc.PermissionDenied, "%s %q: %w %s", op, p, errEscapes, s.root)
+	}
+	return r, nil
+}
+
+// writable refuses op in read-only mode.
+func (s *Service) writable(op, p string) error {
+	if s.readOnly {
+		return rpc.Errorf(rpc.PermissionDenied, "%s %q: the agent serves files read-only", op, p)
+	}
+	return nil
+}
+
+// fail turns err from op on the guest path p into an rpc error.
+func (s *Service) fail(op, p string, err error) error {
+	var re *rpc.Error
+	if errors.As(err, &re) {
+		return err
+	}
+	code := rpc.CodeOf(err)
+	switch {
+	case isEscape(err):
+		code = rpc.PermissionDenied
+	case errors.Is(err, syscall.ENOTEMPTY), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EISDIR):
+		code = rpc.FailedPrecondition // before fs.ErrExist, which ENOTEMPTY also matches
+	}
+	return rpc.Errorf(code, "%s %q: %w", op, p, err)
+}
+
+func (s *Service) info(rel, name string, fi fs.FileInfo) FileInfo {
+	uid, gid := owner(fi)
+	out := FileInfo{Name: name, Size: fi.Size(), Mode: fi.Mode(), ModTime: fi.ModTime(), UID: uid, GID: gid}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		out.Link, _ = s.tree.Readlink(rel)
+	}
+	return out
+}
+
+func (s *Service) stat(_ context.Context, req StatRequest) (FileInfo, error) {
+	rel, err := s.rel("file.stat", req.Path)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	var fi fs.FileInfo
+	if req.Lstat {
+		fi, err = s.tree.Lstat(rel)
+	} else {
+		fi, err = s.tree.Stat(rel)
+	}
+	if err != nil {
+		return FileInfo{}, s.fail("file.stat", req.Path, err)
+	}
+	return s.info(rel, filepath.Base(req.Path), fi), nil
+}
+
+func (s *Service) mkdir(_ context.Context, req MkdirRequest) (struct{}, error) {
+	const op = "file.mkdir"
+	rel, err := s.rel(op, req.Path)
+	if err == nil {
+		err = s.writable(op, req.Path)
+	}
+	if err != nil {
+		return struct{}{}, err
+	}
+	mode := req.Mode
+	if mode == 0 {
+		mode = 0o755
+	}
+	if req.Parents {
+		err = s.tree.MkdirAll(rel, mode)
+	} else {
+		err = s.tree.Mkdir(rel, mode)
+	}
+	if err != nil {
+		return struct{}{}, s.fail(op, req.Path, err)
+	}
+	return struct{}{}, nil
+}
+
+func (s *Service) remove(_ context.Context, req RemoveRequest) (struct{}, error) {
+	const op = "file.remove"
+	rel, err := s.rel(op, req.Path)
+	if err == nil {
+		err = s.writable(op, req.Path)
+	}
+	if err != nil {
+		return struct{}{}, err
+	}
+	if rel == "." {
+		return struct{}{}, rpc.Errorf(rpc.PermissionDenied, "%s %q: refusing to remove the root", op, req.Path)
+	}
+	if _, err := s.tree.Lstat(rel); err != nil {
+		return struct{}{}, s.fail(op, req.Path, err)
+	}
+	if req.Recursive {
+		err = s.tree.RemoveAll(rel)
+	} else {
+		err = s.tree.Remove(rel)
+	}
+	if err != nil {
+		return struct{}{}, s.fail(op, req.Path, err)
+	}
+	return struct{}{}, nil
+}
+
+func (s *Service) rename(_ context.Context, req RenameRequest) (struct{}, error) {
+	const op = "file.rename"
+	from, err := s.rel(op, req.From)
+	if err != nil {
+		return struct{}{}, err
+	}
+	to, err := s.rel(op, req.To)
+	if err == nil {
+		err = s.writable(op, req.To)
+	}
+	if err != nil {
+		return struct{}{}, err
+	}
+	if _, err := s.tree.Lstat(from); err != nil {
+		return struct{}{}, s.fail(op, req.From, err)
+	}
+	if !req.Overwrite {
+		if _, err := s.tree.Lstat(to); err == nil {
+			return struct{}{}, rpc.Errorf(rpc.AlreadyExists, "%s %q: %w (set overwrite to replace it)", op, req.To, fs.ErrExist)
+		}
+	}
+	if err := s.tree.Rename(from, to); err != nil {
+		return struct{}{}, s.fail(op, req.From+" -> "+req.To, err)
+	}
+	return struct{}{}, nil
+}
+
+func (s *Service) chmod(_ context.Context, req ChmodRequest) (struct{}, error) {
+	const op = "file.chmod"
+	rel, err := s.rel(op, req.Path)
+	if err == nil {
+		err = s.writable(op, req.Path)
+	}
+	if err == nil {
+		if err = s.tree.Chmod(rel, req.Mode); err != nil {
+			err = s.fail(op, req.Path, err)
+		}
+	}
+	return struct{}{}, err
+}
+
+func (s *Service) chown(_ context.Context, req ChownRequest) (struct{}, error) {
+	const op = "file.chown"
+	rel, err := s.rel(op, req.Path)
+	if err == nil {
+		err = s.writable(op, req.Path)
+	}
+	if err != nil {
+		return struct{}{}, err
+	}
+	if req.Lchown {
+		err = s.tree.Lchown(rel, req.UID, req.GID)
+	} else {
+		err = s.tree.Chown(rel, req.UID, req.GID)
+	}
+	if err != nil {
+		return struct{}{}, s.fail(op, req.Path, err)
+	}
+	return struct{}{}, nil
+}
+
+func (s *Service) chtimes(_ context.Context, req ChtimesRequest) (struct{}, error) {
+	const op = "file.chtimes"
+	rel, err := s.rel(op, req.Path)
+	if err == nil {
+		err = s.writable(op, req.Path)
+	}
+	if err == nil {
+		if err = s.tree.Chtimes(rel, req.Atime, req.Mtime); err != nil {
+			err = s.fail(op, req.Path, err)
+		}
+	}
+	return struct{}{}, err
+}
+
+func (s *Service) mktemp(_ context.Context, req MkTempRequest) (MkTempResult, error) {
+	const op = "file.mktemp"
+	dir := req.Dir
+	if dir == "" {
+		dir = s.root
+		if s.root == "/" {
+			dir = os.TempDir()
+		}
+	}
+	rel, err := s.rel(op, dir)
+	if err == nil {
+		err = s.writable(op, dir)
+	}
+	if err != nil {
+		return MkTempResult{}, err
+	}
+	if strings.ContainsAny(req.Prefix+req.Suffix, `/\`) {
+		return MkTempResult{}, rpc.Errorf(rpc.InvalidArgument, "%s: prefix %q or suffix %q holds a path separator", op, req.Prefix, req.Suffix)
+	}
+	for range 100 {
+		name := filepath.Join(rel, req.Prefix+randomName()+req.Suffix)
+		if req.Directory {
+			err = s.tree.Mkdir(name, 0o700)
+		} else {
+			var f *os.File
+			if f, err = s.tree.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600); err == nil {
+				err = f.Close()
+			}
+		}
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return MkTempResult{}, s.fail(op, dir, err)
+		}
+		return MkTempResult{Path: filepath.Join(s.root, name)}, nil
+	}
+	return MkTempResult{}, rpc.Errorf(rpc.ResourceExhausted, "%s %q: no free name after 100 tries", op, dir)
+}
+
+// randomName is 12 hex digits for temporary names.
+func randomName() string {
+	var b [6]byte
+	v := rand.Uint64()
+	for i := range b {
+		b[i] = byte(v >> (8 * i))
+	}
+	return hex.EncodeToString(b[:])
+}
