@@ -1,0 +1,206 @@
+package process
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/guestrpc/guestrpc/rpc"
+)
+
+// Client runs processes on an agent (the host side).
+type Client struct {
+	rc *rpc.Client
+}
+
+// NewClient returns a Client that calls through c.
+func NewClient(c *rpc.Client) *Client { return &Client{rc: c} }
+
+// Run runs spec to completion, copying stdin to the process (nil: no
+// stdin) and its output to stdout and stderr (nil: discarded). A process
+// that exits non-zero, is killed by a signal or times out returns its
+// Result together with an *ExitError; a call that fails returns an
+// *rpc.Error (or ctx's error).
+func (c *Client) Run(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writer) (*Result, error) {
+	p, err := c.Start(ctx, spec, stdin, stdout, stderr)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait()
+}
+
+// Process is a process started by Client.Start.
+type Process struct {
+	ID  uint64 // the agent's id for process.signal, .resize, .kill
+	PID int    // the guest pid; 0 for a Go-function process
+
+	c     *Client
+	s     *rpc.Stream
+	ctx   context.Context
+	stop  func() bool // stops watching ctx
+	pumps sync.WaitGroup
+	once  sync.Once
+	res   *Result
+	err   error
+}
+
+// Start starts spec and returns once the agent has started it. The
+// output is copied to stdout and stderr (nil: discarded) until Wait
+// returns. If stdin is not nil, Spec.Stdin is set and stdin is copied to
+// the process in a goroutine, then half-closed (EOF); as with os/exec, a
+// stdin whose Read blocks keeps that goroutine until it returns. ctx
+// bounds the whole run: canceling it kills the process group.
+func (c *Client) Start(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writer) (*Process, error) {
+	if stdin != nil {
+		spec.Stdin = true
+	}
+	s, stop, err := openStream(ctx, c.rc, MethodStart, spec)
+	if err != nil {
+		return nil, err
+	}
+	p := &Process{c: c, s: s, ctx: ctx, stop: stop}
+	p.pumps.Add(2)
+	go p.copyOut(stdout, s.LaneReader(LaneStdout))
+	go p.copyOut(stderr, s.LaneReader(LaneStderr))
+	ev, err := readEvent(s, "started")
+	if err != nil {
+		p.pumps.Wait()
+		stop()
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		return nil, err
+	}
+	p.ID, p.PID = ev.ID, ev.PID
+	if stdin != nil {
+		go func() {
+			_, err := io.Copy(s, stdin)
+			if err == nil {
+				_ = s.CloseWrite()
+			}
+		}()
+	}
+	return p, nil
+}
+
+// openStream opens a streaming call that ctx cancels. It opens with a
+// context that is never done and watches ctx itself, so that a stream
+// whose STATUS arrives at once does not race rpc.Client.Open's own
+// watcher, and so that the stream can outlive ctx when asked (Dial).
+// The returned func stops the watching.
+func openStream(ctx context.Context, rc *rpc.Client, method string, args any) (*rpc.Stream, func() bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	s, err := rc.Open(context.WithoutCancel(ctx), method, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, context.AfterFunc(ctx, func() { s.Close() }), nil
+}
+
+// copyOut copies one output lane to w until EOF; if w fails it keeps
+// reading into nothing, since all lanes share one flow-control window.
+func (p *Process) copyOut(w io.Writer, r io.Reader) {
+	defer p.pumps.Done()
+	if w == nil {
+		w = io.Discard
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				w = io.Discard
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// readEvent waits for the first control event on lane 2 and checks its
+// type; if the stream ends first it returns the call's error.
+func readEvent(s *rpc.Stream, want string) (Event, error) {
+	var buf [512]byte
+	n, err := s.LaneReader(LaneEvents).Read(buf[:])
+	if err != nil {
+		if werr := s.Wait(nil); werr != nil {
+			return Event{}, werr
+		}
+		return Event{}, fmt.Errorf("process: the agent ended the call without a %q event: %w", want, err)
+	}
+	var ev Event
+	if err := json.Unmarshal(buf[:n], &ev); err != nil {
+		s.Close()
+		return Event{}, fmt.Errorf("process: the agent sent a malformed event %q: %w", buf[:n], err)
+	}
+	if ev.Type != want {
+		s.Close()
+		return Event{}, fmt.Errorf("process: the agent sent event %q, want %q", ev.Type, want)
+	}
+	return ev, nil
+}
+
+// Wait waits for the process to exit and its output to be copied. Like
+// Run, it returns an *ExitError for a non-zero exit, a signal or a
+// timeout, with the Result as well.
+func (p *Process) Wait() (*Result, error) {
+	p.once.Do(func() {
+		p.pumps.Wait()
+		var r Result
+		err := p.s.Wait(&r)
+		p.stop()
+		if err != nil {
+			if cerr := p.ctx.Err(); cerr != nil {
+				err = cerr
+			}
+			p.err = err
+			return
+		}
+		p.res, p.err = &r, r.Err()
+	})
+	return p.res, p.err
+}
+
+// Signal sends sig ("TERM", "SIGINT", "9", ...) to the process group.
+func (p *Process) Signal(ctx context.Context, sig string) error {
+	return p.c.rc.Call(ctx, MethodSignal, SignalRequest{ID: p.ID, Signal: sig}, nil)
+}
+
+// Resize sets the size of the process's terminal.
+func (p *Process) Resize(ctx context.Context, rows, cols uint16) error {
+	return p.c.rc.Call(ctx, MethodResize, ResizeRequest{ID: p.ID, Rows: rows, Cols: cols}, nil)
+}
+
+// Kill sends SIGKILL to the process group.
+func (p *Process) Kill(ctx context.Context) error { return p.c.Kill(ctx, p.ID) }
+
+// Close abandons the call: the agent kills the process group. Wait then
+// returns the cancellation.
+func (p *Process) Close() error { return p.s.Close() }
+
+// List returns the processes running on the agent.
+func (c *Client) List(ctx context.Context) ([]Info, error) {
+	var out []Info
+	if err := c.rc.Call(ctx, MethodList, nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Kill sends SIGKILL to the process group of the process with id.
+func (c *Client) Kill(ctx context.Context, id uint64) error {
+	return c.rc.Call(ctx, MethodKill, KillRequest{ID: id}, nil)
+}
+
+// IsExit reports whether err is (or wraps) an *ExitError and returns it.
+func IsExit(err error) (*ExitError, bool) {
+	var e *ExitError
+	ok := errors.As(err, &e)
+	return e, ok
+}

@@ -1,0 +1,83 @@
+// Package process runs commands inside the guest and streams their stdio
+// to the host: the guest-side Manager with its rpc handlers, and the
+// host-side Client.
+//
+// # Methods
+//
+//	process.start   streaming; args: Spec; result: Result
+//	process.signal  args: SignalRequest; delivers a signal to the process group
+//	process.resize  args: ResizeRequest; TIOCSWINSZ on the process's terminal
+//	process.list    result: []Info, the processes running now
+//	process.kill    args: KillRequest; SIGKILL (or Signal) to the process group
+//	net.dial        streaming; args: DialRequest; pipes bytes to a guest address
+//
+// # Lanes of process.start
+//
+// Host to guest: lane 0 carries stdin (only read when Spec.Stdin is set);
+// the host's half-close (CloseWrite) is EOF on the process's stdin. With a
+// TTY, half-close just stops forwarding; nothing is injected into the
+// terminal.
+//
+// Guest to host: lane 0 carries stdout (with a TTY: everything the
+// terminal prints), lane 1 stderr (unused with a TTY), and lane 2 control
+// events, each one JSON object per DATA frame. The first (and so far only)
+// event is Event{Type: "started", ID, PID}; it tells the host the id to
+// use with process.signal, process.resize and process.kill. A call that
+// fails to start ends with an error STATUS and no event.
+//
+// All lanes share the stream's flow-control window, so output is never
+// buffered without bound: a host that stops reading stops the pumps, and
+// a process writing more blocks on its pipe.
+//
+// # When a call ends: the background child rule
+//
+// A call completes when the main process (the one process.start created)
+// has exited and its output is drained. Output is drained when every
+// stdout/stderr pipe (or the terminal) reports EOF, or, if something else
+// still holds them open — typically a background child such as
+// `sh -c 'daemon & echo started'` — after a grace of OutputGrace (100ms)
+// past the exit, whichever comes first. At the grace, bytes already
+// sitting in the pipes are still read and sent; later output from the
+// background child is discarded (its writes see EPIPE once the agent
+// closes its ends). Background children are not killed when the main
+// process exits; they are killed with the group on Timeout, on client
+// cancel, by process.kill while the main process runs, and by
+// Manager.Close.
+//
+// The call's Result says how the main process ended: ExitCode, or the
+// Signal that killed it, with start and end times. On Timeout the whole
+// process group is killed with SIGKILL and Result.TimedOut is set; if the
+// client cancels, the group is killed the same way and no result is sent.
+//
+// # Waiting and reaping
+//
+// One goroutine owns every wait4 the Manager does. It wakes on SIGCHLD
+// (os/signal) and hands each status to the call waiting for that pid.
+// Processes are started with syscall.ForkExec while a lock is held that
+// the waiter also takes before it looks a pid up, so a child that exits
+// before it is registered is still handed to its call. With Options.Reap
+// the manager becomes a child subreaper (unless it is already PID 1) and
+// waits with wait4(-1): orphans reparented to the agent are reaped and
+// logged, and nothing else in the program may wait for children (do not
+// use exec.Cmd.Wait next to a reaping Manager). Without Reap it waits only
+// for the pids it started, so it coexists with os/exec.
+//
+// # Go-function processes
+//
+// RegisterFunc names a Go function that runs as a process: Spec.Path
+// equal to the name (which may not contain '/') runs the function with the
+// spec's args, env and stdio instead of a program, from any transport.
+// Signals and Timeout cancel the function's context; the call ends when
+// the function returns, so a Func must honor its context.
+//
+// # Port forwarding
+//
+// net.dial dials a "tcp", "tcp4", "tcp6" or "unix" address inside the
+// guest and pipes lane 0 both ways; half-close is forwarded as CloseWrite.
+// When connected it sends Event{Type: "connected"} on lane 2. On the host,
+// Client.Dial returns a net.Conn, so
+//
+//	&http.Transport{DialContext: pc.Dial}
+//
+// is an http.RoundTripper into the guest.
+package process

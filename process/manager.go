@@ -1,0 +1,298 @@
+package process
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/guestrpc/guestrpc/rpc"
+)
+
+// Options configure a Manager.
+type Options struct {
+	// Logger receives start/exit and reaping messages; nil is silent.
+	Logger *slog.Logger
+	// Reap makes the manager a child subreaper (PR_SET_CHILD_SUBREAPER)
+	// unless it is already PID 1, and makes its wait loop reap every
+	// child, orphans included, with wait4(-1). Nothing else in the program
+	// may then wait for children.
+	Reap bool
+}
+
+// Func is a Go function run as a process (see RegisterFunc). Its exit
+// code becomes Result.ExitCode; a non-nil error is also written to
+// stderr and turns a zero code into 1. ctx is canceled by any signal
+// (process.signal or process.kill), by the spec's Timeout and when the
+// client cancels.
+type Func func(ctx context.Context, p *FuncProcess) (exitCode int, err error)
+
+// FuncProcess is what a Func gets in place of a process's environment.
+type FuncProcess struct {
+	Name   string
+	Args   []string // Spec.Args
+	Env    []string // Spec.Env (the agent's environment is not added)
+	Dir    string
+	Stdin  io.Reader // lane 0, or empty when Spec.Stdin is false
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// Manager runs processes for rpc calls. Create it with NewManager, add
+// its methods to a server with Register, and Close it when done.
+type Manager struct {
+	log  *slog.Logger
+	reap bool
+	pool sync.Pool // *[]byte pump buffers
+
+	fmu   sync.RWMutex
+	funcs map[string]Func
+
+	// mu is held across fork and registration, and by the wait loop
+	// before it looks a pid up (see the package documentation).
+	mu      sync.Mutex
+	closed  bool
+	nextID  uint64
+	procs   map[uint64]*proc // running, by id
+	waiters map[int]*proc    // started and not yet reaped, by pid
+
+	sys sysState
+}
+
+// proc is one running process (or Go function).
+type proc struct {
+	id      uint64
+	pid     int // 0 for a Func
+	spec    *Spec
+	started time.Time
+	status  chan exitStatus // buffered 1; written once by the wait loop
+	reaped  bool            // guarded by Manager.mu; no more signals by pid
+	sys     procSys         // platform part: the terminal
+	// cancel ends a Func when it is signaled (nil for programs).
+	cancel context.CancelCauseFunc
+}
+
+// exitStatus is what the wait loop hands to a waiter.
+type exitStatus struct {
+	code   int // exit code, -1 when signaled
+	signal int // the killing signal, 0 if none
+	err    error
+}
+
+func newManager(opts Options) *Manager {
+	m := &Manager{
+		log:     opts.Logger,
+		reap:    opts.Reap,
+		funcs:   make(map[string]Func),
+		procs:   make(map[uint64]*proc),
+		waiters: make(map[int]*proc),
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	m.pool.New = func() any { b := make([]byte, 32<<10); return &b }
+	return m
+}
+
+// Register adds process.start, process.signal, process.resize,
+// process.list, process.kill and net.dial to srv.
+func (m *Manager) Register(srv *rpc.Server) {
+	srv.RegisterHandler(MethodStart, rpc.HandlerFunc(m.serveStart))
+	srv.RegisterHandler(MethodSignal, rpc.Unary(func(_ context.Context, req SignalRequest) (struct{}, error) {
+		return struct{}{}, m.signalID(MethodSignal, req.ID, req.Signal)
+	}))
+	srv.RegisterHandler(MethodKill, rpc.Unary(func(_ context.Context, req KillRequest) (struct{}, error) {
+		if req.Signal == "" {
+			req.Signal = "KILL"
+		}
+		return struct{}{}, m.signalID(MethodKill, req.ID, req.Signal)
+	}))
+	srv.RegisterHandler(MethodResize, rpc.Unary(func(_ context.Context, req ResizeRequest) (struct{}, error) {
+		return struct{}{}, m.resizeID(req)
+	}))
+	srv.RegisterHandler(MethodList, rpc.Unary(func(context.Context, struct{}) ([]Info, error) {
+		return m.List(), nil
+	}))
+	srv.RegisterHandler(MethodDial, rpc.HandlerFunc(m.serveDial))
+}
+
+// RegisterFunc makes name run fn as a process: a Spec whose Path is name
+// runs fn instead of a program. It panics if name is empty or contains
+// '/', so that no program path can be shadowed.
+func (m *Manager) RegisterFunc(name string, fn Func) {
+	if name == "" || strings.Contains(name, "/") || fn == nil {
+		panic(fmt.Sprintf("process: RegisterFunc(%q): empty name, name with '/', or nil func", name))
+	}
+	m.fmu.Lock()
+	m.funcs[name] = fn
+	m.fmu.Unlock()
+}
+
+// List describes the processes running now, oldest first.
+func (m *Manager) List() []Info {
+	m.mu.Lock()
+	out := make([]Info, 0, len(m.procs))
+	for _, p := range m.procs {
+		out = append(out, Info{ID: p.id, PID: p.pid, Path: p.spec.Path, Args: p.spec.Args,
+			Shell: p.spec.Shell, User: p.spec.User, TTY: p.spec.TTY, Started: p.started})
+	}
+	m.mu.Unlock()
+	slices.SortFunc(out, func(a, b Info) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// signalID delivers a signal to the process with id: its process group,
+// or a Func's context.
+func (m *Manager) signalID(method string, id uint64, name string) error {
+	sig, err := parseSignal(name)
+	if err != nil {
+		return rpc.Errorf(rpc.InvalidArgument, "%s: %w", method, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := m.procs[id]
+	if p == nil {
+		return rpc.Errorf(rpc.NotFound, "%s: no running process with id %d", method, id)
+	}
+	if p.cancel != nil {
+		p.cancel(&signaled{sig})
+		return nil
+	}
+	if err := m.signalLocked(p, sig); err != nil {
+		return rpc.Errorf(rpc.CodeOf(err), "%s: process %d (pid %d): %w", method, id, p.pid, err)
+	}
+	return nil
+}
+
+// signaled is the cancel cause of a Func that got a signal.
+type signaled struct{ sig int }
+
+func (s *signaled) Error() string { return "process: " + signalName(s.sig) }
+
+// register adds p under a fresh id. Called with mu held.
+func (m *Manager) registerLocked(p *proc) {
+	m.nextID++
+	p.id = m.nextID
+	p.started = time.Now()
+	m.procs[p.id] = p
+	if p.pid > 0 {
+		m.waiters[p.pid] = p
+	}
+}
+
+func (m *Manager) unregister(p *proc) {
+	m.mu.Lock()
+	delete(m.procs, p.id)
+	m.mu.Unlock()
+}
+
+// errClosed is returned for calls that arrive after Close.
+var errClosed = errors.New("process: manager closed")
+
+func (m *Manager) lookupFunc(name string) Func {
+	m.fmu.RLock()
+	defer m.fmu.RUnlock()
+	return m.funcs[name]
+}
+
+// errTimeout is the cause of a context ended by Spec.Timeout.
+var errTimeout = errors.New("process: timeout")
+
+func (m *Manager) serveStart(ctx context.Context, call *rpc.Call) (any, error) {
+	var spec Spec
+	if err := call.DecodeArgs(&spec); err != nil {
+		return nil, err
+	}
+	if err := spec.check(); err != nil {
+		return nil, rpc.Errorf(rpc.InvalidArgument, "%s: %w", MethodStart, err)
+	}
+	if spec.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, spec.Timeout, errTimeout)
+		defer cancel()
+	}
+	if spec.Shell == "" {
+		if fn := m.lookupFunc(spec.Path); fn != nil {
+			return m.runFunc(ctx, call, &spec, fn)
+		}
+	}
+	return m.runExec(ctx, call, &spec)
+}
+
+// sendEvent writes ev as one DATA frame on the events lane.
+func sendEvent(call *rpc.Call, ev Event) error {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	_, err = call.LaneWriter(LaneEvents).Write(b)
+	return err
+}
+
+// runFunc runs a registered Go function as a process.
+func (m *Manager) runFunc(ctx context.Context, call *rpc.Call, spec *Spec, fn Func) (any, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	p := &proc{spec: spec, cancel: cancel}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, rpc.Errorf(rpc.Unavailable, "%s: %w", MethodStart, errClosed)
+	}
+	m.registerLocked(p)
+	m.mu.Unlock()
+	defer m.unregister(p)
+	if err := sendEvent(call, Event{Type: "started", ID: p.id}); err != nil {
+		return nil, err
+	}
+	stdin := io.Reader(strings.NewReader(""))
+	if spec.Stdin {
+		pr, pw := io.Pipe()
+		go func() {
+			_, err := io.Copy(pw, call)
+			pw.CloseWithError(err)
+		}()
+		stop := context.AfterFunc(ctx, func() { pr.CloseWithError(context.Cause(ctx)) })
+		defer stop()
+		defer pr.Close()
+		stdin = pr
+	}
+	fp := &FuncProcess{Name: spec.Path, Args: spec.Args, Env: spec.Env, Dir: spec.Dir, Stdin: stdin,
+		Stdout: call.LaneWriter(LaneStdout), Stderr: call.LaneWriter(LaneStderr)}
+	code, err := runGuarded(ctx, fn, fp)
+	res := &Result{ID: p.id, ExitCode: code, Started: p.started, Ended: time.Now()}
+	if err != nil {
+		fmt.Fprintf(fp.Stderr, "%s: %v\n", spec.Path, err)
+		if res.ExitCode == 0 {
+			res.ExitCode = 1
+		}
+	}
+	var sig *signaled
+	switch cause := context.Cause(ctx); {
+	case errors.As(cause, &sig):
+		res.ExitCode, res.Signal = -1, signalName(sig.sig)
+	case errors.Is(cause, errTimeout):
+		res.ExitCode, res.Signal, res.TimedOut = -1, signalName(9), true
+	case cause != nil: // the client canceled or the connection ended
+		return nil, rpc.Errorf(rpc.Canceled, "%s: %s: %w", MethodStart, spec.Path, cause)
+	}
+	m.log.Debug("process: function finished", "id", p.id, "name", spec.Path, "code", res.ExitCode, "signal", res.Signal)
+	return res, nil
+}
+
+// runGuarded runs fn, turning a panic into an error and exit code 2.
+func runGuarded(ctx context.Context, fn Func, fp *FuncProcess) (code int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			code, err = 2, fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return fn(ctx, fp)
+}

@@ -1,0 +1,205 @@
+package process_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
+
+	"github.com/guestrpc/guestrpc/internal/testutil"
+	"github.com/guestrpc/guestrpc/process"
+	"github.com/guestrpc/guestrpc/rpc"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// setup returns a client of a fresh Manager served over a unix socket.
+func setup(t testing.TB, opts process.Options) (*process.Client, *process.Manager) {
+	t.Helper()
+	m, err := process.NewManager(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := rpc.NewServer(rpc.ServerOptions{})
+	m.Register(srv)
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return process.NewClient(testutil.Pair(t, srv)), m
+}
+
+// testCtx bounds a test generously: it only catches hangs.
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+type outcome struct {
+	Stdout, Stderr string
+	Code           int
+	Signal         string
+	TimedOut       bool
+	Err            string // rpc error code for calls that fail
+}
+
+func run(ctx context.Context, c *process.Client, spec process.Spec, stdin io.Reader) outcome {
+	var out, errb bytes.Buffer
+	res, err := c.Run(ctx, spec, stdin, &out, &errb)
+	o := outcome{Stdout: out.String(), Stderr: errb.String()}
+	if res != nil {
+		o.Code, o.Signal, o.TimedOut = res.ExitCode, res.Signal, res.TimedOut
+	}
+	if _, ok := process.IsExit(err); !ok && err != nil {
+		o.Err = rpc.CodeOf(err).String()
+	}
+	return o
+}
+
+func TestRun(t *testing.T) {
+	c, _ := setup(t, process.Options{})
+	tests := []struct {
+		name  string
+		spec  process.Spec
+		stdin string
+		want  outcome
+	}{
+		{"exit 0", process.Spec{Path: "true"}, "", outcome{}},
+		{"exit 1", process.Spec{Path: "/bin/false"}, "", outcome{Code: 1}},
+		{"exit 255", process.Spec{Shell: "exit 255"}, "", outcome{Code: 255}},
+		{"signal", process.Spec{Shell: "kill -TERM $$"}, "", outcome{Code: -1, Signal: "SIGTERM"}},
+		{"stdout and stderr", process.Spec{Shell: "echo out; echo err >&2; echo out2"}, "",
+			outcome{Stdout: "out\nout2\n", Stderr: "err\n"}},
+		{"args", process.Spec{Path: "echo", Args: []string{"a b", "c"}}, "", outcome{Stdout: "a b c\n"}},
+		{"shell args", process.Spec{Shell: `echo "$0-$1"`, Args: []string{"x", "y"}}, "", outcome{Stdout: "x-y\n"}},
+		{"stdin", process.Spec{Path: "cat"}, "hello\n", outcome{Stdout: "hello\n"}},
+		{"no stdin", process.Spec{Path: "cat"}, "", outcome{}},
+		{"env extends", process.Spec{Shell: `echo "$FOO" "${PATH:+path}"`, Env: []string{"FOO=bar"}}, "", outcome{Stdout: "bar path\n"}},
+		{"env replaces", process.Spec{Path: "/usr/bin/env", Env: []string{"A=1", "B=2", "A=3"}, ReplaceEnv: true}, "", outcome{Stdout: "A=3\nB=2\n"}},
+		{"dir", process.Spec{Path: "pwd", Dir: "/usr"}, "", outcome{Stdout: "/usr\n"}},
+		{"user nobody", process.Spec{Shell: "id -un; id -u; echo $HOME", User: "nobody"}, "", outcome{Stdout: "nobody\n65534\n/nonexistent\n"}},
+		{"uid:gid", process.Spec{Shell: "id -u; id -g", User: "1234:4321"}, "", outcome{Stdout: "1234\n4321\n"}},
+		{"groups", process.Spec{Shell: "id -G", User: "nobody", Groups: []string{"nogroup", "5"}}, "", outcome{Stdout: "65534 5\n"}},
+		{"no such program", process.Spec{Path: "no-such-program-here"}, "", outcome{Err: "NotFound"}},
+		{"no such file", process.Spec{Path: "/no/such/file"}, "", outcome{Err: "NotFound"}},
+		{"no such dir", process.Spec{Path: "true", Dir: "/no/such/dir"}, "", outcome{Err: "NotFound"}},
+		{"no such user", process.Spec{Path: "true", User: "no-such-user-x"}, "", outcome{Err: "InvalidArgument"}},
+		{"path and shell", process.Spec{Path: "true", Shell: "true"}, "", outcome{Err: "InvalidArgument"}},
+		{"nothing", process.Spec{}, "", outcome{Err: "InvalidArgument"}},
+		{"bad env", process.Spec{Path: "true", Env: []string{"NOEQUALS"}}, "", outcome{Err: "InvalidArgument"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdin io.Reader
+			if tt.stdin != "" {
+				stdin = strings.NewReader(tt.stdin)
+			}
+			got := run(testCtx(t), c, tt.spec, stdin)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("%+v (-want +got):\n%s", tt.spec, diff)
+			}
+		})
+	}
+}
+
+func TestExitErrorCodes(t *testing.T) {
+	c, _ := setup(t, process.Options{})
+	tests := []struct {
+		shell    string
+		wantCode int
+	}{{"exit 0", 0}, {"exit 1", 1}, {"exit 255", 255}, {"kill -KILL $$", 137}}
+	for _, tt := range tests {
+		_, err := c.Run(testCtx(t), process.Spec{Shell: tt.shell}, nil, nil, nil)
+		code := 0
+		if e, ok := process.IsExit(err); ok {
+			code = e.Code()
+		} else if err != nil {
+			t.Fatalf("%q: %v", tt.shell, err)
+		}
+		if code != tt.wantCode {
+			t.Errorf("%q: code %d, want %d", tt.shell, code, tt.wantCode)
+		}
+	}
+}
+
+func TestCatTenMiB(t *testing.T) {
+	c, _ := setup(t, process.Options{})
+	in := make([]byte, 10<<20)
+	rand.Read(in)
+	var out, errb bytes.Buffer
+	if _, err := c.Run(testCtx(t), process.Spec{Path: "cat"}, bytes.NewReader(in), &out, &errb); err != nil {
+		t.Fatal(err, errb.String())
+	}
+	if !bytes.Equal(in, out.Bytes()) {
+		t.Fatalf("cat returned %d bytes that differ from the %d sent", out.Len(), len(in))
+	}
+}
+
+func TestSignalHandle(t *testing.T) {
+	c, _ := setup(t, process.Options{})
+	ctx := testCtx(t)
+	var out syncBuffer
+	p, err := c.Start(ctx, process.Spec{Shell: "trap 'echo got-usr1; exit 7' USR1; echo ready; while :; do sleep 0.01; done"}, nil, &out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(out.String(), "ready") })
+	if err := p.Signal(ctx, "USR1"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Wait()
+	if e, ok := process.IsExit(err); !ok || e.ExitCode != 7 {
+		t.Fatalf("Wait: %v, want exit code 7", err)
+	}
+	if res.PID != p.PID || res.ID != p.ID {
+		t.Errorf("result %+v does not match the started process %d/%d", res, p.ID, p.PID)
+	}
+	if got := out.String(); got != "ready\ngot-usr1\n" {
+		t.Errorf("output %q", got)
+	}
+	if err := p.Signal(ctx, "TERM"); !errors.Is(err, rpc.ErrNotFound) {
+		t.Errorf("signal after exit: %v, want NotFound", err)
+	}
+}
+
+// waitFor polls cond for up to 30s (a hang detector, not a timing check).
+func waitFor(t testing.TB, cond func() bool) {
+	t.Helper()
+	for start := time.Now(); time.Since(start) < 30*time.Second; time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition not met in 30s")
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and polling readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+var _ = fmt.Sprint

@@ -1,0 +1,189 @@
+package process
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// sysState is the Linux part of a Manager: the wait loop.
+type sysState struct {
+	sigc       chan os.Signal
+	stop       chan struct{}
+	done       chan struct{}
+	subreaper  bool // we set PR_SET_CHILD_SUBREAPER and unset it on Close
+	closeGrace time.Duration
+}
+
+// NewManager returns a Manager whose wait loop is running. With
+// opts.Reap it also becomes a child subreaper (unless it is PID 1).
+func NewManager(opts Options) (*Manager, error) {
+	m := newManager(opts)
+	if opts.Reap && os.Getpid() != 1 {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return nil, fmt.Errorf("process: becoming a child subreaper: %w", err)
+		}
+		m.sys.subreaper = true
+	}
+	m.sys.sigc = make(chan os.Signal, 1)
+	m.sys.stop = make(chan struct{})
+	m.sys.done = make(chan struct{})
+	m.sys.closeGrace = 2 * time.Second
+	signal.Notify(m.sys.sigc, syscall.SIGCHLD)
+	go m.waitLoop()
+	if opts.Reap {
+		m.sys.sigc <- syscall.SIGCHLD // reap what exited before we started listening
+	}
+	return m, nil
+}
+
+// waitLoop is the only place the Manager waits for children.
+func (m *Manager) waitLoop() {
+	defer close(m.sys.done)
+	for {
+		select {
+		case <-m.sys.sigc:
+		case <-m.sys.stop:
+			return
+		}
+		if m.reap {
+			m.reapAll()
+		} else {
+			m.reapOwn()
+		}
+	}
+}
+
+// reapAll waits for any child until none has exited. A pid nobody waits
+// for is an orphan (or a child that syscall.ForkExec failed to exec): it
+// is reaped and logged. The lookup takes mu, which every start holds from
+// fork to registration, so a child that exits at once is never mistaken
+// for an orphan.
+func (m *Manager) reapAll() {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil || pid <= 0 {
+			return
+		}
+		m.mu.Lock()
+		p := m.waiters[pid]
+		if p != nil {
+			delete(m.waiters, pid)
+			p.reaped = true
+		}
+		m.mu.Unlock()
+		if p == nil {
+			m.log.Debug("process: reaped an orphan", "pid", pid, "status", describe(ws))
+			continue
+		}
+		p.status <- toExit(ws)
+	}
+}
+
+// reapOwn waits only for the children the manager started.
+func (m *Manager) reapOwn() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for pid, p := range m.waiters {
+		var ws syscall.WaitStatus
+		got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+		for errors.Is(err, syscall.EINTR) {
+			got, err = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+		}
+		switch {
+		case got == pid:
+			p.status <- toExit(ws)
+		case err != nil: // ECHILD: someone else waited for it
+			p.status <- exitStatus{code: -1, err: fmt.Errorf("process: waiting for pid %d: %w", pid, err)}
+		default:
+			continue
+		}
+		delete(m.waiters, pid)
+		p.reaped = true
+	}
+}
+
+func toExit(ws syscall.WaitStatus) exitStatus {
+	if ws.Signaled() {
+		return exitStatus{code: -1, signal: int(ws.Signal())}
+	}
+	return exitStatus{code: ws.ExitStatus()}
+}
+
+func describe(ws syscall.WaitStatus) string {
+	if ws.Signaled() {
+		return signalName(int(ws.Signal()))
+	}
+	return fmt.Sprintf("exit %d", ws.ExitStatus())
+}
+
+// signalLocked signals p's process group. Called with mu held, so a pid
+// that has been reaped (and may be reused) is never signaled.
+func (m *Manager) signalLocked(p *proc, sig int) error {
+	if p.reaped {
+		return nil
+	}
+	if err := syscall.Kill(-p.pid, syscall.Signal(sig)); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("kill(-%d, %s): %w", p.pid, signalName(sig), err)
+	}
+	return nil
+}
+
+// Close kills every running process group (and cancels every Func),
+// waits briefly for them to be reaped, then stops the wait loop. Calls
+// still waiting fail with Unavailable. Close is idempotent.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	for _, p := range m.procs {
+		if p.cancel != nil {
+			p.cancel(errClosed)
+		} else {
+			_ = m.signalLocked(p, int(syscall.SIGKILL))
+		}
+	}
+	m.mu.Unlock()
+	deadline := time.Now().Add(m.sys.closeGrace)
+	for time.Now().Before(deadline) {
+		m.mu.Lock()
+		n := len(m.waiters)
+		m.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		select {
+		case m.sys.sigc <- syscall.SIGCHLD:
+		default:
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(m.sys.stop)
+	<-m.sys.done
+	signal.Stop(m.sys.sigc)
+	m.mu.Lock()
+	for pid, p := range m.waiters {
+		delete(m.waiters, pid)
+		p.reaped = true
+		p.status <- exitStatus{code: -1, err: errClosed}
+	}
+	m.mu.Unlock()
+	if m.sys.subreaper {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0); err != nil {
+			return fmt.Errorf("process: clearing child subreaper: %w", err)
+		}
+	}
+	return nil
+}

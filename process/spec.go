@@ -1,0 +1,195 @@
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Method names served by Manager.Register.
+const (
+	MethodStart  = "process.start"
+	MethodSignal = "process.signal"
+	MethodResize = "process.resize"
+	MethodList   = "process.list"
+	MethodKill   = "process.kill"
+	MethodDial   = "net.dial"
+)
+
+// Lanes of a process.start stream (see the package documentation).
+const (
+	LaneStdout = 0 // guest to host; also stdin, host to guest
+	LaneStdin  = 0
+	LaneStderr = 1
+	LaneEvents = 2
+)
+
+// OutputGrace is how long a call waits for its output pipes to reach EOF
+// after the main process has exited (the background child rule).
+const OutputGrace = 100 * time.Millisecond
+
+// Spec describes a process to start. Exactly one of Path and Shell is set.
+type Spec struct {
+	// Path is the program: an absolute path, a name looked up in the
+	// PATH of the process's environment, or the name of a Go function
+	// registered with Manager.RegisterFunc.
+	Path string `json:"path,omitempty"`
+	// Args are the arguments after the program name (argv[1:]). With
+	// Shell they follow the script as $0, $1, ...
+	Args []string `json:"args,omitempty"`
+	// Shell is a command line run with /bin/sh -c.
+	Shell string `json:"shell,omitempty"`
+	// Env holds KEY=VALUE entries added to (or, with ReplaceEnv,
+	// replacing) the agent's environment.
+	Env        []string `json:"env,omitempty"`
+	ReplaceEnv bool     `json:"replace_env,omitempty"`
+	// Dir is the working directory; empty means the agent's.
+	Dir string `json:"dir,omitempty"`
+	// User is a user name or "uid[:gid]"; empty means the agent's user.
+	// With a name, HOME, USER and LOGNAME are set (unless in Env) and the
+	// user's groups become the supplementary groups unless Groups is set.
+	User string `json:"user,omitempty"`
+	// Groups are supplementary groups, names or numeric ids.
+	Groups []string `json:"groups,omitempty"`
+	// TTY runs the process on a new pseudo-terminal of Rows x Cols
+	// (default 24x80) as the leader of a new session.
+	TTY  bool   `json:"tty,omitempty"`
+	Rows uint16 `json:"rows,omitempty"`
+	Cols uint16 `json:"cols,omitempty"`
+	// Stdin forwards lane 0 of the stream to the process's stdin; without
+	// it stdin is /dev/null (or, with TTY, the terminal with no input).
+	Stdin bool `json:"stdin,omitempty"`
+	// Timeout, if positive, kills the process group with SIGKILL once it
+	// has run that long (in JSON: nanoseconds).
+	Timeout time.Duration `json:"timeout,omitempty"`
+}
+
+// check validates the parts of s that need no system lookups.
+func (s *Spec) check() error {
+	switch {
+	case s.Path == "" && s.Shell == "":
+		return errors.New("spec: neither path nor shell is set")
+	case s.Path != "" && s.Shell != "":
+		return fmt.Errorf("spec: both path %q and shell %q are set; give one", s.Path, s.Shell)
+	case s.Timeout < 0:
+		return fmt.Errorf("spec: timeout %v is negative", s.Timeout)
+	case !s.TTY && (s.Rows != 0 || s.Cols != 0):
+		return fmt.Errorf("spec: rows/cols %dx%d given without tty", s.Rows, s.Cols)
+	}
+	for _, kv := range s.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" || strings.ContainsRune(kv, 0) {
+			return fmt.Errorf("spec: env entry %q is not KEY=VALUE", kv)
+		}
+	}
+	for _, a := range s.Args {
+		if strings.ContainsRune(a, 0) {
+			return fmt.Errorf("spec: argument %q contains a NUL byte", a)
+		}
+	}
+	return nil
+}
+
+// Result is how a process ended.
+type Result struct {
+	ID  uint64 `json:"id"`
+	PID int    `json:"pid,omitempty"` // 0 for a Go-function process
+	// ExitCode is the exit status, or -1 when a signal killed the process.
+	ExitCode int `json:"exit_code"`
+	// Signal names the signal that killed the process ("SIGKILL"), if any.
+	Signal   string    `json:"signal,omitempty"`
+	TimedOut bool      `json:"timed_out,omitempty"`
+	Started  time.Time `json:"started"`
+	Ended    time.Time `json:"ended"`
+}
+
+// Err returns nil for a clean exit and an *ExitError otherwise.
+func (r *Result) Err() error {
+	if r.ExitCode == 0 && r.Signal == "" && !r.TimedOut {
+		return nil
+	}
+	return &ExitError{Result: *r}
+}
+
+// ExitError reports a process that exited non-zero, was killed by a
+// signal, or timed out.
+type ExitError struct {
+	Result
+}
+
+func (e *ExitError) Error() string {
+	var s string
+	if e.Signal != "" {
+		s = "process killed by signal " + e.Signal
+	} else {
+		s = fmt.Sprintf("process exited with code %d", e.ExitCode)
+	}
+	if e.TimedOut {
+		s += " after its timeout"
+	}
+	return s
+}
+
+// Is makes errors.Is(err, context.DeadlineExceeded) true for a process
+// killed by its Timeout.
+func (e *ExitError) Is(target error) bool {
+	return e.TimedOut && target == context.DeadlineExceeded
+}
+
+// Code returns the exit code, or 128+n for a process killed by signal n,
+// as shells report it; -1 when the number is unknown.
+func (e *ExitError) Code() int {
+	if e.Signal == "" {
+		return e.ExitCode
+	}
+	if n, ok := signalNumber(e.Signal); ok {
+		return 128 + n
+	}
+	return -1
+}
+
+// Event is a control message on lane 2.
+type Event struct {
+	Type string `json:"type"` // "started" or "connected"
+	ID   uint64 `json:"id,omitempty"`
+	PID  int    `json:"pid,omitempty"`
+}
+
+// SignalRequest is the argument of process.signal.
+type SignalRequest struct {
+	ID uint64 `json:"id"`
+	// Signal is a name ("TERM", "SIGTERM") or a Linux signal number.
+	Signal string `json:"signal"`
+}
+
+// ResizeRequest is the argument of process.resize.
+type ResizeRequest struct {
+	ID   uint64 `json:"id"`
+	Rows uint16 `json:"rows"`
+	Cols uint16 `json:"cols"`
+}
+
+// KillRequest is the argument of process.kill.
+type KillRequest struct {
+	ID     uint64 `json:"id"`
+	Signal string `json:"signal,omitempty"` // default "KILL"
+}
+
+// DialRequest is the argument of net.dial.
+type DialRequest struct {
+	Network string `json:"network"` // tcp, tcp4, tcp6 or unix
+	Address string `json:"address"`
+}
+
+// Info describes a running process in process.list.
+type Info struct {
+	ID      uint64    `json:"id"`
+	PID     int       `json:"pid,omitempty"`
+	Path    string    `json:"path,omitempty"`
+	Args    []string  `json:"args,omitempty"`
+	Shell   string    `json:"shell,omitempty"`
+	User    string    `json:"user,omitempty"`
+	TTY     bool      `json:"tty,omitempty"`
+	Started time.Time `json:"started"`
+}
