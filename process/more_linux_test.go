@@ -1,0 +1,415 @@
+package process_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/guestrpc/guestrpc/process"
+	"github.com/guestrpc/guestrpc/rpc"
+)
+
+func TestTTY(t *testing.T) {
+	c, _ := setup(t, process.Options{})
+	ctx := testCtx(t)
+	got := run(ctx, c, process.Spec{Shell: "test -t 0 && test -t 1 && echo tty-yes", TTY: true}, nil)
+	if !strings.Contains(got.Stdout, "tty-yes") || got.Code != 0 {
+		t.Errorf("test -t 0: %+v", got)
+	}
+
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	var out syncBuffer
+	p, err := c.Start(ctx, process.Spec{Shell: "stty size; read x; stty size", TTY: true, Rows: 24, Cols: 80}, pr, &out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(out.String(), "24 80") })
+	if err := p.Resize(ctx, 40, 100); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pw.Write([]byte("\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Wait(); err != nil {
+		t.Fatal(err, out.String())
+	}
+	if !strings.Contains(out.String(), "40 100") {
+		t.Errorf("after resize to 40x100, stty size printed %q", out.String())
+	}
+}
+
+func TestResizeWithoutTTY(t *testing.T) {
+	c, _ := setup(t, process.Options{})
+	ctx := testCtx(t)
+	p, err := c.Start(ctx, process.Spec{Path: "sleep", Args: []string{"100"}}, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Resize(ctx, 10, 10); !errors.Is(err, rpc.ErrFailedPrecondition) {
+		t.Errorf("resize without tty: %v, want FailedPrecondition", err)
+	}
+	if err := p.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := p.Wait(); res == nil || res.Signal != "SIGKILL" {
+		t.Errorf("after kill: %+v, want SIGKILL", res)
+	}
+}
+
+// gone reports whether pid has exited (it may linger as a zombie of
+// whoever adopted it).
+func gone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(fields) > 0 && (fields[0] == "Z" || fields[0] == "X")
+}
+
+func TestTimeoutKillsGroup(t *testing.T) {
+	c, _ := setup(t, process.Options{Reap: true})
+	var out bytes.Buffer
+	res, err := c.Run(testCtx(t), process.Spec{Shell: "sleep 100 & echo $!; sleep 100", Timeout: 300 * time.Millisecond}, nil, &out, nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Run: %v, want an ExitError matching context.DeadlineExceeded", err)
+	}
+	if res == nil || !res.TimedOut || res.Signal != "SIGKILL" {
+		t.Fatalf("result %+v, want timed out by SIGKILL", res)
+	}
+	bg, err := strconv.Atoi(strings.TrimSpace(out.String()))
+	if err != nil {
+		t.Fatalf("background pid %q: %v", out.String(), err)
+	}
+	waitFor(t, func() bool { return gone(bg) })
+}
+
+func TestBackgroundChildDoesNotHang(t *testing.T) {
+	c, _ := setup(t, process.Options{})
+	var out, errb bytes.Buffer
+	start := time.Now()
+	_, err := c.Run(testCtx(t), process.Spec{Shell: "sleep 100 & echo $! >&2; echo hi"}, nil, &out, &errb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("Run took %v: the background child held it", d)
+	}
+	if out.String() != "hi\n" {
+		t.Errorf("stdout %q, want hi", out.String())
+	}
+	if bg, err := strconv.Atoi(strings.TrimSpace(errb.String())); err == nil {
+		syscall.Kill(bg, syscall.SIGKILL)
+	} else {
+		t.Errorf("background pid %q: %v", errb.String(), err)
+	}
+}
+
+func TestCancelKillsGroup(t *testing.T) {
+	c, _ := setup(t, process.Options{Reap: true})
+	ctx, cancel := context.WithCancel(testCtx(t))
+	var out syncBuffer
+	p, err := c.Start(ctx, process.Spec{Shell: "sleep 100 & echo $!; sleep 100"}, nil, &out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.HasSuffix(out.String(), "\n") })
+	cancel()
+	if _, err := p.Wait(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait after cancel: %v, want context.Canceled", err)
+	}
+	bg, _ := strconv.Atoi(strings.TrimSpace(out.String()))
+	waitFor(t, func() bool { return gone(p.PID) && gone(bg) })
+	waitFor(t, func() bool {
+		l, err := c.List(testCtx(t))
+		return err == nil && len(l) == 0
+	})
+}
+
+func TestListAndKill(t *testing.T) {
+	c, _ := setup(t, process.Options{})
+	ctx := testCtx(t)
+	p, err := c.Start(ctx, process.Spec{Path: "sleep", Args: []string{"100"}, User: "nobody"}, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := c.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []process.Info{{ID: p.ID, PID: p.PID, Path: "sleep", Args: []string{"100"}, User: "nobody"}}
+	if diff := cmp.Diff(want, l, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Started" }, cmp.Ignore())); diff != "" {
+		t.Errorf("list (-want +got):\n%s", diff)
+	}
+	if err := c.Kill(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Wait()
+	if e, ok := process.IsExit(err); !ok || e.Signal != "SIGKILL" {
+		t.Errorf("Wait after kill: %v", err)
+	}
+	for _, req := range []process.SignalRequest{{ID: 999, Signal: "TERM"}, {ID: p.ID, Signal: "NOPE"}} {
+		err := p.Signal(ctx, req.Signal)
+		if req.ID == 999 {
+			err = c.Kill(ctx, 999)
+		}
+		if rpc.CodeOf(err) == rpc.OK {
+			t.Errorf("signal %+v succeeded", req)
+		}
+	}
+}
+
+func TestConcurrentExecs(t *testing.T) {
+	c, _ := setup(t, process.Options{})
+	ctx := testCtx(t)
+	const n = 200
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			var out bytes.Buffer
+			_, err := c.Run(ctx, process.Spec{Shell: `echo "$0"; exit $(($0 % 7))`, Args: []string{strconv.Itoa(i)}}, nil, &out, nil)
+			if e, ok := process.IsExit(err); ok && e.ExitCode == i%7 {
+				err = nil
+			} else if err == nil && i%7 != 0 {
+				err = fmt.Errorf("exec %d: exited 0, want %d", i, i%7)
+			}
+			if err == nil && out.String() != strconv.Itoa(i)+"\n" {
+				err = fmt.Errorf("exec %d: stdout %q", i, out.String())
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestGoFunc(t *testing.T) {
+	c, m := setup(t, process.Options{})
+	m.RegisterFunc("upper", func(ctx context.Context, p *process.FuncProcess) (int, error) {
+		b, err := io.ReadAll(p.Stdin)
+		if err != nil {
+			return 1, err
+		}
+		p.Stdout.Write(bytes.ToUpper(b))
+		fmt.Fprint(p.Stderr, strings.Join(p.Args, ","))
+		return len(p.Args), nil
+	})
+	m.RegisterFunc("fail", func(ctx context.Context, p *process.FuncProcess) (int, error) {
+		return 0, errors.New("no luck")
+	})
+	m.RegisterFunc("block", func(ctx context.Context, p *process.FuncProcess) (int, error) {
+		fmt.Fprintln(p.Stdout, "blocking")
+		<-ctx.Done()
+		return 0, nil
+	})
+	ctx := testCtx(t)
+	tests := []struct {
+		name  string
+		spec  process.Spec
+		stdin string
+		want  outcome
+	}{
+		{"upper", process.Spec{Path: "upper", Args: []string{"a", "b"}}, "hello", outcome{Stdout: "HELLO", Stderr: "a,b", Code: 2}},
+		{"no stdin", process.Spec{Path: "upper"}, "", outcome{}},
+		{"error", process.Spec{Path: "fail"}, "", outcome{Stderr: "fail: no luck\n", Code: 1}},
+		{"timeout", process.Spec{Path: "block", Timeout: 50 * time.Millisecond}, "", outcome{Stdout: "blocking\n", Code: -1, Signal: "SIGKILL", TimedOut: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdin io.Reader
+			if tt.stdin != "" {
+				stdin = strings.NewReader(tt.stdin)
+			}
+			if diff := cmp.Diff(tt.want, run(ctx, c, tt.spec, stdin)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	var out syncBuffer
+	p, err := c.Start(ctx, process.Spec{Path: "block"}, nil, &out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return out.String() == "blocking\n" })
+	if err := p.Signal(ctx, "TERM"); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := p.Wait(); res == nil || res.Signal != "SIGTERM" {
+		t.Errorf("signaled func: %+v, want SIGTERM", res)
+	}
+}
+
+func TestPortForwardHTTP(t *testing.T) {
+	c, _ := setup(t, process.Options{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello from the guest, %s", r.URL.Path)
+	}))
+	defer srv.Close()
+	tr := &http.Transport{DialContext: c.Dial}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+	for _, path := range []string{"/a", "/b", "/c"} {
+		resp, err := hc.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "hello from the guest, " + path; string(body) != want {
+			t.Errorf("GET %s: %q, want %q", path, body, want)
+		}
+	}
+}
+
+func TestPortForwardUnix(t *testing.T) {
+	c, _ := setup(t, process.Options{})
+	sock := filepath.Join(t.TempDir(), "echo.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		conn, err := l.Accept()
+		if err != nil {
+			return
+		}
+		io.Copy(conn, conn)
+		conn.Close()
+	}()
+	defer wg.Wait()
+	defer l.Close()
+	ctx := testCtx(t)
+	conn, err := c.Dial(ctx, "unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	msg := bytes.Repeat([]byte("echo! "), 100000)
+	go func() {
+		conn.Write(msg)
+		conn.(interface{ CloseWrite() error }).CloseWrite()
+	}()
+	got, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, msg) {
+		t.Errorf("echo returned %d bytes, want %d", len(got), len(msg))
+	}
+
+	conn.SetReadDeadline(time.Now().Add(-time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Error("read past the deadline succeeded")
+	}
+
+	for _, tt := range []struct{ network, addr string }{{"unix", sock + ".none"}, {"udp", "127.0.0.1:1"}, {"tcp", ""}} {
+		if _, err := c.Dial(ctx, tt.network, tt.addr); err == nil {
+			t.Errorf("Dial(%q, %q) succeeded", tt.network, tt.addr)
+		}
+	}
+}
+
+// zombies counts children of this process that are zombies.
+func zombies(t testing.TB) int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, n := os.Getpid(), 0
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(self) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestReaperDoesNotRace runs 1000 short children that each leave an
+// orphan behind, so the reaping loop's wait4(-1) sees our children and
+// orphans interleaved: every status must reach its own call.
+func TestReaperDoesNotRace(t *testing.T) {
+	c, _ := setup(t, process.Options{Reap: true})
+	ctx := testCtx(t)
+	const n, par = 1000, 16
+	sem := make(chan struct{}, par)
+	errs := make(chan error, n)
+	for i := range n {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			script := `true >/dev/null 2>&1 & exit $(($0 % 256))`
+			wantCode, wantSig := i%256, ""
+			if i%10 == 9 {
+				script, wantCode, wantSig = `true >/dev/null 2>&1 & kill -KILL $$`, -1, "SIGKILL"
+			}
+			res, err := c.Run(ctx, process.Spec{Shell: script, Args: []string{strconv.Itoa(i)}}, nil, nil, nil)
+			if _, ok := process.IsExit(err); err != nil && !ok {
+				errs <- fmt.Errorf("child %d: %w", i, err)
+				return
+			}
+			if res.ExitCode != wantCode || res.Signal != wantSig {
+				errs <- fmt.Errorf("child %d: exit %d signal %q, want %d %q", i, res.ExitCode, res.Signal, wantCode, wantSig)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	waitFor(t, func() bool { return zombies(t) == 0 })
+}
+
+func TestCloseKillsChildren(t *testing.T) {
+	c, m := setup(t, process.Options{})
+	ctx := testCtx(t)
+	p, err := c.Start(ctx, process.Spec{Path: "sleep", Args: []string{"100"}}, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Wait()
+	if res != nil && res.Signal != "SIGKILL" || res == nil && !errors.Is(err, rpc.ErrUnavailable) {
+		t.Errorf("Wait after Close: %+v, %v", res, err)
+	}
+	if _, err := c.Run(ctx, process.Spec{Path: "true"}, nil, nil, nil); !errors.Is(err, rpc.ErrUnavailable) {
+		t.Errorf("Run after Close: %v, want Unavailable", err)
+	}
+}
