@@ -28,12 +28,15 @@ type env struct {
 	c    *files.Client
 }
 
-func newEnv(t testing.TB, opts files.Options) *env {
+func newEnv(t testing.TB, opts files.Options) *env { return newEnvWith(t, opts, files.NewService) }
+
+// newEnvWith uses newSvc, NewService or NewPortableService.
+func newEnvWith(t testing.TB, opts files.Options, newSvc func(files.Options) (*files.Service, error)) *env {
 	t.Helper()
 	if opts.Root == "" {
 		opts.Root = t.TempDir()
 	}
-	svc, err := files.NewService(opts)
+	svc, err := newSvc(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

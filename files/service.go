@@ -40,7 +40,9 @@ type Service struct {
 const bufSize = 256 << 10
 
 // NewService opens the root and returns a Service. Close releases it.
-func NewService(opts Options) (*Service, error) {
+func NewService(opts Options) (*Service, error) { return newService(opts, newTree) }
+
+func newService(opts Options, open func(string) (tree, error)) (*Service, error) {
 	root := opts.Root
 	if root == "" {
 		root = "/"
@@ -56,7 +58,7 @@ func NewService(opts Options) (*Service, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("files: root %q: not a directory", root)
 	}
-	t, err := newTree(abs)
+	t, err := open(abs)
 	if err != nil {
 		return nil, fmt.Errorf("files: root %q: %w", root, err)
 	}

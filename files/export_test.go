@@ -1,0 +1,7 @@
+package files
+
+// NewPortableService is NewService with the os.Root tree that serves
+// where openat2 is missing, so tests cover both.
+func NewPortableService(opts Options) (*Service, error) {
+	return newService(opts, func(dir string) (tree, error) { return openRootTree(dir) })
+}
