@@ -13,11 +13,16 @@ import (
 
 // Client runs processes on an agent (the host side).
 type Client struct {
-	rc *rpc.Client
+	rc   *rpc.Client
+	bufs sync.Pool // *[]byte for copying output
 }
 
 // NewClient returns a Client that calls through c.
-func NewClient(c *rpc.Client) *Client { return &Client{rc: c} }
+func NewClient(c *rpc.Client) *Client {
+	cl := &Client{rc: c}
+	cl.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
+	return cl
+}
 
 // Run runs spec to completion, copying stdin to the process (nil: no
 // stdin) and its output to stdout and stderr (nil: discarded). A process
@@ -109,7 +114,9 @@ func (p *Process) copyOut(w io.Writer, r io.Reader) {
 	if w == nil {
 		w = io.Discard
 	}
-	buf := make([]byte, 32<<10)
+	bp := p.c.bufs.Get().(*[]byte)
+	defer p.c.bufs.Put(bp)
+	buf := *bp
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {

@@ -40,6 +40,8 @@ func commands() map[string]command {
 	return map[string]command{
 		"ping": {"measure round trips to the agent", runPing},
 		"info": {"print what the agent reports about the guest", runInfo},
+		"cp":   {"copy files and directories to or from the guest", runCp},
+		"exec": {"run a command in the guest", runExec},
 	}
 }
 
