@@ -2,6 +2,7 @@ package channel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"testing"
@@ -163,5 +164,89 @@ func TestFindVirtioPort(t *testing.T) {
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("FindVirtioPort(%q) = %q, %v; want %q ok=%v", tc.name, got, err, tc.want, tc.ok)
 		}
+	}
+}
+
+func helloFrame(name string) *wire.Frame {
+	return &wire.Frame{Type: wire.TypeHello, Payload: wire.AppendHello(nil, wire.Hello{Version: 1, MaxPayload: wire.DefaultMaxPayload, InitialWindow: 1 << 16, Name: name})}
+}
+
+func TestVirtioHelloMidSessionStartsNextSession(t *testing.T) {
+	master, slave := openPty(t)
+	l := newVirtioListener(master, VirtioAddr{Name: "test", Path: slave}, VirtioOptions{})
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	host := NewStream(openHostEnd(t, slave), StreamOptions{})
+	defer host.Close()
+
+	// The old host's last frame, then the new host's HELLO, with no
+	// hang-up seen in between.
+	host.Send(ctx, helloFrame("old"))
+	guest, err := l.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f wire.Frame
+	if err := guest.Receive(ctx, &f); err != nil || f.Type != wire.TypeHello {
+		t.Fatalf("first frame: %v %v", f.Type, err)
+	}
+	host.Send(ctx, helloFrame("new"))
+	if err := guest.Receive(ctx, &f); err == nil {
+		t.Fatalf("second HELLO delivered in the same session")
+	}
+	guest.Close()
+	next, err := l.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.Close()
+	if err := next.Receive(ctx, &f); err != nil || f.Type != wire.TypeHello {
+		t.Fatalf("next session's first frame: %v %v", f.Type, err)
+	}
+	h, err := wire.ParseHello(f.Payload)
+	if err != nil || h.Name != "new" {
+		t.Fatalf("next session's HELLO = %+v, %v; want the new host's", h, err)
+	}
+}
+
+func TestVirtioResyncsAfterGarbage(t *testing.T) {
+	master, slave := openPty(t)
+	l := newVirtioListener(master, VirtioAddr{Name: "test", Path: slave}, VirtioOptions{})
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	hostFile := openHostEnd(t, slave)
+	host := NewStream(hostFile, StreamOptions{})
+	defer host.Close()
+
+	// A host cut off mid-frame leaves a header whose payload never came;
+	// the next host's bytes get read as garbage.
+	garbage := []byte{0, 0, 0, 5, 0, 0, 0, 9, 0xEE, 0, 'x', 'y', 'z'}
+	if _, err := hostFile.Write(garbage); err != nil {
+		t.Fatal(err)
+	}
+	guest, err := l.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f wire.Frame
+	if err := guest.Receive(ctx, &f); !errors.Is(err, wire.ErrUnknownType) {
+		t.Fatalf("garbage: got %v, want ErrUnknownType", err)
+	}
+	guest.Close()
+	// More noise, then a real HELLO: the next session starts at the HELLO.
+	hostFile.Write([]byte("noise GSRP \x00\x00\x01"))
+	host.Send(ctx, helloFrame("resynced"))
+	next, err := l.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.Close()
+	if err := next.Receive(ctx, &f); err != nil || f.Type != wire.TypeHello {
+		t.Fatalf("after resync: %v %v", f.Type, err)
+	}
+	if h, err := wire.ParseHello(f.Payload); err != nil || h.Name != "resynced" {
+		t.Fatalf("after resync HELLO = %+v, %v", h, err)
 	}
 }

@@ -3,6 +3,7 @@
 package channel
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/guestrpc/guestrpc/wire"
 )
 
 // VirtioListener serves a virtio-console port. A port is one byte pipe to
@@ -32,6 +35,8 @@ type VirtioListener struct {
 
 	mu      sync.Mutex
 	session *virtioSession // current session, nil between sessions
+	hello   *wire.Frame    // a HELLO that ended the previous session, for the next
+	resync  bool           // the previous session lost frame sync
 	closed  bool
 	done    chan struct{} // closed by Close
 }
@@ -118,8 +123,14 @@ func (l *VirtioListener) Accept(ctx context.Context) (Channel, error) {
 	// Deadlines left by the previous session's abort must not end this one.
 	_ = l.f.SetDeadline(time.Time{})
 	s := &virtioSession{f: l.f, addr: l.addr, ended: make(chan struct{})}
+	var r io.Reader = s
+	if l.resync && l.hello == nil {
+		r = &helloScanner{r: s}
+	}
 	l.session = s
-	return &virtioChannel{Stream: NewStream(s, l.opts.StreamOptions), s: s}, nil
+	ch := &virtioChannel{Stream: NewStream(readWriteCloser{r, s}, l.opts.StreamOptions), s: s, l: l, pending: l.hello}
+	l.hello, l.resync = nil, false
+	return ch, nil
 }
 
 // waitForHost polls the port until data is readable without a hang-up.
@@ -138,6 +149,12 @@ func (l *VirtioListener) waitForHost(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		default:
+		}
+		l.mu.Lock()
+		pending := l.hello != nil
+		l.mu.Unlock()
+		if pending {
+			return nil // the new host's HELLO has already arrived
 		}
 		var revents int16
 		var perr error
@@ -258,15 +275,20 @@ func (s *virtioSession) abort() {
 		s.mu.Unlock()
 		return
 	}
-	s.aborted = true
+	s.aborted = true // no new I/O starts from here
 	s.idle = make(chan struct{})
-	if s.inflight == 0 {
+	s.mu.Unlock()
+	// Interrupt I/O in flight before anyone learns the session ended: the
+	// next session clears the deadline and must not have it set again
+	// after that.
+	_ = s.f.SetDeadline(time.Unix(1, 0))
+	s.mu.Lock()
+	if s.inflight == 0 && s.idle != nil {
 		close(s.idle)
 		s.idle = nil
 	}
 	close(s.ended)
 	s.mu.Unlock()
-	_ = s.f.SetDeadline(time.Unix(1, 0))
 }
 
 // wait returns once no Read or Write of the session is in flight.
@@ -279,14 +301,110 @@ func (s *virtioSession) wait() {
 	}
 }
 
-// virtioChannel is a session's Channel.
+// ErrSessionRestart ends a virtio-console session when a new HELLO
+// arrives in it: the host disconnected and reconnected faster than the
+// guest could see the hang-up. The HELLO opens the next session.
+var errSessionRestart = fmt.Errorf("channel: virtio port: host reconnected: %w", io.EOF)
+
+// virtioChannel is a session's Channel. A virtio-console port has no
+// connection boundaries the guest can always see: a host that reconnects
+// quickly shows up only as a new HELLO in the byte stream, and one that
+// left mid-frame leaves the stream out of sync. The channel hands such a
+// HELLO to the next session and, after a decoding error, has the next
+// session skip to the next HELLO.
 type virtioChannel struct {
 	*Stream
-	s *virtioSession
+	s       *virtioSession
+	l       *VirtioListener
+	pending *wire.Frame // HELLO to deliver first
+	started bool        // a frame has been received in this session
+}
+
+// Receive reads the next frame of this host session.
+func (c *virtioChannel) Receive(ctx context.Context, f *wire.Frame) error {
+	if c.pending != nil {
+		*f, c.pending, c.started = *c.pending, nil, true
+		return nil
+	}
+	if err := c.Stream.Receive(ctx, f); err != nil {
+		if errors.Is(err, wire.ErrUnknownType) || errors.Is(err, wire.ErrFrameTooLarge) || errors.Is(err, wire.ErrMalformed) {
+			c.l.mu.Lock()
+			c.l.resync = true
+			c.l.mu.Unlock()
+		}
+		return err
+	}
+	if f.Type == wire.TypeHello && c.started {
+		hello := &wire.Frame{Type: f.Type, StreamID: f.StreamID, Flags: f.Flags, Payload: bytes.Clone(f.Payload)}
+		c.l.mu.Lock()
+		c.l.hello = hello
+		c.l.mu.Unlock()
+		c.Close()
+		return errSessionRestart
+	}
+	c.started = true
+	return nil
 }
 
 // RemoteAddr returns the port's address.
 func (c *virtioChannel) RemoteAddr() net.Addr { return c.s.addr }
+
+// readWriteCloser joins a session's reader (possibly a helloScanner) to
+// its writer and closer.
+type readWriteCloser struct {
+	io.Reader
+	*virtioSession
+}
+
+func (rw readWriteCloser) Read(p []byte) (int, error) { return rw.Reader.Read(p) }
+
+// helloScanner skips bytes until the start of a HELLO frame: a 10-byte
+// header with stream 0 and type HELLO followed by the HELLO magic.
+type helloScanner struct {
+	r      io.Reader
+	window []byte
+	found  bool
+}
+
+func (h *helloScanner) Read(p []byte) (int, error) {
+	if h.found {
+		if len(h.window) > 0 {
+			n := copy(p, h.window)
+			h.window = h.window[n:]
+			return n, nil
+		}
+		return h.r.Read(p)
+	}
+	const want = wire.HeaderSize + 4
+	buf := make([]byte, 4096)
+	for {
+		n, err := h.r.Read(buf)
+		for _, b := range buf[:n] {
+			if h.found {
+				h.window = append(h.window, b)
+				continue
+			}
+			h.window = append(h.window, b)
+			if len(h.window) > want {
+				h.window = h.window[1:]
+			}
+			if len(h.window) == want && isHelloStart(h.window) {
+				h.found = true
+			}
+		}
+		if h.found {
+			return h.Read(p)
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
+func isHelloStart(b []byte) bool {
+	return b[4] == 0 && b[5] == 0 && b[6] == 0 && b[7] == 0 && wire.Type(b[8]) == wire.TypeHello &&
+		string(b[wire.HeaderSize:wire.HeaderSize+4]) == "GSRP" // wire's HELLO magic
+}
 
 // mknodFromSysfs creates the character device path from a sysfs "dev"
 // file holding "major:minor".
