@@ -7,16 +7,19 @@ import (
 
 	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/backdoor"
-	"github.com/guestrpc/guestrpc/power"
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
-// newServer builds the agent with every service a guest offers.
+// newServer builds the agent with every service a guest offers; as PID 1
+// it reaps every orphan. Powering off goes through power.Default, which
+// calls reboot(2) directly as PID 1.
 func newServer(ctx context.Context, log *slog.Logger) (*rpc.Server, func(), error) {
-	srv := agent.NewServer(agent.Options{Logger: log, Name: "guestrpc-init"})
-	power.Register(srv, power.Options{Logger: log})
-	srv.RegisterHandler("guest.backdoor", rpc.Unary(probeBackdoor))
-	return srv, func() {}, nil
+	a, err := agent.New(agent.Config{Logger: log, Name: "guestrpc-init", Reap: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	a.RegisterHandler("guest.backdoor", rpc.Unary(probeBackdoor))
+	return a.Server, func() { a.Close() }, nil
 }
 
 // BackdoorProbe is what guest.backdoor reports.

@@ -1,0 +1,80 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/guestrpc/guestrpc/files"
+	"github.com/guestrpc/guestrpc/power"
+	"github.com/guestrpc/guestrpc/process"
+	"github.com/guestrpc/guestrpc/rpc"
+)
+
+// Config configures a complete agent (New).
+type Config struct {
+	Logger *slog.Logger
+	// Name is announced to hosts in HELLO.
+	Name string
+	// Reap makes the agent reap orphaned processes: it becomes a child
+	// subreaper, or is the reaper already as PID 1. Nothing else in the
+	// program may wait for child processes then.
+	Reap bool
+	// Files confines and restricts the file.* methods (Root, ReadOnly).
+	Files files.Options
+	// Power overrides how power.* methods act (nil: the system's way).
+	Power *power.Options
+}
+
+// Agent is a Server with every guest service registered: the built-in
+// sys.* methods, process.* and net.dial (package process), file.*
+// (package files) and power.* (package power). Add methods with
+// RegisterHandler, as on any rpc.Server.
+type Agent struct {
+	*rpc.Server
+	Processes *process.Manager
+	Files     *files.Service
+}
+
+// New returns an Agent. Close releases its processes and files.
+func New(cfg Config) (*Agent, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	srv := NewServer(Options{Logger: cfg.Logger, Name: cfg.Name})
+	a := &Agent{Server: srv}
+	var err error
+	if a.Processes, err = process.NewManager(process.Options{Logger: cfg.Logger, Reap: cfg.Reap}); err != nil {
+		cfg.Logger.Warn("agent: process methods unavailable", "error", err)
+	} else {
+		a.Processes.Register(srv)
+	}
+	fo := cfg.Files
+	if fo.Logger == nil {
+		fo.Logger = cfg.Logger
+	}
+	if a.Files, err = files.NewService(fo); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("agent: files: %w", err)
+	}
+	a.Files.Register(srv)
+	po := power.Options{Logger: cfg.Logger}
+	if cfg.Power != nil {
+		po = *cfg.Power
+	}
+	power.Register(srv, po)
+	return a, nil
+}
+
+// Close stops the process manager (killing what it runs) and releases
+// the file service. Shut the server down first.
+func (a *Agent) Close() error {
+	var errs []error
+	if a.Processes != nil {
+		errs = append(errs, a.Processes.Close())
+	}
+	if a.Files != nil {
+		errs = append(errs, a.Files.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,172 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/guestrpc/guestrpc/files"
+	"github.com/guestrpc/guestrpc/internal/testutil/qemu"
+	"github.com/guestrpc/guestrpc/process"
+)
+
+// TestGuestServices runs processes, files and vsock inside a guest with
+// the agent as PID 1.
+func TestGuestServices(t *testing.T) {
+	vm := qemu.Start(t, qemu.Config{Programs: map[string]string{"/bin/vsockping": "./internal/e2e/vsockping"}})
+	c := vm.Ready(t)
+	ctx := ctxFor(t, 8*time.Minute)
+	pc := process.NewClient(c)
+	fc := files.NewClient(c)
+
+	t.Run("exec streams stdout and stderr and returns the exit code", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		_, err := pc.Run(ctx, process.Spec{Shell: "echo out; echo err >&2; exit 3"}, nil, &out, &errOut)
+		var ee *process.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode != 3 {
+			t.Fatalf("err = %v, want exit code 3", err)
+		}
+		if out.String() != "out\n" || errOut.String() != "err\n" {
+			t.Fatalf("stdout %q stderr %q", out.String(), errOut.String())
+		}
+	})
+
+	t.Run("stdin through cat", func(t *testing.T) {
+		in := make([]byte, 4<<20)
+		rand.Read(in)
+		var out bytes.Buffer
+		if _, err := pc.Run(ctx, process.Spec{Path: "cat", Stdin: true}, bytes.NewReader(in), &out, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out.Bytes(), in) {
+			t.Fatalf("cat returned %d bytes, want the %d sent, byte for byte", out.Len(), len(in))
+		}
+	})
+
+	t.Run("tty", func(t *testing.T) {
+		var out bytes.Buffer
+		_, err := pc.Run(ctx, process.Spec{Shell: "test -t 0 && stty size", TTY: true, Rows: 33, Cols: 101}, nil, &out, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(out.String()); got != "33 101" {
+			t.Fatalf("stty size on the guest tty: %q, want \"33 101\"", got)
+		}
+	})
+
+	t.Run("background child does not hold the call", func(t *testing.T) {
+		var out bytes.Buffer
+		done := make(chan error, 1)
+		go func() {
+			_, err := pc.Run(ctx, process.Spec{Shell: "sleep 100 & echo hi"}, nil, &out, io.Discard)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != nil || out.String() != "hi\n" {
+				t.Fatalf("got %q, %v", out.String(), err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("exec waited for the background child")
+		}
+	})
+
+	t.Run("orphans are reaped by PID 1", func(t *testing.T) {
+		// Each sh forks a grandchild and exits at once; the grandchildren
+		// are orphaned to the agent, which must reap them when they exit.
+		for range 20 {
+			if _, err := pc.Run(ctx, process.Spec{Shell: "(sleep 0.1; exit 7) & exit 0"}, nil, io.Discard, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var zombies []string
+		for range 50 {
+			time.Sleep(200 * time.Millisecond)
+			zombies = zombies[:0]
+			var out bytes.Buffer
+			if _, err := pc.Run(ctx, process.Spec{Shell: "cat /proc/[0-9]*/stat 2>/dev/null"}, nil, &out, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(out.String(), "\n") {
+				if i := strings.LastIndexByte(line, ')'); i > 0 && strings.HasPrefix(line[i:], ") Z") {
+					zombies = append(zombies, line)
+				}
+			}
+			if len(zombies) == 0 {
+				return
+			}
+		}
+		t.Fatalf("zombies left in the guest: %q", zombies)
+	})
+
+	t.Run("64 MiB up and down with sha256", func(t *testing.T) {
+		const size = 64 << 20
+		src := make([]byte, size)
+		rand.Read(src)
+		want := sha256.Sum256(src)
+		start := time.Now()
+		res, err := fc.Upload(ctx, bytes.NewReader(src), "/tmp/big.bin", files.WriteOptions{Checksum: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		up := time.Since(start)
+		if res.Size != size {
+			t.Fatalf("uploaded %d bytes, want %d", res.Size, size)
+		}
+		var out bytes.Buffer
+		if _, err := pc.Run(ctx, process.Spec{Shell: "sha256sum /tmp/big.bin"}, nil, &out, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Fields(out.String()); len(got) == 0 || got[0] != hexs(want[:]) {
+			t.Fatalf("guest sha256sum %q, want %x", out.String(), want)
+		}
+		start = time.Now()
+		h := sha256.New()
+		if _, err := fc.Download(ctx, "/tmp/big.bin", h, files.ReadOptions{Checksum: true}); err != nil {
+			t.Fatal(err)
+		}
+		down := time.Since(start)
+		if !bytes.Equal(h.Sum(nil), want[:]) {
+			t.Fatal("downloaded bytes differ from the uploaded ones")
+		}
+		mib := float64(size) / (1 << 20)
+		t.Logf("virtio-serial 64 MiB: host→guest %.0f MiB/s (%v), guest→host %.0f MiB/s (%v)", mib/up.Seconds(), up.Round(time.Millisecond), mib/down.Seconds(), down.Round(time.Millisecond))
+		fc.Remove(ctx, "/tmp/big.bin", false)
+	})
+
+	t.Run("AF_VSOCK loopback inside the guest", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		if _, err := pc.Run(ctx, process.Spec{Path: "/bin/vsockping"}, nil, &out, &errOut); err != nil {
+			t.Fatalf("vsockping: %v\n%s", err, errOut.String())
+		}
+		var rep struct {
+			Peer        string  `json:"peer"`
+			Pings       int     `json:"pings"`
+			MedianRTTns int64   `json:"median_rtt_ns"`
+			Bytes       int64   `json:"bytes"`
+			MiBps       float64 `json:"mib_per_s"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatalf("vsockping output %q: %v", out.String(), err)
+		}
+		if rep.Peer != "guestrpc-init" || rep.Pings != 200 || rep.Bytes != 32<<20 {
+			t.Fatalf("vsockping report %+v", rep)
+		}
+		t.Logf("vsock loopback (CID 1) in the guest: median RTT %v, 32 MiB upload at %.0f MiB/s", time.Duration(rep.MedianRTTns), rep.MiBps)
+	})
+}
+
+func hexs(b []byte) string {
+	var sb strings.Builder
+	for _, x := range b {
+		sb.WriteString(fmt.Sprintf("%02x", x))
+	}
+	return sb.String()
+}

@@ -1,0 +1,76 @@
+// Command vsockping runs inside the e2e guest: it dials the agent over
+// AF_VSOCK on CID 1 (vsock loopback), pings it, pushes a file through the
+// connection, and prints the figures as JSON. The e2e suite runs it with
+// process.start to prove package vsock on a real kernel.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/guestrpc/guestrpc/channel"
+	"github.com/guestrpc/guestrpc/files"
+	"github.com/guestrpc/guestrpc/rpc"
+	"github.com/guestrpc/guestrpc/vsock"
+)
+
+// Report is what vsockping prints.
+type Report struct {
+	Peer        string  `json:"peer"`
+	Pings       int     `json:"pings"`
+	MedianRTTns int64   `json:"median_rtt_ns"`
+	Bytes       int64   `json:"bytes"`
+	MiBps       float64 `json:"mib_per_s"`
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "vsockping:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ch, err := vsock.Dial(ctx, vsock.CIDLocal, vsock.DefaultPort, channel.StreamOptions{})
+	if err != nil {
+		return err
+	}
+	c, err := rpc.NewClient(ctx, ch, rpc.ClientOptions{Name: "vsockping"})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	rep := Report{Peer: c.PeerName(), Pings: 200}
+	rtts := make([]time.Duration, 0, rep.Pings)
+	for range rep.Pings {
+		d, err := c.Ping(ctx)
+		if err != nil {
+			return err
+		}
+		rtts = append(rtts, d)
+	}
+	slices.Sort(rtts)
+	rep.MedianRTTns = int64(rtts[len(rtts)/2])
+
+	const size = 32 << 20
+	start := time.Now()
+	res, err := files.NewClient(c).Upload(ctx, io.LimitReader(zeros{}, size), "/tmp/vsockping.bin", files.WriteOptions{})
+	if err != nil {
+		return err
+	}
+	rep.Bytes = res.Size
+	rep.MiBps = float64(res.Size) / (1 << 20) / time.Since(start).Seconds()
+	os.Remove("/tmp/vsockping.bin")
+	return json.NewEncoder(os.Stdout).Encode(rep)
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
