@@ -23,6 +23,7 @@ import (
 
 	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/channel"
+	"github.com/guestrpc/guestrpc/files"
 	"github.com/guestrpc/guestrpc/transport"
 )
 
@@ -47,6 +48,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	verbose := fs.Bool("v", false, "log every session and call at debug level")
 	grace := fs.Duration("grace", 10*time.Second, "how long shutdown waits for in-flight calls")
 	name := fs.String("name", "", "agent name announced to hosts (default: guestrpc-agent)")
+	root := fs.String("root", "/", "confine the file.* methods to `DIR`")
+	readOnly := fs.Bool("read-only", false, "refuse file.* calls that would change the file system")
+	reap := fs.Bool("reap", os.Getpid() == 1, "reap orphaned processes (become a child subreaper); on by default as PID 1")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -84,8 +88,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		dialers = append(dialers, dial)
 	}
-	srv := agent.NewServer(agent.Options{Logger: log, Name: *name})
-	if err := agent.ServeAll(ctx, srv, log, *grace, ls, dialers); err != nil {
+	a, err := agent.New(agent.Config{Logger: log, Name: *name, Reap: *reap, Files: files.Options{Root: *root, ReadOnly: *readOnly}})
+	if err != nil {
+		fmt.Fprintf(stderr, "guestrpc-agent: %v\n", err)
+		return 1
+	}
+	defer a.Close()
+	if err := agent.ServeAll(ctx, a.Server, log, *grace, ls, dialers); err != nil {
 		fmt.Fprintf(stderr, "guestrpc-agent: %v\n", err)
 		return 1
 	}

@@ -1,12 +1,17 @@
 // Command quickstart runs the guestrpc agent and a host client in one
 // process over a unix socket in a temporary directory, and shows the main
-// jobs with timings: ping, a handler registered with RegisterHandler.
+// jobs with timings: ping, a handler registered with RegisterHandler, a
+// command with streamed output, and a file copied in and back out.
 //
 //	go run ./examples/quickstart
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +22,8 @@ import (
 
 	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/channel"
+	"github.com/guestrpc/guestrpc/files"
+	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
@@ -39,8 +46,13 @@ func run(ctx context.Context, out io.Writer) error {
 	defer os.RemoveAll(dir)
 	sock := filepath.Join(dir, "agent.sock")
 
-	// The guest side: the default agent plus a method of our own.
-	srv := agent.NewServer(agent.Options{Name: "quickstart-agent"})
+	// The guest side: the default agent (processes, files, power) plus a
+	// method of our own.
+	srv, err := agent.New(agent.Config{Name: "quickstart-agent"})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
 	srv.RegisterHandler("demo.greet", rpc.Unary(func(ctx context.Context, a greetArgs) (string, error) {
 		return "hello, " + a.Name + ", from the agent", nil
 	}))
@@ -93,7 +105,88 @@ func run(ctx context.Context, out io.Writer) error {
 		return fmt.Errorf("demo.greet: %w", err)
 	}
 	fmt.Fprintf(out, "demo.greet (registered with RegisterHandler): %q in %v\n", greeting, time.Since(t).Round(time.Microsecond))
+
+	if err := runCommand(ctx, out, c); err != nil {
+		return err
+	}
+	return copyBothWays(ctx, out, c, dir)
+}
+
+// runCommand runs a shell command in the "guest", streaming its output as
+// it is produced, and shows the exit code.
+func runCommand(ctx context.Context, out io.Writer, c *rpc.Client) error {
+	const script = `for i in 1 2 3; do echo "line $i from $(uname -s)"; sleep 0.1; done; echo "to stderr" >&2; exit 3`
+	fmt.Fprintf(out, "exec sh -c %q:\n", script)
+	prefix := func(tag string) io.Writer { return &linePrefixer{w: out, prefix: "  " + tag + " | "} }
+	t := time.Now()
+	res, err := process.NewClient(c).Run(ctx, process.Spec{Shell: script}, nil, prefix("stdout"), prefix("stderr"))
+	var exit *process.ExitError
+	switch {
+	case errors.As(err, &exit):
+		res = &exit.Result
+	case err != nil:
+		return fmt.Errorf("exec: %w", err)
+	}
+	fmt.Fprintf(out, "  exit code %d after %v (output streamed as it was produced)\n", res.ExitCode, time.Since(t).Round(time.Millisecond))
 	return nil
+}
+
+// copyBothWays uploads a file into the "guest", downloads it back and
+// checks both copies.
+func copyBothWays(ctx context.Context, out io.Writer, c *rpc.Client, dir string) error {
+	const size = 32 << 20
+	data := make([]byte, size)
+	if _, err := rand.Read(data); err != nil {
+		return err
+	}
+	want := sha256.Sum256(data)
+	fc := files.NewClient(c)
+	guestPath := filepath.Join(dir, "guest-copy.bin")
+
+	t := time.Now()
+	wres, err := fc.Upload(ctx, bytes.NewReader(data), guestPath, files.WriteOptions{Checksum: true})
+	if err != nil {
+		return fmt.Errorf("upload: %w", err)
+	}
+	up := time.Since(t)
+	fmt.Fprintf(out, "upload   %d MiB to %s: %v (%.0f MiB/s), sha256 verified by the agent\n", wres.Size>>20, guestPath, up.Round(time.Millisecond), float64(size)/(1<<20)/up.Seconds())
+
+	t = time.Now()
+	var back bytes.Buffer
+	if _, err := fc.Download(ctx, guestPath, &back, files.ReadOptions{Checksum: true}); err != nil {
+		return fmt.Errorf("download: %w", err)
+	}
+	down := time.Since(t)
+	if sha256.Sum256(back.Bytes()) != want {
+		return errors.New("download: the bytes that came back differ from those sent")
+	}
+	fmt.Fprintf(out, "download %d MiB back: %v (%.0f MiB/s), sha256 %x… matches\n", back.Len()>>20, down.Round(time.Millisecond), float64(size)/(1<<20)/down.Seconds(), want[:6])
+	return nil
+}
+
+// linePrefixer writes each line of output with a prefix.
+type linePrefixer struct {
+	w       io.Writer
+	prefix  string
+	midLine bool
+}
+
+func (p *linePrefixer) Write(b []byte) (int, error) {
+	for _, line := range bytes.SplitAfter(b, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		if !p.midLine {
+			if _, err := io.WriteString(p.w, p.prefix); err != nil {
+				return 0, err
+			}
+		}
+		if _, err := p.w.Write(line); err != nil {
+			return 0, err
+		}
+		p.midLine = line[len(line)-1] != '\n'
+	}
+	return len(b), nil
 }
 
 func median(d []time.Duration) time.Duration {
