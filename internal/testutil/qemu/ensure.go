@@ -139,18 +139,29 @@ func kernelPackage(ctx context.Context, logf func(string, ...any)) (string, erro
 }
 
 func aptInstall(ctx context.Context, logf func(string, ...any), pkgs ...string) error {
+	// As root, apt-get; otherwise through passwordless sudo if there is one.
+	var prefix []string
 	if os.Geteuid() != 0 {
-		return fmt.Errorf("%w: %s missing and not running as root to install it: run `sudo apt-get install -y --no-install-recommends %s`", ErrMissing, strings.Join(pkgs, " "), strings.Join(pkgs, " "))
+		if exec.CommandContext(ctx, "sudo", "-n", "true").Run() != nil {
+			return fmt.Errorf("%w: %s missing and not running as root to install it: run `sudo apt-get install -y --no-install-recommends %s`", ErrMissing, strings.Join(pkgs, " "), strings.Join(pkgs, " "))
+		}
+		prefix = []string{"-n", "apt-get"}
+	}
+	apt := func(args ...string) error {
+		if prefix != nil {
+			return run(ctx, logf, "", "sudo", append(prefix, args...)...)
+		}
+		return run(ctx, logf, "", "apt-get", args...)
 	}
 	args := append([]string{"install", "-y", "--no-install-recommends"}, pkgs...)
-	if err := run(ctx, logf, "", "apt-get", args...); err == nil {
+	if err := apt(args...); err == nil {
 		return nil
 	}
 	// A fresh machine may have no package lists yet.
-	if err := run(ctx, logf, "", "apt-get", "update"); err != nil {
+	if err := apt("update"); err != nil {
 		return err
 	}
-	return run(ctx, logf, "", "apt-get", args...)
+	return apt(args...)
 }
 
 // fetchDeb downloads pkg with apt-get download and unpacks it into dir.
