@@ -30,10 +30,11 @@ func NewClient(c *rpc.Client) *Client {
 // Result together with an *ExitError; a call that fails returns an
 // *rpc.Error (or ctx's error).
 func (c *Client) Run(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writer) (*Result, error) {
-	p, err := c.Start(ctx, spec, stdin, stdout, stderr)
+	p, err := c.start(ctx, spec, stdin, stdout, stderr, false)
 	if err != nil {
 		return nil, err
 	}
+	p.copyOut(stdout, p.s.LaneReader(LaneStdout)) // here rather than in a goroutine
 	return p.Wait()
 }
 
@@ -59,6 +60,11 @@ type Process struct {
 // stdin whose Read blocks keeps that goroutine until it returns. ctx
 // bounds the whole run: canceling it kills the process group.
 func (c *Client) Start(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writer) (*Process, error) {
+	return c.start(ctx, spec, stdin, stdout, stderr, true)
+}
+
+// start is Start; without bgStdout the caller copies stdout itself.
+func (c *Client) start(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writer, bgStdout bool) (*Process, error) {
 	if stdin != nil {
 		spec.Stdin = true
 	}
@@ -68,10 +74,15 @@ func (c *Client) Start(ctx context.Context, spec Spec, stdin io.Reader, stdout, 
 	}
 	p := &Process{c: c, s: s, ctx: ctx, stop: stop}
 	p.pumps.Add(2)
-	go p.copyOut(stdout, s.LaneReader(LaneStdout))
+	if bgStdout {
+		go p.copyOut(stdout, s.LaneReader(LaneStdout))
+	}
 	go p.copyOut(stderr, s.LaneReader(LaneStderr))
 	ev, err := readEvent(s, "started")
 	if err != nil {
+		if !bgStdout {
+			p.copyOut(stdout, s.LaneReader(LaneStdout))
+		}
 		p.pumps.Wait()
 		stop()
 		if cerr := ctx.Err(); cerr != nil {

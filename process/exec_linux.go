@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -21,7 +22,8 @@ type procSys struct {
 
 // stdio holds the files of one process.
 type stdio struct {
-	child []*os.File // the child's 0, 1, 2; closed once it has started
+	child [3]int     // the child's 0, 1, 2
+	own   []int      // descriptors of child that are ours to close once it started
 	outs  []*os.File // our read ends (stdout, stderr) or the pty master
 	lanes []rpc.Lane // the lane each of outs is sent on
 	stdin *os.File   // where lane 0 goes: the pipe's write end or the master
@@ -29,12 +31,10 @@ type stdio struct {
 }
 
 func (s *stdio) closeChild() {
-	for _, f := range s.child {
-		if f != nil {
-			f.Close()
-		}
+	for _, fd := range s.own {
+		syscall.Close(fd)
 	}
-	s.child = nil
+	s.own = nil
 }
 
 func (s *stdio) closeOurs() {
@@ -46,7 +46,23 @@ func (s *stdio) closeOurs() {
 	}
 }
 
-func openStdio(spec *Spec) (st *stdio, err error) {
+// pipe returns a pipe whose end ours (0: read, 1: write) is a pollable
+// *os.File and whose other end is a blocking descriptor for the child.
+func pipe(ours int) (*os.File, int, error) {
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		return nil, -1, fmt.Errorf("pipe2: %w", err)
+	}
+	if err := syscall.SetNonblock(p[ours], true); err != nil {
+		syscall.Close(p[0])
+		syscall.Close(p[1])
+		return nil, -1, fmt.Errorf("pipe: O_NONBLOCK: %w", err)
+	}
+	return os.NewFile(uintptr(p[ours]), "|"+strconv.Itoa(p[ours])), p[1-ours], nil
+}
+
+// openStdio makes the descriptors of a process; devNull is /dev/null.
+func openStdio(spec *Spec, devNull int) (st *stdio, err error) {
 	st = &stdio{}
 	defer func() {
 		if err != nil {
@@ -67,36 +83,37 @@ func openStdio(spec *Spec) (st *stdio, err error) {
 			return st, err
 		}
 		st.outs, st.lanes, st.pty = []*os.File{master}, []rpc.Lane{LaneStdout}, master
-		st.child = []*os.File{slave, slave, slave}
+		st.child, st.own = [3]int{slave, slave, slave}, []int{slave}
 		if spec.Stdin {
 			st.stdin = master
 		}
 		return st, nil
 	}
-	st.child = make([]*os.File, 3)
+	st.child[0] = devNull
 	if spec.Stdin {
-		if st.child[0], st.stdin, err = os.Pipe(); err != nil {
-			return st, fmt.Errorf("stdin pipe: %w", err)
+		w, r, err := pipe(1)
+		if err != nil {
+			return st, fmt.Errorf("stdin %w", err)
 		}
-	} else if st.child[0], err = os.Open(os.DevNull); err != nil {
-		return st, err
+		st.stdin, st.child[0], st.own = w, r, append(st.own, r)
 	}
 	for i, lane := range []rpc.Lane{LaneStdout, LaneStderr} {
-		r, w, err := os.Pipe()
+		r, w, err := pipe(0)
 		if err != nil {
-			return st, fmt.Errorf("output pipe: %w", err)
+			return st, fmt.Errorf("output %w", err)
 		}
-		st.child[1+i] = w
+		st.child[1+i], st.own = w, append(st.own, w)
 		st.outs, st.lanes = append(st.outs, r), append(st.lanes, lane)
 	}
 	return st, nil
 }
 
-// openPTY opens a new pseudo-terminal of rows x cols.
-func openPTY(rows, cols uint16) (master, slave *os.File, err error) {
+// openPTY opens a new pseudo-terminal of rows x cols: the master as a
+// pollable file, the slave as a descriptor for the child.
+func openPTY(rows, cols uint16) (master *os.File, slave int, err error) {
 	master, err = os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {
-		return nil, nil, fmt.Errorf("opening a pseudo-terminal: %w", err)
+		return nil, -1, fmt.Errorf("opening a pseudo-terminal: %w", err)
 	}
 	var n int
 	err = control(master, func(fd int) error {
@@ -110,11 +127,11 @@ func openPTY(rows, cols uint16) (master, slave *os.File, err error) {
 		return unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
 	})
 	if err == nil {
-		slave, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+		slave, err = syscall.Open("/dev/pts/"+strconv.Itoa(n), syscall.O_RDWR|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
 	}
 	if err != nil {
 		master.Close()
-		return nil, nil, err
+		return nil, -1, fmt.Errorf("opening the terminal's slave: %w", err)
 	}
 	return master, slave, nil
 }
@@ -137,15 +154,12 @@ func (m *Manager) runExec(ctx context.Context, call *rpc.Call, spec *Spec) (any,
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStdio(spec)
+	st, err := openStdio(spec, m.sys.devNull)
 	if err != nil {
 		return nil, rpc.Errorf(rpc.CodeOf(err), "%s: %w", MethodStart, err)
 	}
 	defer st.closeOurs()
-	files := make([]uintptr, len(st.child))
-	for i, f := range st.child {
-		files[i] = f.Fd()
-	}
+	files := []uintptr{uintptr(st.child[0]), uintptr(st.child[1]), uintptr(st.child[2])}
 	attr := &syscall.ProcAttr{Dir: spec.Dir, Env: l.env, Files: files, Sys: &syscall.SysProcAttr{
 		Setpgid: !spec.TTY, Setsid: spec.TTY, Setctty: spec.TTY, Credential: l.cred,
 	}}

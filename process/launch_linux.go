@@ -30,11 +30,14 @@ func prepare(spec *Spec) (*launch, error) {
 		return nil, rpc.Errorf(rpc.InvalidArgument, "%s: %w", MethodStart, err)
 	}
 	l := &launch{cred: cred}
-	var base []string
-	if !spec.ReplaceEnv {
-		base = append(os.Environ(), userEnv...)
+	switch {
+	case spec.ReplaceEnv:
+		l.env = mergeEnv(nil, spec.Env)
+	case len(userEnv) == 0 && len(spec.Env) == 0:
+		l.env = os.Environ()
+	default:
+		l.env = mergeEnv(append(os.Environ(), userEnv...), spec.Env)
 	}
-	l.env = mergeEnv(base, spec.Env)
 	if spec.Shell != "" {
 		l.path = "/bin/sh"
 		l.argv = append([]string{"sh", "-c", spec.Shell}, spec.Args...)

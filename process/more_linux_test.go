@@ -413,3 +413,26 @@ func TestCloseKillsChildren(t *testing.T) {
 		t.Errorf("Run after Close: %v, want Unavailable", err)
 	}
 }
+
+// TestOutputBeforeExitIsDelivered: a background child keeps stdout open,
+// so the call ends at the grace, yet every byte the main process wrote
+// before it exited arrives.
+func TestOutputBeforeExitIsDelivered(t *testing.T) {
+	c, _ := setup(t, process.Options{})
+	for _, tty := range []bool{false, true} {
+		var out, errb bytes.Buffer
+		spec := process.Spec{Shell: `sleep 100 & echo $! >&2; head -c 200000 /dev/zero | tr '\0' x`, TTY: tty}
+		if tty {
+			spec.Shell = `sleep 100 >/dev/null 2>&1 & head -c 200000 /dev/zero | tr '\0' x`
+		}
+		if _, err := c.Run(testCtx(t), spec, nil, &out, &errb); err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.Repeat("x", 200000); out.String() != want {
+			t.Errorf("tty %v: got %d bytes of output, want 200000 x's", tty, out.Len())
+		}
+		if bg, err := strconv.Atoi(strings.TrimSpace(errb.String())); err == nil {
+			syscall.Kill(bg, syscall.SIGKILL)
+		}
+	}
+}

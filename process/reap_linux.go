@@ -18,14 +18,21 @@ type sysState struct {
 	done       chan struct{}
 	subreaper  bool // we set PR_SET_CHILD_SUBREAPER and unset it on Close
 	closeGrace time.Duration
+	devNull    int // /dev/null, every process's stdin unless it has one
 }
 
 // NewManager returns a Manager whose wait loop is running. With
 // opts.Reap it also becomes a child subreaper (unless it is PID 1).
 func NewManager(opts Options) (*Manager, error) {
 	m := newManager(opts)
+	devNull, err := syscall.Open(os.DevNull, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("process: opening %s: %w", os.DevNull, err)
+	}
+	m.sys.devNull = devNull
 	if opts.Reap && os.Getpid() != 1 {
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			syscall.Close(devNull)
 			return nil, fmt.Errorf("process: becoming a child subreaper: %w", err)
 		}
 		m.sys.subreaper = true
@@ -180,6 +187,7 @@ func (m *Manager) Close() error {
 		p.status <- exitStatus{code: -1, err: errClosed}
 	}
 	m.mu.Unlock()
+	syscall.Close(m.sys.devNull)
 	if m.sys.subreaper {
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0); err != nil {
 			return fmt.Errorf("process: clearing child subreaper: %w", err)
