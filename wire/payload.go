@@ -42,11 +42,7 @@ func AppendHello(b []byte, h Hello) []byte {
 	b = binary.BigEndian.AppendUint32(b, h.MaxPayload)
 	b = binary.BigEndian.AppendUint32(b, h.InitialWindow)
 	b = binary.BigEndian.AppendUint32(b, h.Capabilities)
-	name := h.Name
-	if len(name) > maxPeerName {
-		name = name[:maxPeerName]
-	}
-	return append(b, name...)
+	return append(b, cutUTF8(h.Name, maxPeerName)...)
 }
 
 // ParseHello decodes a HELLO payload and checks every field's range.
@@ -124,15 +120,27 @@ type Status struct {
 }
 
 // AppendStatus appends the encoding of a STATUS payload to b. Messages
-// longer than 4 KiB are cut.
+// longer than 4 KiB are cut at a character boundary.
 func AppendStatus(b []byte, code uint16, message string, result []byte) []byte {
-	if len(message) > maxStatusText {
-		message = message[:maxStatusText]
-	}
+	message = cutUTF8(message, maxStatusText)
 	b = binary.BigEndian.AppendUint16(b, code)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(message)))
 	b = append(b, message...)
 	return append(b, result...)
+}
+
+// cutUTF8 returns s cut to at most n bytes, at a character boundary, so
+// that a cut name or message is still valid UTF-8.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for i := n; i > n-utf8.UTFMax && i > 0; i-- {
+		if utf8.RuneStart(s[i]) {
+			return s[:i]
+		}
+	}
+	return s[:n]
 }
 
 // ParseStatus decodes a STATUS payload.

@@ -1,0 +1,138 @@
+package wire_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/guestrpc/guestrpc/wire"
+)
+
+// FuzzDecode feeds arbitrary bytes to a Decoder. It must never panic;
+// every frame it returns is within the cap, has a known type, and
+// re-encodes to the bytes it came from; and every failure is one of the
+// documented errors.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte{})
+	f.Add(hdr(0, 0, 1, 0)[:4])
+	f.Add(wire.AppendFrame(nil, &wire.Frame{Type: wire.TypeHello, Payload: wire.AppendHello(nil, wire.Hello{Version: 1, MaxPayload: wire.DefaultMaxPayload, InitialWindow: 256 << 10, Name: "x"})}))
+	f.Add(cat(
+		wire.AppendFrame(nil, &wire.Frame{StreamID: 1, Type: wire.TypeOpen, Flags: wire.FlagFin, Payload: wire.AppendOpen(nil, time.Second, "sys.ping", nil)}),
+		wire.AppendFrame(nil, &wire.Frame{StreamID: 1, Type: wire.TypeData, Flags: wire.Flags(0).WithLane(2), Payload: []byte("data")}),
+		wire.AppendFrame(nil, &wire.Frame{StreamID: 1, Type: wire.TypeStatus, Payload: wire.AppendStatus(nil, 0, "", []byte("{}"))}),
+	))
+	f.Add(hdr(0xffffffff, 1, 3, 0))
+	f.Add(hdr(5, 1, 11, 0))
+	f.Add(cat(hdr(300, 1, 3, 0), make([]byte, 299)))
+	const max = 1024
+	f.Fuzz(func(t *testing.T, input []byte) {
+		dec := wire.NewDecoder(bytes.NewReader(input), max)
+		var out []byte
+		for {
+			var fr wire.Frame
+			err := dec.Decode(&fr)
+			if err != nil {
+				switch {
+				case err == io.EOF:
+					if !bytes.Equal(out, input) {
+						t.Fatalf("clean EOF, but the frames re-encode to %x, not the input %x", out, input)
+					}
+				case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, wire.ErrFrameTooLarge), errors.Is(err, wire.ErrUnknownType):
+				default:
+					t.Fatalf("Decode: undocumented error %v", err)
+				}
+				return
+			}
+			if len(fr.Payload) > max || !fr.Type.Valid() {
+				t.Fatalf("Decode returned %v", &fr)
+			}
+			out = wire.AppendFrame(out, &fr)
+			if !bytes.HasPrefix(input, out) {
+				t.Fatalf("decoded frame %v does not re-encode to its input bytes", &fr)
+			}
+		}
+	})
+}
+
+// FuzzParseHello: ParseHello never panics, and what it accepts encodes
+// back to the same bytes, except for the reserved field, which it
+// ignores.
+func FuzzParseHello(f *testing.F) {
+	f.Add(wire.AppendHello(nil, wire.Hello{Version: 1, MaxPayload: wire.DefaultMaxPayload, InitialWindow: 256 << 10, Name: "guestrpc-agent"}))
+	f.Add(wire.AppendHello(nil, wire.Hello{Version: 1, MaxPayload: wire.MinMaxPayload, InitialWindow: wire.MinMaxPayload}))
+	f.Add(helloBytes("GSRP", 1, wire.LimitMaxPayload+1, 256<<10, 0, ""))
+	f.Add(helloBytes("GSRP", 1, wire.DefaultMaxPayload, 256<<10, 0, strings.Repeat("€", 90)))
+	f.Add([]byte("GSRP"))
+	f.Add([]byte("SSH-2.0-OpenSSH_9.6\r\n"))
+	f.Fuzz(func(t *testing.T, p []byte) {
+		h, err := wire.ParseHello(p)
+		if err != nil {
+			if !errors.Is(err, wire.ErrMalformed) {
+				t.Fatalf("ParseHello: %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		enc := wire.AppendHello(nil, h)
+		want := append([]byte(nil), p...)
+		want[6], want[7] = 0, 0 // reserved
+		if !bytes.Equal(enc, want) {
+			t.Fatalf("AppendHello(ParseHello(%x)) = %x", p, enc)
+		}
+	})
+}
+
+// FuzzParseOpen: ParseOpen never panics, its slices stay within the
+// payload, and what it accepts encodes back to the same bytes.
+func FuzzParseOpen(f *testing.F) {
+	f.Add(wire.AppendOpen(nil, 0, "sys.ping", nil))
+	f.Add(wire.AppendOpen(nil, 30*time.Second, "process.start", []byte(`{"argv":["ls","-l"]}`)))
+	f.Add(wire.AppendOpen(nil, 0, strings.Repeat("m", 256), []byte("{}")))
+	f.Add(openBytes(0, 0, "x"))
+	f.Add(openBytes(0, 300, "x"))
+	f.Add(openBytes(1<<63, 1, "x"))
+	f.Add([]byte{0})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		o, err := wire.ParseOpen(p)
+		if err != nil {
+			if !errors.Is(err, wire.ErrMalformed) {
+				t.Fatalf("ParseOpen: %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		if o.Timeout < 0 || len(o.Method) == 0 || len(o.Method) > 256 {
+			t.Fatalf("ParseOpen accepted timeout %v, method of %d bytes", o.Timeout, len(o.Method))
+		}
+		if enc := wire.AppendOpen(nil, o.Timeout, string(o.Method), o.Args); !bytes.Equal(enc, p) {
+			t.Fatalf("AppendOpen(ParseOpen(%x)) = %x", p, enc)
+		}
+	})
+}
+
+// FuzzParseStatus: ParseStatus never panics, and what it accepts
+// encodes back to the same bytes.
+func FuzzParseStatus(f *testing.F) {
+	f.Add(wire.AppendStatus(nil, 0, "", nil))
+	f.Add(wire.AppendStatus(nil, 0, "", []byte(`{"ok":true}`)))
+	f.Add(wire.AppendStatus(nil, 5, "no such file", nil))
+	f.Add(statusBytes(2, 4097, strings.Repeat("e", 4097)))
+	f.Add(statusBytes(2, 10, "short"))
+	f.Add([]byte{0, 1})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		st, err := wire.ParseStatus(p)
+		if err != nil {
+			if !errors.Is(err, wire.ErrMalformed) {
+				t.Fatalf("ParseStatus: %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		if len(st.Message) > 4096 {
+			t.Fatalf("ParseStatus accepted a %d-byte message", len(st.Message))
+		}
+		if enc := wire.AppendStatus(nil, st.Code, string(st.Message), st.Result); !bytes.Equal(enc, p) {
+			t.Fatalf("AppendStatus(ParseStatus(%x)) = %x", p, enc)
+		}
+	})
+}
