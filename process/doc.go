@@ -60,7 +60,17 @@
 // waits with wait4(-1): orphans reparented to the agent are reaped and
 // logged, and nothing else in the program may wait for children (do not
 // use exec.Cmd.Wait next to a reaping Manager). Without Reap it waits only
-// for the pids it started, so it coexists with os/exec.
+// for the pids it started, so it coexists with os/exec. As PID 1 the
+// manager always reaps.
+//
+// Children start with default signal dispositions even when the agent
+// inherited some as ignored (a shell's background job ignores SIGINT and
+// SIGQUIT): the manager catches those itself while it is open, so that
+// Ctrl-C forwarded by the host reaches the command.
+//
+// Every process is the leader of its own process group (with TTY, of its
+// own session with the terminal as controlling tty); process.signal,
+// process.kill, Timeout and cancellation all signal the whole group.
 //
 // # Go-function processes
 //
@@ -68,7 +78,8 @@
 // equal to the name (which may not contain '/') runs the function with the
 // spec's args, env and stdio instead of a program, from any transport.
 // Signals and Timeout cancel the function's context; the call ends when
-// the function returns, so a Func must honor its context.
+// the function returns, so a Func must honor its context. A Func runs as
+// the agent, so TTY, User and Groups are refused for it.
 //
 // # Port forwarding
 //

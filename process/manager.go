@@ -220,6 +220,9 @@ func (m *Manager) serveStart(ctx context.Context, call *rpc.Call) (any, error) {
 	}
 	if spec.Shell == "" {
 		if fn := m.lookupFunc(spec.Path); fn != nil {
+			if spec.TTY || spec.User != "" || len(spec.Groups) > 0 {
+				return nil, rpc.Errorf(rpc.InvalidArgument, "%s: %q is a Go function, which runs as the agent without a terminal: tty, user and groups are not allowed", MethodStart, spec.Path)
+			}
 			return m.runFunc(ctx, call, &spec, fn)
 		}
 	}

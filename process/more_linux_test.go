@@ -231,6 +231,8 @@ func TestGoFunc(t *testing.T) {
 	}{
 		{"upper", process.Spec{Path: "upper", Args: []string{"a", "b"}}, "hello", outcome{Stdout: "HELLO", Stderr: "a,b", Code: 2}},
 		{"no stdin", process.Spec{Path: "upper"}, "", outcome{}},
+		{"no user switch", process.Spec{Path: "upper", User: "nobody"}, "", outcome{Err: "InvalidArgument"}},
+		{"no tty", process.Spec{Path: "upper", TTY: true}, "", outcome{Err: "InvalidArgument"}},
 		{"error", process.Spec{Path: "fail"}, "", outcome{Stderr: "fail: no luck\n", Code: 1}},
 		{"timeout", process.Spec{Path: "block", Timeout: 50 * time.Millisecond}, "", outcome{Stdout: "blocking\n", Code: -1, Signal: "SIGKILL", TimedOut: true}},
 	}

@@ -7,8 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -203,3 +207,19 @@ func (b *syncBuffer) String() string {
 }
 
 var _ = fmt.Sprint
+
+// TestIgnoredSignalsNotInherited: an agent started with SIGINT ignored
+// (a background job of a shell) still gives its children the default.
+func TestIgnoredSignalsNotInherited(t *testing.T) {
+	signal.Ignore(os.Interrupt)
+	defer signal.Reset(os.Interrupt)
+	c, _ := setup(t, process.Options{})
+	got := run(testCtx(t), c, process.Spec{Shell: `sed -n 's/^SigIgn:[[:space:]]*//p' /proc/self/status`}, nil)
+	mask, err := strconv.ParseUint(strings.TrimSpace(got.Stdout), 16, 64)
+	if err != nil {
+		t.Fatalf("SigIgn %q: %v", got.Stdout, err)
+	}
+	if mask&(1<<(int(syscall.SIGINT)-1)) != 0 {
+		t.Errorf("child ignores SIGINT (SigIgn %#x)", mask)
+	}
+}

@@ -19,11 +19,31 @@ type sysState struct {
 	subreaper  bool // we set PR_SET_CHILD_SUBREAPER and unset it on Close
 	closeGrace time.Duration
 	devNull    int // /dev/null, every process's stdin unless it has one
+	// unignore receives (and drops) the signals the agent inherited as
+	// ignored, so that children start with them at their defaults.
+	unignore chan os.Signal
+}
+
+// resettable are the signals whose inherited SIG_IGN the manager keeps
+// from passing on to its children (see unignore).
+func resettable() []os.Signal {
+	return []os.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGALRM, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU}
 }
 
 // NewManager returns a Manager whose wait loop is running. With
-// opts.Reap it also becomes a child subreaper (unless it is PID 1).
+// opts.Reap it also becomes a child subreaper (unless it is PID 1); as
+// PID 1 it always reaps, since nobody else will.
+//
+// A signal the agent inherited as ignored (say SIGINT, when a shell
+// started it in the background) would stay ignored in every child, and
+// Ctrl-C would not reach them. So the manager catches such signals
+// itself, dropping them, which keeps them harmless to the agent while
+// children start with the default; Close restores the SIG_IGN.
 func NewManager(opts Options) (*Manager, error) {
+	if os.Getpid() == 1 {
+		opts.Reap = true
+	}
 	m := newManager(opts)
 	devNull, err := syscall.Open(os.DevNull, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
@@ -42,6 +62,17 @@ func NewManager(opts Options) (*Manager, error) {
 	m.sys.done = make(chan struct{})
 	m.sys.closeGrace = 2 * time.Second
 	signal.Notify(m.sys.sigc, syscall.SIGCHLD)
+	var ignored []os.Signal
+	for _, sig := range resettable() {
+		if signal.Ignored(sig) {
+			ignored = append(ignored, sig)
+		}
+	}
+	if len(ignored) > 0 {
+		m.sys.unignore = make(chan os.Signal, 1)
+		signal.Notify(m.sys.unignore, ignored...)
+		m.log.Debug("process: children get default dispositions for inherited ignored signals", "signals", ignored)
+	}
 	go m.waitLoop()
 	if opts.Reap {
 		m.sys.sigc <- syscall.SIGCHLD // reap what exited before we started listening
@@ -180,6 +211,9 @@ func (m *Manager) Close() error {
 	close(m.sys.stop)
 	<-m.sys.done
 	signal.Stop(m.sys.sigc)
+	if m.sys.unignore != nil {
+		signal.Stop(m.sys.unignore)
+	}
 	m.mu.Lock()
 	for pid, p := range m.waiters {
 		delete(m.waiters, pid)
