@@ -1,0 +1,28 @@
+// Package hgfs is the HGFS (Host/Guest File System) server that VMware
+// hosts use to move files in and out of a guest: the VMX turns the
+// vSphere API's InitiateFileTransferToGuest/FromGuest into HGFS packets
+// that the guest's tools answer.
+//
+// Server.Dispatch takes one request packet and always returns one reply
+// packet. Both header formats are understood: the legacy 8-byte request
+// header and the 52-byte header of protocol version 4 (op 0xff in the
+// second word). Every field is read with bounds checks against the
+// packet, packets larger than the protocol allows are refused, and a
+// malformed packet gets an HGFS error status (PROTOCOL_ERROR), never a
+// panic. The operations served are CreateSessionV4, DestroySessionV4,
+// Open (legacy), OpenV3, ReadV3, WriteV3, Close, CloseV3, GetattrV2 and
+// SetattrV2; others are answered OPERATION_NOT_SUPPORTED.
+//
+// File names arrive in the protocol's cross-platform form (components
+// separated by NUL) and become slash paths. A name whose first
+// component is "SCHEME:" with a registered FileHandler goes to that
+// handler as a URL: "archive:/var/log?format=tar" serves /var/log as a
+// tar stream. Two handlers come registered: "file", the default for
+// plain names, which serves regular files (reading files that report
+// size 0, such as /proc's, to learn their real size), and "archive",
+// which reads a directory as tar.gz and extracts one written to it.
+//
+// Register exposes the server through an rpc.Server as the method
+// hgfs.packet, so a VMware toolbox routing VIX HGFS requests, or a host
+// that speaks HGFS itself, reaches it over any transport.
+package hgfs
