@@ -320,7 +320,7 @@ func testSession(t *testing.T, do func([]byte) []byte) {
 	ss.must(hgfs.OpClose, (&pkt{}).u32(h).b)
 
 	// Setattr: size 5, mode 0644 (owner, group, other).
-	attr := (&pkt{}).u64(1<<1|1<<7|1<<8|1<<9).u32(0).u64(5).u64(0).u64(0).u64(0).u64(0).
+	attr := (&pkt{}).u64(1<<1 | 1<<7 | 1<<8 | 1<<9).u32(0).u64(5).u64(0).u64(0).u64(0).u64(0).
 		u8(0).u8(6).u8(4).u8(4).u64(0).u64(0).u32(0).u32(0).u64(0).u32(0).u32(0).u64(0).b
 	if len(attr) != 104 {
 		t.Fatalf("attr of %d bytes", len(attr))
