@@ -82,11 +82,30 @@ func (s *Service) list(ctx context.Context, call *rpc.Call) (any, error) {
 }
 
 // copyBuf copies with a pooled buffer, never handing the copy to a
-// ReaderFrom or WriterTo (os.File's fall back to small buffers).
+// ReaderFrom or WriterTo (os.File's fall back to small buffers). It
+// fills the buffer before each write, so a stream arriving in 64 KiB
+// DATA frames reaches a file in a quarter as many write calls.
 func (s *Service) copyBuf(dst io.Writer, src io.Reader) (int64, error) {
 	bp := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(bp)
-	return io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, *bp)
+	buf := *bp
+	var n int64
+	for {
+		m, rerr := io.ReadFull(src, buf)
+		if m > 0 {
+			if _, err := dst.Write(buf[:m]); err != nil {
+				return n, err
+			}
+			n += int64(m)
+		}
+		switch {
+		case rerr == nil:
+		case errors.Is(rerr, io.EOF), errors.Is(rerr, io.ErrUnexpectedEOF):
+			return n, nil
+		default:
+			return n, rerr
+		}
+	}
 }
 
 func (s *Service) read(ctx context.Context, call *rpc.Call) (any, error) {
