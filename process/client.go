@@ -30,11 +30,16 @@ func NewClient(c *rpc.Client) *Client {
 // Result together with an *ExitError; a call that fails returns an
 // *rpc.Error (or ctx's error).
 func (c *Client) Run(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writer) (*Result, error) {
-	p, err := c.start(ctx, spec, stdin, stdout, stderr, false)
+	p, err := c.open(ctx, spec, stdin, stderr)
 	if err != nil {
 		return nil, err
 	}
-	p.copyOut(stdout, p.s.LaneReader(LaneStdout)) // here rather than in a goroutine
+	// Copy stdout here rather than in a goroutine, and read the started
+	// event only afterwards (it is buffered): one wake-up less per run.
+	p.copyOut(stdout, p.s.LaneReader(LaneStdout))
+	if err := p.started(); err != nil {
+		return nil, err
+	}
 	return p.Wait()
 }
 
@@ -60,11 +65,20 @@ type Process struct {
 // stdin whose Read blocks keeps that goroutine until it returns. ctx
 // bounds the whole run: canceling it kills the process group.
 func (c *Client) Start(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writer) (*Process, error) {
-	return c.start(ctx, spec, stdin, stdout, stderr, true)
+	p, err := c.open(ctx, spec, stdin, stderr)
+	if err != nil {
+		return nil, err
+	}
+	go p.copyOut(stdout, p.s.LaneReader(LaneStdout))
+	if err := p.started(); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
-// start is Start; without bgStdout the caller copies stdout itself.
-func (c *Client) start(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writer, bgStdout bool) (*Process, error) {
+// open opens the call and starts copying stdin and stderr; the caller
+// copies stdout (one of the two pumps counted) and calls started.
+func (c *Client) open(ctx context.Context, spec Spec, stdin io.Reader, stderr io.Writer) (*Process, error) {
 	if stdin != nil {
 		spec.Stdin = true
 	}
@@ -74,23 +88,7 @@ func (c *Client) start(ctx context.Context, spec Spec, stdin io.Reader, stdout, 
 	}
 	p := &Process{c: c, s: s, ctx: ctx, stop: stop}
 	p.pumps.Add(2)
-	if bgStdout {
-		go p.copyOut(stdout, s.LaneReader(LaneStdout))
-	}
 	go p.copyOut(stderr, s.LaneReader(LaneStderr))
-	ev, err := readEvent(s, "started")
-	if err != nil {
-		if !bgStdout {
-			p.copyOut(stdout, s.LaneReader(LaneStdout))
-		}
-		p.pumps.Wait()
-		stop()
-		if cerr := ctx.Err(); cerr != nil {
-			return nil, cerr
-		}
-		return nil, err
-	}
-	p.ID, p.PID = ev.ID, ev.PID
 	if stdin != nil {
 		go func() {
 			_, err := io.Copy(s, stdin)
@@ -100,6 +98,22 @@ func (c *Client) start(ctx context.Context, spec Spec, stdin io.Reader, stdout, 
 		}()
 	}
 	return p, nil
+}
+
+// started reads the started event; if the call failed instead it waits
+// for the output copies and returns the call's error.
+func (p *Process) started() error {
+	ev, err := readEvent(p.s, "started")
+	if err != nil {
+		p.pumps.Wait()
+		p.stop()
+		if cerr := p.ctx.Err(); cerr != nil {
+			return cerr
+		}
+		return err
+	}
+	p.ID, p.PID = ev.ID, ev.PID
+	return nil
 }
 
 // openStream opens a streaming call that ctx cancels. It opens with a
