@@ -116,3 +116,44 @@ func BenchmarkDownload64MiB(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRPCStream64MiB sends 64 MiB through a bare rpc stream into
+// io.Discard, with the same windows as the transfers: the ceiling the
+// rpc layer sets, to read the file figures against.
+func BenchmarkRPCStream64MiB(b *testing.B) {
+	srv := rpc.NewServer(rpc.ServerOptions{Window: benchWindow})
+	srv.RegisterHandler("sink", rpc.HandlerFunc(func(ctx context.Context, call *rpc.Call) (any, error) {
+		_, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{call}, make([]byte, 256<<10))
+		return nil, err
+	}))
+	a, z := testutil.SocketPair(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.ServeChannel(ctx, channel.NewStream(a, channel.StreamOptions{ReadBufferSize: benchReadBuffer}))
+	}()
+	defer func() { cancel(); <-done }()
+	c, err := rpc.NewClient(ctx, channel.NewStream(z, channel.StreamOptions{ReadBufferSize: benchReadBuffer}), rpc.ClientOptions{Window: benchWindow})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	data := make([]byte, 256<<10)
+	b.SetBytes(benchSize)
+	for b.Loop() {
+		s, err := c.Open(ctx, "sink", nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for n := 0; n < benchSize; n += len(data) {
+			if _, err := s.Write(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		s.CloseWrite()
+		if err := s.Wait(nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
