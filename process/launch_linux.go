@@ -1,7 +1,7 @@
 package process
 
 import (
-	"errors"
+	"fmt"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -107,9 +107,9 @@ func resolveUser(spec string, groups []string) (*syscall.Credential, []string, e
 			cred.Uid, cred.Gid = uint32(uid), uint32(uid)
 			u, _ = user.LookupId(uidStr)
 		} else if hasGid {
-			return nil, nil, errors.New("user " + strconv.Quote(spec) + ": want a name or uid[:gid]")
+			return nil, nil, fmt.Errorf("user %q: want a name or uid[:gid]", spec)
 		} else if u, err = user.Lookup(spec); err != nil {
-			return nil, nil, errors.New("user " + strconv.Quote(spec) + ": " + err.Error())
+			return nil, nil, fmt.Errorf("user %q: %w", spec, err)
 		} else {
 			uid, _ := strconv.ParseUint(u.Uid, 10, 32)
 			cred.Uid = uint32(uid)
@@ -122,7 +122,7 @@ func resolveUser(spec string, groups []string) (*syscall.Credential, []string, e
 		if hasGid {
 			gid, err := strconv.ParseUint(gidStr, 10, 32)
 			if err != nil {
-				return nil, nil, errors.New("user " + strconv.Quote(spec) + ": gid " + strconv.Quote(gidStr) + " is not a number")
+				return nil, nil, fmt.Errorf("user %q: gid %q: %w", spec, gidStr, err)
 			}
 			cred.Gid = uint32(gid)
 		}
@@ -140,7 +140,7 @@ func resolveUser(spec string, groups []string) (*syscall.Credential, []string, e
 		if err != nil {
 			grp, lerr := user.LookupGroup(g)
 			if lerr != nil {
-				return nil, nil, errors.New("group " + strconv.Quote(g) + ": " + lerr.Error())
+				return nil, nil, fmt.Errorf("group %q: %w", g, lerr)
 			}
 			gid, _ = strconv.ParseUint(grp.Gid, 10, 32)
 		}
