@@ -438,3 +438,46 @@ func TestOutputBeforeExitIsDelivered(t *testing.T) {
 		}
 	}
 }
+
+// blockingWriter counts bytes, blocking its first Write until released.
+type blockingWriter struct {
+	first   chan struct{} // closed at the first Write
+	release chan struct{}
+	once    sync.Once
+	n       int
+}
+
+func (w *blockingWriter) Write(p []byte) (int, error) {
+	w.once.Do(func() {
+		close(w.first)
+		<-w.release
+	})
+	w.n += len(p)
+	return len(p), nil
+}
+
+// TestFlowControl: a host that stops reading stops the process instead
+// of the agent buffering its output.
+func TestFlowControl(t *testing.T) {
+	c, _ := setup(t, process.Options{})
+	ctx := testCtx(t)
+	w := &blockingWriter{first: make(chan struct{}), release: make(chan struct{})}
+	const size = 64 << 20
+	p, err := c.Start(ctx, process.Spec{Shell: fmt.Sprintf("head -c %d /dev/zero", size)}, nil, w, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-w.first
+	time.Sleep(200 * time.Millisecond)
+	l, err := c.List(ctx)
+	if err != nil || len(l) != 1 || l[0].ID != p.ID {
+		t.Errorf("with the host not reading, the writer should still be running: %+v, %v", l, err)
+	}
+	close(w.release)
+	if _, err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if w.n != size {
+		t.Errorf("got %d bytes, want %d", w.n, size)
+	}
+}

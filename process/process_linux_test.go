@@ -89,6 +89,7 @@ func TestRun(t *testing.T) {
 		{"shell args", process.Spec{Shell: `echo "$0-$1"`, Args: []string{"x", "y"}}, "", outcome{Stdout: "x-y\n"}},
 		{"stdin", process.Spec{Path: "cat"}, "hello\n", outcome{Stdout: "hello\n"}},
 		{"no stdin", process.Spec{Path: "cat"}, "", outcome{}},
+		{"stdin not read", process.Spec{Shell: "exit 3"}, strings.Repeat("unread ", 1<<20), outcome{Code: 3}},
 		{"env extends", process.Spec{Shell: `echo "$FOO" "${PATH:+path}"`, Env: []string{"FOO=bar"}}, "", outcome{Stdout: "bar path\n"}},
 		{"env replaces", process.Spec{Path: "/usr/bin/env", Env: []string{"A=1", "B=2", "A=3"}, ReplaceEnv: true}, "", outcome{Stdout: "A=3\nB=2\n"}},
 		{"dir", process.Spec{Path: "pwd", Dir: "/usr"}, "", outcome{Stdout: "/usr\n"}},
