@@ -167,7 +167,17 @@ func (c *Client) Open(ctx context.Context, method string, args any) (*Stream, er
 		return nil, err
 	}
 	if ctx.Done() != nil {
-		s.stopWatch = context.AfterFunc(ctx, func() { s.cancel(ctx.Err()) })
+		// The read loop may end the stream already; end reads stopWatch
+		// under mu.
+		stop := context.AfterFunc(ctx, func() { s.cancel(ctx.Err()) })
+		s.mu.Lock()
+		s.stopWatch = stop
+		s.mu.Unlock()
+		select {
+		case <-s.done: // ended before the watch was set: end could not stop it
+			stop()
+		default:
+		}
 	}
 	return s, nil
 }
@@ -340,8 +350,11 @@ func (s *Stream) cancel(err error) {
 }
 
 func (s *Stream) end(err error) {
-	if s.stopWatch != nil {
-		s.stopWatch()
+	s.mu.Lock()
+	stop := s.stopWatch
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
 	}
 	s.finishRecv(err)
 	s.finishSend()

@@ -101,11 +101,14 @@ func (c *Call) LaneWriter(l Lane) io.Writer {
 func (c *Call) CloseWrite() error { return c.closeWrite() }
 
 // abort cancels the handler's context when the connection gives up on it.
-func (c *Call) abort(err error) {
+// The context reports context.Canceled, as the context.Context contract
+// requires; why the stream ended (connection lost, flow-control
+// violation) is what the call's Read and Write return.
+func (c *Call) abort(error) {
 	c.mu.Lock()
 	c.silent = true
 	c.mu.Unlock()
-	c.ctx.cancel(err)
+	c.ctx.cancel(context.Canceled)
 }
 
 type callKey struct{}

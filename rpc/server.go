@@ -343,9 +343,9 @@ func (sc *serverConn) open(f *wire.Frame) error {
 		sc.smu.Unlock()
 		return fmt.Errorf("%w: OPEN of stream %d, which is open", errProtocol, id)
 	}
-	if sc.nstream >= sc.srv.opts.MaxStreams {
+	if n := sc.nstream; n >= sc.srv.opts.MaxStreams {
 		sc.smu.Unlock()
-		return sc.reject(id, ResourceExhausted, fmt.Sprintf("%d calls in flight on this connection, the limit", sc.nstream))
+		return sc.reject(id, ResourceExhausted, fmt.Sprintf("%d calls in flight on this connection, the limit", n))
 	}
 	if !sc.srv.callStarted() {
 		sc.smu.Unlock()
@@ -363,15 +363,18 @@ func (sc *serverConn) open(f *wire.Frame) error {
 		c.Args = append([]byte(nil), o.Args...)
 	}
 	c.ctx.parent, c.ctx.call = sc.base, c
+	c.handler = r.wrapped
+	// Set up the deadline before the call is in the table, where a
+	// closing connection may cancel it (and read the timer) at once.
+	if o.Timeout > 0 {
+		c.ctx.deadline = time.Now().Add(o.Timeout)
+		c.ctx.mu.Lock()
+		c.ctx.timer = time.AfterFunc(o.Timeout, func() { c.ctx.cancel(context.DeadlineExceeded) })
+		c.ctx.mu.Unlock()
+	}
 	sc.streams[id] = &c.streamCore
 	sc.nstream++
 	sc.smu.Unlock()
-
-	if o.Timeout > 0 {
-		c.ctx.deadline = time.Now().Add(o.Timeout)
-		c.ctx.timer = time.AfterFunc(o.Timeout, func() { c.ctx.cancel(context.DeadlineExceeded) })
-	}
-	c.handler = r.wrapped
 	select {
 	case sc.work <- c:
 	default:
@@ -426,7 +429,7 @@ func (sc *serverConn) finish(c *Call, result any, err error) {
 		if code == OK {
 			code = Unknown
 		}
-		payload = wire.AppendStatus(c.scratch[:0], uint16(code), err.Error(), nil)
+		payload = wire.AppendStatus(c.scratch[:0], uint16(code), statusMessage(err), nil)
 	}
 	if uint32(len(payload)) > sc.peerMax {
 		payload = wire.AppendStatus(c.scratch[:0], uint16(ResourceExhausted),
@@ -447,6 +450,16 @@ func (sc *serverConn) finish(c *Call, result any, err error) {
 	c.finishRecv(errWriteClosed)
 	c.ctx.cancel(context.Canceled)
 	sc.srv.callDone()
+}
+
+// statusMessage is the STATUS message for err. An *Error carries its
+// message bare: its Error() adds the "rpc: Code: " prefix, which the
+// client's *Error adds again.
+func statusMessage(err error) string {
+	if e, ok := err.(*Error); ok {
+		return e.Message
+	}
+	return err.Error()
 }
 
 func marshalResult(v any) ([]byte, error) {

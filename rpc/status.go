@@ -125,6 +125,9 @@ func CodeOf(err error) Code {
 	switch {
 	case errors.As(err, &e):
 		return e.Code
+	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ENOTEMPTY):
+		// Before fs.ErrExist, which ENOTEMPTY also matches.
+		return FailedPrecondition
 	case errors.Is(err, context.Canceled):
 		return Canceled
 	case errors.Is(err, context.DeadlineExceeded):
@@ -135,8 +138,6 @@ func CodeOf(err error) Code {
 		return AlreadyExists
 	case errors.Is(err, fs.ErrPermission):
 		return PermissionDenied
-	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ENOTEMPTY):
-		return FailedPrecondition
 	case errors.Is(err, syscall.EINVAL), errors.Is(err, syscall.ENAMETOOLONG):
 		return InvalidArgument
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENOMEM):
