@@ -2,6 +2,7 @@ package process
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -11,12 +12,23 @@ import (
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
+// connChunk bounds the bytes a Write hands to the sending goroutine at a
+// time, like a socket's send buffer.
+const connChunk = 64 << 10
+
+// connLinger bounds how long a closed connection keeps flushing what was
+// written before Close and waiting for the guest side to finish.
+const connLinger = 2 * time.Second
+
 // Dial connects to address on network ("tcp", "tcp4", "tcp6" or "unix")
 // as seen from inside the guest and returns the connection as a
 // net.Conn. ctx bounds only the dialing, as with net.Dialer.
 //
-// Read deadlines interrupt a blocked Read. A write deadline is checked
-// when Write starts; a Write blocked on flow control ends with Close.
+// The connection behaves like a TCP one: Write returns once its bytes
+// are queued (blocking while a 64 KiB send buffer is full), deadlines
+// interrupt blocked Reads and Writes, CloseWrite half-closes, and Close
+// is graceful: written bytes are still delivered, then the guest side
+// sees EOF; after connLinger (2s) the stream is abandoned.
 func (c *Client) Dial(ctx context.Context, network, address string) (net.Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -34,9 +46,16 @@ func (c *Client) Dial(ctx context.Context, network, address string) (net.Conn, e
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Addr: addr{network, address}, Err: err}
 	}
-	sc := &streamConn{s: s, remote: addr{network, address}, data: make(chan []byte), closed: make(chan struct{})}
+	sc := &streamConn{
+		s: s, remote: addr{network, address},
+		data: make(chan []byte), closed: make(chan struct{}),
+		queue: make(chan []byte, 1), free: make(chan []byte, 1), halfClose: make(chan struct{}),
+	}
+	sc.free <- make([]byte, connChunk)
 	sc.rdl.init()
+	sc.wdl.init()
 	go sc.reader()
+	go sc.writer()
 	return sc, nil
 }
 
@@ -46,8 +65,9 @@ type addr struct{ network, address string }
 func (a addr) Network() string { return a.network }
 func (a addr) String() string  { return a.address }
 
-// streamConn is a net.Conn over a net.dial stream. A goroutine reads the
-// stream so that Read can honor deadlines.
+// streamConn is a net.Conn over a net.dial stream. A reader goroutine
+// feeds Read so that it can honor deadlines; a writer goroutine sends
+// what Write queued, so that Write can too.
 type streamConn struct {
 	s      *rpc.Stream
 	remote addr
@@ -56,10 +76,17 @@ type streamConn struct {
 	rerr    error       // why data was closed; read after it is
 	pending []byte
 	rmu     sync.Mutex // serializes Read
+	rdl     deadline
 
-	rdl       deadline
-	wmu       sync.Mutex
-	wdl       time.Time
+	wmu       sync.Mutex // serializes Write and CloseWrite
+	wdl       deadline
+	queue     chan []byte // a chunk for the writer (cap 1)
+	free      chan []byte // the chunk buffer, when the writer is done with it
+	werrMu    sync.Mutex
+	werr      error // sticky send error
+	halfClose chan struct{}
+	wclosed   bool // guarded by wmu
+
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -72,9 +99,7 @@ func (c *streamConn) reader() {
 		if n > 0 {
 			select {
 			case c.data <- buf[:n]:
-			case <-c.closed:
-				c.rerr = net.ErrClosed
-				return
+			case <-c.closed: // drop: nobody reads any more, but drain the stream
 			}
 		}
 		if err != nil {
@@ -82,6 +107,45 @@ func (c *streamConn) reader() {
 			return
 		}
 	}
+}
+
+// writer sends queued chunks in order; on CloseWrite or Close it sends
+// what is queued, half-closes and ends. It also ends with the stream.
+func (c *streamConn) writer() {
+	send := func(b []byte) {
+		if c.sendErr() == nil {
+			if _, err := c.s.Write(b); err != nil {
+				c.werrMu.Lock()
+				c.werr = err
+				c.werrMu.Unlock()
+			}
+		}
+		c.free <- b[:cap(b)]
+	}
+	for {
+		select {
+		case b := <-c.queue:
+			send(b)
+			continue
+		case <-c.s.Done():
+			return
+		case <-c.halfClose:
+		case <-c.closed:
+		}
+		select {
+		case b := <-c.queue:
+			send(b)
+		default:
+		}
+		_ = c.s.CloseWrite()
+		return
+	}
+}
+
+func (c *streamConn) sendErr() error {
+	c.werrMu.Lock()
+	defer c.werrMu.Unlock()
+	return c.werr
 }
 
 func (c *streamConn) opErr(op string, err error) error {
@@ -95,12 +159,13 @@ func (c *streamConn) opErr(op string, err error) error {
 func (c *streamConn) Read(p []byte) (int, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	switch {
+	case isClosed(c.closed):
+		return 0, c.opErr("read", net.ErrClosed)
+	case isClosed(c.rdl.wait()):
+		return 0, c.opErr("read", os.ErrDeadlineExceeded)
+	}
 	if len(c.pending) == 0 {
-		select {
-		case <-c.closed:
-			return 0, c.opErr("read", net.ErrClosed)
-		default:
-		}
 		select {
 		case b, ok := <-c.data:
 			if !ok {
@@ -118,31 +183,63 @@ func (c *streamConn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Write sends p to the guest address.
+// Write queues p for the guest address, blocking while the send buffer
+// is full.
 func (c *streamConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
-	dl := c.wdl
-	c.wmu.Unlock()
-	if !dl.IsZero() && !time.Now().Before(dl) {
-		return 0, c.opErr("write", os.ErrDeadlineExceeded)
+	defer c.wmu.Unlock()
+	n := 0
+	for {
+		switch {
+		case isClosed(c.closed):
+			return n, c.opErr("write", net.ErrClosed)
+		case c.wclosed:
+			return n, c.opErr("write", errors.New("write after CloseWrite"))
+		case isClosed(c.wdl.wait()):
+			return n, c.opErr("write", os.ErrDeadlineExceeded)
+		case len(p) == 0:
+			return n, nil
+		}
+		select {
+		case buf := <-c.free:
+			if err := c.sendErr(); err != nil {
+				c.free <- buf
+				return n, c.opErr("write", err)
+			}
+			k := copy(buf, p)
+			c.queue <- buf[:k]
+			n, p = n+k, p[k:]
+		case <-c.wdl.wait():
+			return n, c.opErr("write", os.ErrDeadlineExceeded)
+		case <-c.closed:
+			return n, c.opErr("write", net.ErrClosed)
+		case <-c.s.Done():
+			if err := c.sendErr(); err != nil {
+				return n, c.opErr("write", err)
+			}
+			return n, c.opErr("write", net.ErrClosed)
+		}
 	}
-	select {
-	case <-c.closed:
-		return 0, c.opErr("write", net.ErrClosed)
-	default:
-	}
-	n, err := c.s.Write(p)
-	return n, c.opErr("write", err)
 }
 
-// CloseWrite half-closes: the guest connection sees EOF.
-func (c *streamConn) CloseWrite() error { return c.opErr("close", c.s.CloseWrite()) }
+// CloseWrite half-closes: once what was written is sent, the guest
+// connection sees EOF.
+func (c *streamConn) CloseWrite() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if !c.wclosed {
+		c.wclosed = true
+		close(c.halfClose)
+	}
+	return nil
+}
 
-// Close ends the stream; the agent closes its connection.
+// Close stops local Reads and Writes at once; what was written is still
+// sent, then the guest side sees EOF (see Dial).
 func (c *streamConn) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.closed)
-		c.s.Close()
+		time.AfterFunc(connLinger, func() { c.s.Close() })
 	})
 	return nil
 }
@@ -151,18 +248,13 @@ func (c *streamConn) LocalAddr() net.Addr  { return addr{"guestrpc", "host"} }
 func (c *streamConn) RemoteAddr() net.Addr { return c.remote }
 
 func (c *streamConn) SetDeadline(t time.Time) error {
-	c.SetReadDeadline(t)
-	return c.SetWriteDeadline(t)
-}
-
-func (c *streamConn) SetReadDeadline(t time.Time) error { c.rdl.set(t); return nil }
-
-func (c *streamConn) SetWriteDeadline(t time.Time) error {
-	c.wmu.Lock()
-	c.wdl = t
-	c.wmu.Unlock()
+	c.rdl.set(t)
+	c.wdl.set(t)
 	return nil
 }
+
+func (c *streamConn) SetReadDeadline(t time.Time) error  { c.rdl.set(t); return nil }
+func (c *streamConn) SetWriteDeadline(t time.Time) error { c.wdl.set(t); return nil }
 
 // deadline is a channel closed when a settable time passes (as in
 // net.Pipe).
