@@ -86,8 +86,13 @@ func gone(pid int) bool {
 
 func TestTimeoutKillsGroup(t *testing.T) {
 	c, _ := setup(t, process.Options{Reap: true})
-	var out bytes.Buffer
-	res, err := c.Run(testCtx(t), process.Spec{Shell: "sleep 100 & echo $!; sleep 100", Timeout: 300 * time.Millisecond}, nil, &out, nil)
+	var out syncBuffer
+	p, err := c.Start(testCtx(t), process.Spec{Shell: "sleep 100 & echo $!; sleep 100", Timeout: time.Second}, nil, &out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.HasSuffix(out.String(), "\n") })
+	res, err := p.Wait()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Run: %v, want an ExitError matching context.DeadlineExceeded", err)
 	}
