@@ -283,6 +283,8 @@ func (m *Manager) runFunc(ctx context.Context, call *rpc.Call, spec *Spec, fn Fu
 		res.ExitCode, res.Signal = -1, signalName(sig.sig)
 	case errors.Is(cause, errTimeout):
 		res.ExitCode, res.Signal, res.TimedOut = -1, signalName(9), true
+	case errors.Is(cause, errClosed):
+		return nil, rpc.Errorf(rpc.Unavailable, "%s: %s: %w", MethodStart, spec.Path, cause)
 	case cause != nil: // the client canceled or the connection ended
 		return nil, rpc.Errorf(rpc.Canceled, "%s: %s: %w", MethodStart, spec.Path, cause)
 	}
