@@ -36,8 +36,10 @@ type Stream struct {
 
 	wmu sync.Mutex
 	enc *wire.Encoder
+	out countingWriter // what enc writes to
 
 	dec *wire.Decoder
+	in  countingReader // what dec reads from
 	max uint32
 
 	closeOnce sync.Once
@@ -57,11 +59,13 @@ func NewStream(rwc io.ReadWriteCloser, opts StreamOptions) *Stream {
 	}
 	s := &Stream{
 		rwc:    rwc,
-		enc:    wire.NewEncoder(rwc),
-		dec:    wire.NewDecoder(bufio.NewReaderSize(rwc, opts.ReadBufferSize), opts.MaxPayload),
+		out:    countingWriter{w: rwc},
+		in:     countingReader{r: bufio.NewReaderSize(rwc, opts.ReadBufferSize)},
 		max:    opts.MaxPayload,
 		closed: make(chan struct{}),
 	}
+	s.enc = wire.NewEncoder(&s.out)
+	s.dec = wire.NewDecoder(&s.in, opts.MaxPayload)
 	if d, ok := rwc.(deadliner); ok {
 		if f, isFile := rwc.(*os.File); !isFile || f.SetReadDeadline(time.Time{}) == nil {
 			s.dl = d
@@ -84,13 +88,19 @@ func (s *Stream) Send(ctx context.Context, f *wire.Frame) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	stop := s.watch(ctx, true)
+	before := s.out.n
 	err := s.enc.Encode(f)
 	if stop != nil && !stop() {
 		// The watcher fired: the deadline it set must not leak into the
 		// next Send, and the error is the context's.
 		_ = s.dl.SetWriteDeadline(time.Time{})
 		if err != nil {
-			err = ctx.Err()
+			if s.out.n != before {
+				// Part of the frame went out: the peer would read the
+				// next frame as the rest of this one.
+				_ = s.Close()
+			}
+			return ctx.Err()
 		}
 	}
 	if err != nil {
@@ -105,13 +115,17 @@ func (s *Stream) Receive(ctx context.Context, f *wire.Frame) error {
 		return err
 	}
 	stop := s.watch(ctx, false)
+	before := s.in.n
 	err := s.dec.Decode(f)
 	if stop != nil && !stop() {
 		_ = s.dl.SetReadDeadline(time.Time{})
 		if err != nil {
-			// A partial frame may have been consumed: the stream is no
-			// longer in sync, so it is closed.
-			_ = s.Close()
+			if s.in.n != before {
+				// Part of a frame was consumed: the stream is no
+				// longer in sync, so it is closed. Interrupted between
+				// frames, it stays usable.
+				_ = s.Close()
+			}
 			return ctx.Err()
 		}
 	}
@@ -121,12 +135,16 @@ func (s *Stream) Receive(ctx context.Context, f *wire.Frame) error {
 	return nil
 }
 
-// watch arranges for ctx's cancellation to interrupt blocked I/O.
+// watch arranges for ctx's cancellation to interrupt blocked I/O. The
+// returned stop reports false once the watcher has fired, and only after
+// it has set its deadline, so the caller's reset cannot be overtaken.
 func (s *Stream) watch(ctx context.Context, write bool) func() bool {
 	if ctx.Done() == nil || s.dl == nil {
 		return nil
 	}
-	return context.AfterFunc(ctx, func() {
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(fired)
 		past := time.Unix(1, 0)
 		if write {
 			_ = s.dl.SetWriteDeadline(past)
@@ -134,6 +152,37 @@ func (s *Stream) watch(ctx context.Context, write bool) func() bool {
 			_ = s.dl.SetReadDeadline(past)
 		}
 	})
+	return func() bool {
+		if stop() {
+			return true
+		}
+		<-fired
+		return false
+	}
+}
+
+// countingReader and countingWriter count the bytes that pass, so that
+// an interrupted Receive or Send can tell whether it tore a frame.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func (s *Stream) wrap(op string, err error) error {
