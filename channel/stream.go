@@ -36,7 +36,6 @@ type Stream struct {
 
 	wmu sync.Mutex
 	enc *wire.Encoder
-	out countingWriter // what enc writes to
 
 	dec *wire.Decoder
 	in  countingReader // what dec reads from
@@ -59,12 +58,11 @@ func NewStream(rwc io.ReadWriteCloser, opts StreamOptions) *Stream {
 	}
 	s := &Stream{
 		rwc:    rwc,
-		out:    countingWriter{w: rwc},
 		in:     countingReader{r: bufio.NewReaderSize(rwc, opts.ReadBufferSize)},
 		max:    opts.MaxPayload,
 		closed: make(chan struct{}),
 	}
-	s.enc = wire.NewEncoder(&s.out)
+	s.enc = wire.NewEncoder(rwc) // unwrapped: the encoder may use writev on sockets
 	s.dec = wire.NewDecoder(&s.in, opts.MaxPayload)
 	if d, ok := rwc.(deadliner); ok {
 		if f, isFile := rwc.(*os.File); !isFile || f.SetReadDeadline(time.Time{}) == nil {
@@ -77,7 +75,9 @@ func NewStream(rwc io.ReadWriteCloser, opts StreamOptions) *Stream {
 	return s
 }
 
-// Send writes f as one frame.
+// Send writes f as one frame. A Send that ctx interrupts closes the
+// stream, since part of the frame may have gone out; a Receive that ctx
+// interrupts between frames leaves it usable.
 func (s *Stream) Send(ctx context.Context, f *wire.Frame) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -88,18 +88,15 @@ func (s *Stream) Send(ctx context.Context, f *wire.Frame) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	stop := s.watch(ctx, true)
-	before := s.out.n
 	err := s.enc.Encode(f)
 	if stop != nil && !stop() {
 		// The watcher fired: the deadline it set must not leak into the
 		// next Send, and the error is the context's.
 		_ = s.dl.SetWriteDeadline(time.Time{})
 		if err != nil {
-			if s.out.n != before {
-				// Part of the frame went out: the peer would read the
-				// next frame as the rest of this one.
-				_ = s.Close()
-			}
+			// Part of the frame may have gone out, and the peer would
+			// read the next frame as the rest of it: close the stream.
+			_ = s.Close()
 			return ctx.Err()
 		}
 	}
@@ -161,8 +158,8 @@ func (s *Stream) watch(ctx context.Context, write bool) func() bool {
 	}
 }
 
-// countingReader and countingWriter count the bytes that pass, so that
-// an interrupted Receive or Send can tell whether it tore a frame.
+// countingReader counts the bytes the decoder reads, so that an
+// interrupted Receive can tell whether it tore a frame.
 type countingReader struct {
 	r io.Reader
 	n int64
@@ -170,17 +167,6 @@ type countingReader struct {
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
 }
