@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
+	"github.com/guestrpc/guestrpc/channel"
 	"github.com/guestrpc/guestrpc/internal/testutil"
 	"github.com/guestrpc/guestrpc/rpc"
 )
@@ -978,5 +980,101 @@ func TestConnectionLoss(t *testing.T) {
 	}
 	if c.Err() == nil {
 		t.Error("Err() is nil after Close")
+	}
+}
+
+// TestServeListener: Serve accepts sessions until Shutdown, which makes
+// it return ErrServerClosed and closes the listener; a Server that has
+// shut down refuses to serve again.
+func TestServeListener(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := channel.ListenUnix(sock, channel.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := rpc.NewServer(rpc.ServerOptions{})
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.Background(), l) }()
+	ctx := testCtx(t)
+	var clients []*rpc.Client
+	for range 3 {
+		ch, err := channel.DialUnix(ctx, sock, channel.StreamOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := rpc.NewClient(ctx, ch, rpc.ClientOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		clients = append(clients, c)
+		if err := c.Call(ctx, "sys.ping", nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := recv(t, "Serve to return", served); !errors.Is(err, rpc.ErrServerClosed) {
+		t.Errorf("Serve: %v, want ErrServerClosed", err)
+	}
+	for i, c := range clients {
+		recv(t, fmt.Sprintf("client %d to be disconnected", i), c.Done())
+	}
+	if _, err := channel.DialUnix(ctx, sock, channel.StreamOptions{}); err == nil {
+		t.Error("the listener still accepts after Shutdown")
+	}
+	l2, err := channel.ListenUnix(filepath.Join(t.TempDir(), "again.sock"), channel.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(ctx, l2); !errors.Is(err, rpc.ErrServerClosed) {
+		t.Errorf("Serve after Shutdown: %v, want ErrServerClosed", err)
+	}
+}
+
+// TestServeContextCancel: canceling Serve's ctx stops it at once, with
+// in-flight calls canceled.
+func TestServeContextCancel(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := channel.ListenUnix(sock, channel.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	handlerErr := make(chan error, 1)
+	srv := rpc.NewServer(rpc.ServerOptions{})
+	srv.HandleFunc("block", func(ctx context.Context, call *rpc.Call) (any, error) {
+		close(started)
+		<-ctx.Done()
+		handlerErr <- ctx.Err()
+		return nil, nil
+	})
+	sctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(sctx, l) }()
+	ctx := testCtx(t)
+	ch, err := channel.DialUnix(ctx, sock, channel.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := rpc.NewClient(ctx, ch, rpc.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	callDone := make(chan error, 1)
+	go func() { callDone <- c.Call(ctx, "block", nil, nil) }()
+	recv(t, "the handler to start", started)
+	cancel()
+	if err := recv(t, "Serve to return", served); !errors.Is(err, context.Canceled) {
+		t.Errorf("Serve: %v, want context.Canceled", err)
+	}
+	if err := recv(t, "the handler's ctx", handlerErr); !errors.Is(err, context.Canceled) {
+		t.Errorf("handler ctx.Err() = %v, want context.Canceled", err)
+	}
+	if err := recv(t, "the call", callDone); !errors.Is(err, rpc.ErrUnavailable) {
+		t.Errorf("call: %v, want Unavailable", err)
 	}
 }
