@@ -328,10 +328,12 @@ func (s *Stream) finish(st *wire.Status) {
 	})
 }
 
-// abort ends the stream with err (connection lost, reset).
+// abort ends the stream with err (connection lost, reset, or a
+// flow-control violation by the agent) and retires it from the table.
 func (s *Stream) abort(err error) {
 	s.once.Do(func() {
 		s.err = err
+		s.c.removeStream(s.id)
 		s.end(err)
 	})
 }

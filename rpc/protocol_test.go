@@ -470,4 +470,7 @@ func TestClientFlowControlViolation(t *testing.T) {
 	if _, err := io.ReadAll(s); !errors.Is(err, rpc.ErrResourceExhausted) {
 		t.Errorf("Read: %v, want ResourceExhausted", err)
 	}
+	if n := c.NumStreams(); n != 0 {
+		t.Errorf("the reset stream is still in the client's table (%d streams)", n)
+	}
 }

@@ -127,6 +127,9 @@ func TestConcurrentStreams(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	if n := c.NumStreams(); n != 0 {
+		t.Errorf("client holds %d streams after they all ended", n)
+	}
 }
 
 // TestStalledReaderServerToClient: a handler writing to a client that
@@ -315,9 +318,12 @@ func TestCancelPropagates(t *testing.T) {
 			t.Error("Read on a closed stream succeeded")
 		}
 	})
-	// The connection is fine afterwards.
+	// The connection is fine afterwards, and holds no dead streams.
 	if err := c.Call(testCtx(t), "sys.ping", nil, nil); err != nil {
 		t.Fatal(err)
+	}
+	if n := c.NumStreams(); n != 0 {
+		t.Errorf("client holds %d streams after they all ended", n)
 	}
 }
 

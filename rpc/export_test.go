@@ -1,0 +1,9 @@
+package rpc
+
+// NumStreams reports how many streams the client's table holds, so tests
+// can check that every way a stream ends retires it.
+func (c *Client) NumStreams() int {
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	return len(c.streams)
+}
