@@ -20,64 +20,112 @@ const benchSize = 64 << 20
 // socket pair) so their MB/s compare directly. The files live in memory
 // (/dev/shm where present) so the disk does not set the pace.
 
-// BenchmarkRawCopy64MiB is the floor: 64 MiB through a unix socket
-// between two goroutines in 256 KiB writes, no framing or dispatch.
-func BenchmarkRawCopy64MiB(b *testing.B) {
+// The floors: the same jobs as Upload and Download, done with plain
+// io.Copy over a raw unix socket: no framing, no dispatch, no checks.
+// Upload's floor writes the received bytes into a new file in the same
+// directory; Download's reads the file into the socket (sendfile where
+// the kernel offers it) and discards what arrives.
+
+// BenchmarkRawUpload64MiB: bytes in memory → socket → new file.
+func BenchmarkRawUpload64MiB(b *testing.B) {
+	dir := fastTempDir(b)
 	a, z := testutil.SocketPair(b)
-	buf := make([]byte, 256<<10)
-	sink := make(chan int64)
+	data := make([]byte, benchSize)
+	done := make(chan error)
 	go func() {
-		rbuf := make([]byte, 256<<10)
-		for {
-			var n int64
-			for n < benchSize {
-				m, err := z.Read(rbuf)
-				if err != nil {
-					close(sink)
-					return
-				}
-				n += int64(m)
+		for i := 0; ; i++ {
+			f, err := os.Create(filepath.Join(dir, "raw-up"))
+			if err != nil {
+				done <- err
+				return
 			}
-			sink <- n
+			n, err := io.Copy(f, io.LimitReader(z, benchSize))
+			if err == nil {
+				err = f.Sync()
+			}
+			f.Close()
+			if n < benchSize && err == nil {
+				close(done) // the sender closed the socket
+				return
+			}
+			done <- err
+			if err != nil {
+				return
+			}
 		}
 	}()
 	b.SetBytes(benchSize)
 	for b.Loop() {
-		for sent := 0; sent < benchSize; sent += len(buf) {
-			if _, err := a.Write(buf); err != nil {
-				b.Fatal(err)
-			}
+		if _, err := io.Copy(a, bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
 		}
-		<-sink
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
 	}
 	a.Close()
-	<-sink
+	<-done
 }
 
-// benchWindow is the per-stream window of the transfer benchmarks.
-const benchWindow = 4 << 20
+// BenchmarkRawDownload64MiB: file → socket → discarded.
+func BenchmarkRawDownload64MiB(b *testing.B) {
+	dir := fastTempDir(b)
+	path := filepath.Join(dir, "raw-down")
+	if err := os.WriteFile(path, make([]byte, benchSize), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	a, z := testutil.SocketPair(b)
+	done := make(chan error)
+	go func() {
+		for {
+			n, err := io.Copy(io.Discard, io.LimitReader(z, benchSize))
+			if n < benchSize && err == nil {
+				close(done) // the sender closed the socket
+				return
+			}
+			done <- err
+			if err != nil {
+				return
+			}
+		}
+	}()
+	b.SetBytes(benchSize)
+	for b.Loop() {
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, err = io.Copy(a, f)
+		f.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
+	a.Close()
+	<-done
+}
 
-// benchReadBuffer is the channel read buffer of the transfer benchmarks.
-const benchReadBuffer = 1 << 20
-
-// newBenchEnv is newEnv with a wider per-stream window on both sides.
-func newBenchEnv(b *testing.B, window uint32) *env {
+// newBenchEnv is newEnv with default options and the files in memory.
+func newBenchEnv(b *testing.B) *env {
 	b.Helper()
 	svc, err := files.NewService(files.Options{Root: fastTempDir(b)})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { svc.Close() })
-	srv := rpc.NewServer(rpc.ServerOptions{Window: window})
+	srv := rpc.NewServer(rpc.ServerOptions{})
 	svc.Register(srv)
 	a, z := testutil.SocketPair(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = srv.ServeChannel(ctx, channel.NewStream(a, channel.StreamOptions{ReadBufferSize: benchReadBuffer}))
+		_ = srv.ServeChannel(ctx, channel.NewStream(a, channel.StreamOptions{}))
 	}()
-	c, err := rpc.NewClient(ctx, channel.NewStream(z, channel.StreamOptions{ReadBufferSize: benchReadBuffer}), rpc.ClientOptions{Window: window})
+	c, err := rpc.NewClient(ctx, channel.NewStream(z, channel.StreamOptions{}), rpc.ClientOptions{})
 	if err != nil {
 		cancel()
 		<-done
@@ -92,7 +140,7 @@ func newBenchEnv(b *testing.B, window uint32) *env {
 }
 
 func BenchmarkUpload64MiB(b *testing.B) {
-	e := newBenchEnv(b, benchWindow)
+	e := newBenchEnv(b)
 	data := make([]byte, benchSize)
 	ctx := context.Background()
 	b.SetBytes(benchSize)
@@ -104,7 +152,7 @@ func BenchmarkUpload64MiB(b *testing.B) {
 }
 
 func BenchmarkDownload64MiB(b *testing.B) {
-	e := newBenchEnv(b, benchWindow)
+	e := newBenchEnv(b)
 	if err := os.WriteFile(filepath.Join(e.root, "down"), make([]byte, benchSize), 0o644); err != nil {
 		b.Fatal(err)
 	}
@@ -121,7 +169,7 @@ func BenchmarkDownload64MiB(b *testing.B) {
 // io.Discard, with the same windows as the transfers: the ceiling the
 // rpc layer sets, to read the file figures against.
 func BenchmarkRPCStream64MiB(b *testing.B) {
-	srv := rpc.NewServer(rpc.ServerOptions{Window: benchWindow})
+	srv := rpc.NewServer(rpc.ServerOptions{})
 	srv.RegisterHandler("sink", rpc.HandlerFunc(func(ctx context.Context, call *rpc.Call) (any, error) {
 		_, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{call}, make([]byte, 256<<10))
 		return nil, err
@@ -131,10 +179,10 @@ func BenchmarkRPCStream64MiB(b *testing.B) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = srv.ServeChannel(ctx, channel.NewStream(a, channel.StreamOptions{ReadBufferSize: benchReadBuffer}))
+		_ = srv.ServeChannel(ctx, channel.NewStream(a, channel.StreamOptions{}))
 	}()
 	defer func() { cancel(); <-done }()
-	c, err := rpc.NewClient(ctx, channel.NewStream(z, channel.StreamOptions{ReadBufferSize: benchReadBuffer}), rpc.ClientOptions{Window: benchWindow})
+	c, err := rpc.NewClient(ctx, channel.NewStream(z, channel.StreamOptions{}), rpc.ClientOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -48,9 +48,10 @@ type conn struct {
 	ch  channel.Channel
 	log *slog.Logger
 
-	ourWindow uint32 // window we grant per stream
-	peerMax   uint32 // largest payload the peer accepts
-	peerWin   uint32 // initial window the peer grants
+	ourWindow uint32    // window we grant per stream
+	chunks    chunkPool // buffers of received DATA
+	peerMax   uint32    // largest payload the peer accepts
+	peerWin   uint32    // initial window the peer grants
 	peerName  string
 
 	smu     sync.Mutex

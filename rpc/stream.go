@@ -15,7 +15,38 @@ import (
 type Lane uint8
 
 // maxChunk bounds one DATA frame so that streams interleave fairly.
-const maxChunk = 64 << 10
+const maxChunk = 256 << 10
+
+// chunk is received DATA not yet read past off.
+type chunk struct {
+	b   []byte
+	off int
+}
+
+// chunkPool recycles the buffers that hold received DATA, so a busy
+// stream neither allocates nor zeroes a buffer per frame.
+type chunkPool struct{ p sync.Pool }
+
+// chunkSize is the size of pooled buffers: the largest DATA frame this
+// implementation sends. Bigger frames from other peers get their own.
+const chunkSize = maxChunk
+
+func (cp *chunkPool) get(n int) []byte {
+	if n > chunkSize {
+		return make([]byte, n)
+	}
+	if b, ok := cp.p.Get().(*[]byte); ok {
+		return (*b)[:n]
+	}
+	return make([]byte, n, chunkSize)
+}
+
+func (cp *chunkPool) put(b []byte) {
+	if cap(b) == chunkSize {
+		b = b[:0]
+		cp.p.Put(&b)
+	}
+}
 
 // streamCore is the per-stream state shared by server calls and client
 // streams: buffered received DATA per lane, half-close flags and the send
@@ -28,13 +59,13 @@ type streamCore struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and cleared on every state change; made lazily by waiters
 
-	lanes    [wire.MaxLane + 1][][]byte // received chunks, oldest first
-	buffered int                        // bytes held in lanes
-	consumed int                        // bytes read but not yet credited back
-	recvFin  bool                       // peer half-closed
-	recvErr  error                      // stream ended abnormally
-	sendWin  int64                      // bytes we may still send
-	sendFin  bool                       // we half-closed
+	lanes    [wire.MaxLane + 1][]chunk // received DATA, oldest first
+	buffered int                       // bytes held in lanes
+	consumed int                       // bytes read but not yet credited back
+	recvFin  bool                      // peer half-closed
+	recvErr  error                     // stream ended abnormally
+	sendWin  int64                     // bytes we may still send
+	sendFin  bool                      // we half-closed
 }
 
 // streamOwner is told when the connection ends a stream abnormally.
@@ -82,7 +113,9 @@ func (s *streamCore) deliver(lane uint8, p []byte, fin bool) bool {
 		return false
 	}
 	if len(p) > 0 {
-		s.lanes[lane] = append(s.lanes[lane], append([]byte(nil), p...))
+		b := s.c.chunks.get(len(p))
+		copy(b, p)
+		s.lanes[lane] = append(s.lanes[lane], chunk{b: b})
 		s.buffered += len(p)
 	}
 	if fin {
@@ -128,12 +161,12 @@ func (s *streamCore) read(ctx context.Context, lane Lane, p []byte) (int, error)
 	defer s.mu.Unlock()
 	for {
 		if q := s.lanes[lane]; len(q) > 0 {
-			n := copy(p, q[0])
-			if n == len(q[0]) {
-				q[0] = nil
+			n := copy(p, q[0].b[q[0].off:])
+			q[0].off += n
+			if q[0].off == len(q[0].b) {
+				s.c.chunks.put(q[0].b)
+				q[0] = chunk{}
 				s.lanes[lane] = q[1:]
-			} else {
-				q[0] = q[0][n:]
 			}
 			s.buffered -= n
 			s.consumed += n

@@ -36,6 +36,9 @@ type Config struct {
 	Programs map[string]string
 	// Cmdline is appended to the kernel command line.
 	Cmdline string
+	// ExtraPorts are more virtio-console ports, by name; VM.PortSocket
+	// gives each one's host socket. Raw-throughput measurements use them.
+	ExtraPorts []string
 }
 
 // Guest init programs expect these names; the harness and examples/init
@@ -123,6 +126,11 @@ func Start(t testing.TB, cfg Config) *VM {
 		"-chardev", "socket,id=c0,path=" + vm.Sock + ",server=on,wait=off",
 		"-device", "virtserialport,chardev=c0,name=" + PortName,
 	}
+	for i, name := range cfg.ExtraPorts {
+		id := fmt.Sprintf("x%d", i)
+		args = append(args, "-chardev", "socket,id="+id+",path="+vm.PortSocket(name)+",server=on,wait=off",
+			"-device", "virtserialport,chardev="+id+",name="+name)
+	}
 	vm.cmd = exec.Command(a.QEMU, args...)
 	vm.cmd.Stdin = nil
 	out, err := vm.cmd.StdoutPipe()
@@ -171,6 +179,11 @@ func (vm *VM) pumpConsole(t testing.TB, r io.Reader) {
 		vm.mu.Unlock()
 		t.Logf("guest: %s", line)
 	}
+}
+
+// PortSocket returns the host socket of the extra port called name.
+func (vm *VM) PortSocket(name string) string {
+	return filepath.Join(filepath.Dir(vm.Sock), "port-"+name+".sock")
 }
 
 // Console returns the serial console output so far.
