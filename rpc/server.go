@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -456,10 +457,16 @@ func (sc *serverConn) finish(c *Call, result any, err error) {
 // message bare: its Error() adds the "rpc: Code: " prefix, which the
 // client's *Error adds again.
 func statusMessage(err error) string {
-	if e, ok := err.(*Error); ok {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err.Error()
+	}
+	if err == error(e) {
 		return e.Message
 	}
-	return err.Error()
+	// A wrapped status: keep the wrapping context, but not the inner
+	// "rpc: CODE: " prefix, which the client adds back.
+	return strings.Replace(err.Error(), e.Error(), e.Message, 1)
 }
 
 func marshalResult(v any) ([]byte, error) {
