@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/guestrpc/guestrpc/files"
+	"github.com/guestrpc/guestrpc/hgfs"
 	"github.com/guestrpc/guestrpc/power"
 	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
@@ -28,12 +29,14 @@ type Config struct {
 
 // Agent is a Server with every guest service registered: the built-in
 // sys.* methods, process.* and net.dial (package process), file.*
-// (package files) and power.* (package power). Add methods with
+// (package files), hgfs.packet (package hgfs) and power.* (package
+// power). Add methods with
 // RegisterHandler, as on any rpc.Server.
 type Agent struct {
 	*rpc.Server
 	Processes *process.Manager
 	Files     *files.Service
+	HGFS      *hgfs.Server
 }
 
 // New returns an Agent. Close releases its processes and files.
@@ -58,6 +61,8 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: files: %w", err)
 	}
 	a.Files.Register(srv)
+	a.HGFS = hgfs.NewServer(hgfs.Options{Logger: cfg.Logger})
+	a.HGFS.Register(srv)
 	po := power.Options{Logger: cfg.Logger}
 	if cfg.Power != nil {
 		po = *cfg.Power
@@ -75,6 +80,9 @@ func (a *Agent) Close() error {
 	}
 	if a.Files != nil {
 		errs = append(errs, a.Files.Close())
+	}
+	if a.HGFS != nil {
+		errs = append(errs, a.HGFS.Close())
 	}
 	return errors.Join(errs...)
 }
