@@ -438,9 +438,10 @@ func TestClientFlowControlViolation(t *testing.T) {
 	a, z := testutil.SocketPair(t)
 	_ = z.SetDeadline(time.Now().Add(hang))
 	enc, dec := wire.NewEncoder(z), wire.NewDecoder(z, 0)
-	go func() {
-		_ = enc.Encode(&wire.Frame{Type: wire.TypeHello, Payload: wire.AppendHello(nil, wire.Hello{Version: 1, MaxPayload: wire.DefaultMaxPayload, InitialWindow: rpc.DefaultWindow})})
-	}()
+	// The socket buffers the HELLO until NewClient reads it.
+	if err := enc.Encode(&wire.Frame{Type: wire.TypeHello, Payload: wire.AppendHello(nil, wire.Hello{Version: 1, MaxPayload: wire.DefaultMaxPayload, InitialWindow: rpc.DefaultWindow})}); err != nil {
+		t.Fatal(err)
+	}
 	ctx := testCtx(t)
 	c, err := rpc.NewClient(ctx, channel.NewStream(a, channel.StreamOptions{}), rpc.ClientOptions{Window: wire.MinMaxPayload})
 	if err != nil {
