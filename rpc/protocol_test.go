@@ -475,3 +475,26 @@ func TestClientFlowControlViolation(t *testing.T) {
 		t.Errorf("the reset stream is still in the client's table (%d streams)", n)
 	}
 }
+
+// TestPingFloodDisconnects: a peer that sends PINGs but never reads the
+// PONGs is cut off once the control queue is full, instead of growing the
+// agent's memory without bound.
+func TestPingFloodDisconnects(t *testing.T) {
+	p := newRawPeer(t, rpc.NewServer(rpc.ServerOptions{}), true)
+	var batch []byte
+	for i := range 1000 {
+		batch = wire.AppendFrame(batch, &wire.Frame{Type: wire.TypePing, Payload: wire.AppendPing(nil, uint64(i))})
+	}
+	sent := 0
+	for sent < 64<<20 { // far beyond any socket buffer plus the queue
+		n, err := p.conn.Write(batch)
+		sent += n
+		if err != nil {
+			break
+		}
+	}
+	recv(t, "ServeChannel to return", p.served)
+	if p.err == nil || !strings.Contains(p.err.Error(), "not reading") {
+		t.Errorf("ServeChannel: %v, want a disconnect for not reading", p.err)
+	}
+}
