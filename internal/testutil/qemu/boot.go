@@ -138,7 +138,7 @@ func Start(t testing.TB, cfg Config) *VM {
 		t.Fatal(err)
 	}
 	vm.cmd.Stderr = vm.cmd.Stdout
-	vm.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	vm.cmd.SysProcAttr = qemuProcAttr()
 	t.Logf("qemu: %s %s", a.QEMU, strings.Join(args, " "))
 	vm.Started = time.Now()
 	if err := vm.cmd.Start(); err != nil {
