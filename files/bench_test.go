@@ -118,24 +118,7 @@ func newBenchEnv(b *testing.B) *env {
 	b.Cleanup(func() { svc.Close() })
 	srv := rpc.NewServer(rpc.ServerOptions{})
 	svc.Register(srv)
-	a, z := testutil.SocketPair(b)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.ServeChannel(ctx, channel.NewStream(a, channel.StreamOptions{}))
-	}()
-	c, err := rpc.NewClient(ctx, channel.NewStream(z, channel.StreamOptions{}), rpc.ClientOptions{})
-	if err != nil {
-		cancel()
-		<-done
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		c.Close()
-		cancel()
-		<-done
-	})
+	c := testutil.Pair(b, srv)
 	return &env{root: svc.Root(), svc: svc, c: files.NewClient(c)}
 }
 
