@@ -189,7 +189,7 @@ func (m *Manager) runExec(ctx context.Context, call *rpc.Call, spec *Spec) (any,
 
 	done := make(chan struct{}, len(st.outs))
 	for i, f := range st.outs {
-		go m.pump(call.LaneWriter(st.lanes[i]), f, done)
+		go m.pump(call.LaneWriter(st.lanes[i]), f, !spec.TTY, done)
 	}
 	if st.stdin != nil {
 		go m.feed(st.stdin, call, !spec.TTY)
@@ -243,9 +243,15 @@ func (m *Manager) drain(outs []*os.File, done <-chan struct{}) {
 // pump copies f to dst until EOF, an error, or the read deadline drain
 // sets; after the deadline it still sends what f holds right now. When
 // dst fails (the host is gone) it keeps reading into nothing so the
-// process never blocks on a full pipe.
-func (m *Manager) pump(dst io.Writer, f *os.File, done chan<- struct{}) {
-	defer func() { done <- struct{}{} }()
+// process never blocks on a full pipe. With closeAfter it closes f when
+// done (a pipe's read end; the terminal stays open for resize).
+func (m *Manager) pump(dst io.Writer, f *os.File, closeAfter bool, done chan<- struct{}) {
+	defer func() {
+		if closeAfter {
+			f.Close()
+		}
+		done <- struct{}{}
+	}()
 	bp := m.pool.Get().(*[]byte)
 	defer m.pool.Put(bp)
 	buf := *bp
