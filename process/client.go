@@ -30,16 +30,12 @@ func NewClient(c *rpc.Client) *Client {
 // Result together with an *ExitError; a call that fails returns an
 // *rpc.Error (or ctx's error).
 func (c *Client) Run(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writer) (*Result, error) {
+	spec.Events = false // Run needs no id: spare the agent the event
 	p, err := c.open(ctx, spec, stdin, stderr)
 	if err != nil {
 		return nil, err
 	}
-	// Copy stdout here rather than in a goroutine, and read the started
-	// event only afterwards (it is buffered): one wake-up less per run.
-	p.copyOut(stdout, p.s.LaneReader(LaneStdout))
-	if err := p.started(); err != nil {
-		return nil, err
-	}
+	p.copyOut(stdout, p.s.LaneReader(LaneStdout)) // here rather than in a goroutine
 	return p.Wait()
 }
 
@@ -65,6 +61,7 @@ type Process struct {
 // stdin whose Read blocks keeps that goroutine until it returns. ctx
 // bounds the whole run: canceling it kills the process group.
 func (c *Client) Start(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writer) (*Process, error) {
+	spec.Events = true
 	p, err := c.open(ctx, spec, stdin, stderr)
 	if err != nil {
 		return nil, err
@@ -195,6 +192,9 @@ func (p *Process) Wait() (*Result, error) {
 			return
 		}
 		p.res, p.err = &r, r.Err()
+		if p.ID == 0 {
+			p.ID, p.PID = r.ID, r.PID
+		}
 	})
 	return p.res, p.err
 }

@@ -20,10 +20,12 @@
 //
 // Guest to host: lane 0 carries stdout (with a TTY: everything the
 // terminal prints), lane 1 stderr (unused with a TTY), and lane 2 control
-// events, each one JSON object per DATA frame. The first (and so far only)
-// event is Event{Type: "started", ID, PID}; it tells the host the id to
-// use with process.signal, process.resize and process.kill. A call that
-// fails to start ends with an error STATUS and no event.
+// events, each one JSON object per DATA frame. With Spec.Events the first
+// (and so far only) event is Event{Type: "started", ID, PID}, sent before
+// any output; it tells the host the id to use with process.signal,
+// process.resize and process.kill (process.list shows it too). A call
+// that fails to start ends with an error STATUS and no event. The Result
+// repeats the id and pid.
 //
 // All lanes share the stream's flow-control window, so output is never
 // buffered without bound: a host that stops reading stops the pumps, and

@@ -185,7 +185,9 @@ func (m *Manager) runExec(ctx context.Context, call *rpc.Call, spec *Spec) (any,
 	}
 	defer m.unregister(p)
 	m.log.Debug("process: started", "id", p.id, "pid", pid, "path", l.path)
-	_ = sendEvent(call, Event{Type: "started", ID: p.id, PID: pid})
+	if spec.Events {
+		_ = sendEvent(call, Event{Type: "started", ID: p.id, PID: pid})
+	}
 
 	done := make(chan struct{}, len(st.outs))
 	for i, f := range st.outs {

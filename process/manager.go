@@ -252,8 +252,10 @@ func (m *Manager) runFunc(ctx context.Context, call *rpc.Call, spec *Spec, fn Fu
 	m.registerLocked(p)
 	m.mu.Unlock()
 	defer m.unregister(p)
-	if err := sendEvent(call, Event{Type: "started", ID: p.id}); err != nil {
-		return nil, err
+	if spec.Events {
+		if err := sendEvent(call, Event{Type: "started", ID: p.id}); err != nil {
+			return nil, err
+		}
 	}
 	stdin := io.Reader(strings.NewReader(""))
 	if spec.Stdin {

@@ -64,6 +64,10 @@ type Spec struct {
 	// Timeout, if positive, kills the process group with SIGKILL once it
 	// has run that long (in JSON: nanoseconds).
 	Timeout time.Duration `json:"timeout,omitempty"`
+	// Events asks for the "started" Event on lane 2, sent before any
+	// output, carrying the id that process.signal, .resize and .kill
+	// take. Client.Start sets it; Client.Run, needing no id, does not.
+	Events bool `json:"events,omitempty"`
 }
 
 // check validates the parts of s that need no system lookups.
