@@ -53,17 +53,25 @@
 //
 // # Waiting and reaping
 //
-// One goroutine owns every wait4 the Manager does. It wakes on SIGCHLD
-// (os/signal) and hands each status to the call waiting for that pid.
-// Processes are started with syscall.ForkExec while a lock is held that
-// the waiter also takes before it looks a pid up, so a child that exits
-// before it is registered is still handed to its call. With Options.Reap
-// the manager becomes a child subreaper (unless it is already PID 1) and
-// waits with wait4(-1): orphans reparented to the agent are reaped and
-// logged, and nothing else in the program may wait for children (do not
-// use exec.Cmd.Wait next to a reaping Manager). Without Reap it waits only
-// for the pids it started, so it coexists with os/exec. As PID 1 the
-// manager always reaps.
+// One goroutine, the wait loop, does every wait4 the Manager does and
+// hands each status to the call waiting for that pid. Processes are
+// started with syscall.ForkExec while a lock is held that the loop also
+// takes before it looks a pid up, so a child that exits before it is
+// registered is still handed to its call, never taken for an orphan.
+//
+// The loop wakes on SIGCHLD (os/signal) and when a call kicks it: where
+// the kernel has pidfds (Linux 5.3+), each child is started with one, and
+// its call learns of the exit through the netpoller and asks the loop to
+// reap that pid, which is quicker than the signal's path. The pidfd is
+// only a wake-up; waiting stays in the loop.
+//
+// With Options.Reap the manager becomes a child subreaper (unless it is
+// already PID 1) and the loop waits with wait4(-1) on every wake-up:
+// orphans reparented to the agent are reaped and logged, and nothing else
+// in the program may wait for children (do not use exec.Cmd.Wait next to
+// a reaping Manager). Without Reap it waits only for the pids it started,
+// so it coexists with os/exec; with pidfds it then does not even listen
+// for SIGCHLD. As PID 1 the manager always reaps.
 //
 // Children start with default signal dispositions even when the agent
 // inherited some as ignored (a shell's background job ignores SIGINT and

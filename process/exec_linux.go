@@ -164,6 +164,10 @@ func (m *Manager) runExec(ctx context.Context, call *rpc.Call, spec *Spec) (any,
 		Setpgid: !spec.TTY, Setsid: spec.TTY, Setctty: spec.TTY, Credential: l.cred,
 	}}
 	p := &proc{spec: spec, status: make(chan exitStatus, 1), sys: procSys{pty: st.pty}}
+	pidfd := -1
+	if m.sys.pidfds {
+		attr.Sys.PidFD = &pidfd
+	}
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -184,6 +188,12 @@ func (m *Manager) runExec(ctx context.Context, call *rpc.Call, spec *Spec) (any,
 		return nil, rpc.Errorf(rpc.CodeOf(err), "%s: starting %q: %w", MethodStart, l.path, err)
 	}
 	defer m.unregister(p)
+	pf := pidfdFile(pidfd)
+	if pf != nil {
+		defer pf.Close()
+	} else {
+		m.needSIGCHLD()
+	}
 	m.log.Debug("process: started", "id", p.id, "pid", pid, "path", l.path)
 	if spec.Events {
 		_ = sendEvent(call, Event{Type: "started", ID: p.id, PID: pid})
@@ -197,17 +207,7 @@ func (m *Manager) runExec(ctx context.Context, call *rpc.Call, spec *Spec) (any,
 		go m.feed(st.stdin, call, !spec.TTY)
 	}
 
-	var es exitStatus
-	var cause error
-	select {
-	case es = <-p.status:
-	case <-ctx.Done():
-		cause = context.Cause(ctx)
-		m.mu.Lock()
-		_ = m.signalLocked(p, int(syscall.SIGKILL))
-		m.mu.Unlock()
-		es = <-p.status
-	}
+	es, cause := m.awaitExit(ctx, p, pf)
 	res := &Result{ID: p.id, PID: pid, ExitCode: es.code, Started: p.started, Ended: time.Now()}
 	if es.signal != 0 {
 		res.Signal = signalName(es.signal)
@@ -223,6 +223,68 @@ func (m *Manager) runExec(ctx context.Context, call *rpc.Call, spec *Spec) (any,
 		return nil, rpc.Errorf(rpc.Canceled, "%s: %s: %w", MethodStart, l.path, cause)
 	}
 	return res, nil
+}
+
+// awaitExit waits for the wait loop to hand over p's status. With a
+// pidfd it learns of the exit itself and kicks the loop; if ctx ends
+// first it kills the process group and waits for that.
+func (m *Manager) awaitExit(ctx context.Context, p *proc, pf *os.File) (exitStatus, error) {
+	if pf != nil {
+		if waitReadable(ctx, pf) {
+			m.kick(p.pid)
+		} else if ctx.Err() == nil {
+			m.needSIGCHLD() // the pidfd cannot be polled after all
+			pf = nil
+		}
+	}
+	select {
+	case es := <-p.status:
+		return es, nil
+	case <-ctx.Done():
+	}
+	cause := context.Cause(ctx)
+	m.mu.Lock()
+	_ = m.signalLocked(p, int(syscall.SIGKILL))
+	m.mu.Unlock()
+	if pf != nil && waitReadable(context.Background(), pf) {
+		m.kick(p.pid)
+	} else {
+		m.needSIGCHLD()
+	}
+	return <-p.status, cause
+}
+
+// pidfdFile wraps a child's pidfd as a pollable file, or returns nil.
+func pidfdFile(pidfd int) *os.File {
+	if pidfd < 0 {
+		return nil
+	}
+	if err := syscall.SetNonblock(pidfd, true); err != nil {
+		syscall.Close(pidfd)
+		return nil
+	}
+	return os.NewFile(uintptr(pidfd), "pidfd")
+}
+
+// waitReadable waits through the netpoller until the pidfd f is
+// readable, which it becomes when the process exits. It reports false if
+// ctx ended first or f cannot be polled. It only learns of the exit; the
+// wait loop still does every wait4.
+func waitReadable(ctx context.Context, f *os.File) bool {
+	rc, err := f.SyscallConn()
+	if err != nil || f.SetReadDeadline(time.Time{}) != nil {
+		return false
+	}
+	stop := context.AfterFunc(ctx, func() { _ = f.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	ready := false
+	err = rc.Read(func(fd uintptr) bool {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, _ := unix.Poll(pfd, 0)
+		ready = n > 0
+		return ready
+	})
+	return err == nil && ready
 }
 
 // drain waits for the output pumps to reach EOF, for at most

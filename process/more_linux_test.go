@@ -366,40 +366,77 @@ func zombies(t testing.TB) int {
 
 // TestReaperDoesNotRace runs 1000 short children that each leave an
 // orphan behind, so the reaping loop's wait4(-1) sees our children and
-// orphans interleaved: every status must reach its own call.
+// orphans interleaved: every status must reach its own call. It also
+// runs (300 children) for the other ways the wait loop can work: without
+// Reap, and without pidfds (SIGCHLD alone, as on kernels before 5.3).
 func TestReaperDoesNotRace(t *testing.T) {
-	c, _ := setup(t, process.Options{Reap: true})
-	ctx := testCtx(t)
-	const n, par = 1000, 16
-	sem := make(chan struct{}, par)
-	errs := make(chan error, n)
-	for i := range n {
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem }()
-			script := `true >/dev/null 2>&1 & exit $(($0 % 256))`
-			wantCode, wantSig := i%256, ""
-			if i%10 == 9 {
-				script, wantCode, wantSig = `true >/dev/null 2>&1 & kill -KILL $$`, -1, "SIGKILL"
-			}
-			res, err := c.Run(ctx, process.Spec{Shell: script, Args: []string{strconv.Itoa(i)}}, nil, nil, nil)
-			if _, ok := process.IsExit(err); err != nil && !ok {
-				errs <- fmt.Errorf("child %d: %w", i, err)
-				return
-			}
-			if res.ExitCode != wantCode || res.Signal != wantSig {
-				errs <- fmt.Errorf("child %d: exit %d signal %q, want %d %q", i, res.ExitCode, res.Signal, wantCode, wantSig)
-				return
-			}
-			errs <- nil
-		}()
+	tests := []struct {
+		name string
+		new  func(process.Options) (*process.Manager, error)
+		reap bool
+		n    int
+	}{
+		{"reap", process.NewManager, true, 1000},
+		{"own", process.NewManager, false, 300},
+		{"reap without pidfds", process.NewManagerNoPidfd, true, 300},
+		{"own without pidfds", process.NewManagerNoPidfd, false, 300},
 	}
-	for range n {
-		if err := <-errs; err != nil {
-			t.Error(err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _ := setupWith(t, tt.new, process.Options{Reap: tt.reap})
+			ctx := testCtx(t)
+			const par = 16
+			sem := make(chan struct{}, par)
+			errs := make(chan error, tt.n)
+			for i := range tt.n {
+				sem <- struct{}{}
+				go func() {
+					defer func() { <-sem }()
+					script := `true >/dev/null 2>&1 & exit $(($0 % 256))`
+					wantCode, wantSig := i%256, ""
+					if i%10 == 9 {
+						script, wantCode, wantSig = `true >/dev/null 2>&1 & kill -KILL $$`, -1, "SIGKILL"
+					}
+					res, err := c.Run(ctx, process.Spec{Shell: script, Args: []string{strconv.Itoa(i)}}, nil, nil, nil)
+					if _, ok := process.IsExit(err); err != nil && !ok {
+						errs <- fmt.Errorf("child %d: %w", i, err)
+						return
+					}
+					if res.ExitCode != wantCode || res.Signal != wantSig {
+						errs <- fmt.Errorf("child %d: exit %d signal %q, want %d %q", i, res.ExitCode, res.Signal, wantCode, wantSig)
+						return
+					}
+					errs <- nil
+				}()
+			}
+			for range tt.n {
+				if err := <-errs; err != nil {
+					t.Error(err)
+				}
+			}
+			if tt.reap {
+				waitFor(t, func() bool { return zombies(t) == 0 })
+			}
+		})
+	}
+}
+
+// TestWithoutPidfds runs the basic cases with the SIGCHLD-only wait loop.
+func TestWithoutPidfds(t *testing.T) {
+	c, _ := setupWith(t, process.NewManagerNoPidfd, process.Options{})
+	ctx := testCtx(t)
+	for _, tt := range []struct {
+		spec process.Spec
+		want outcome
+	}{
+		{process.Spec{Shell: "echo hi; exit 3"}, outcome{Stdout: "hi\n", Code: 3}},
+		{process.Spec{Shell: "kill -TERM $$"}, outcome{Code: -1, Signal: "SIGTERM"}},
+		{process.Spec{Path: "sleep", Args: []string{"100"}, Timeout: 100 * time.Millisecond}, outcome{Code: -1, Signal: "SIGKILL", TimedOut: true}},
+	} {
+		if diff := cmp.Diff(tt.want, run(ctx, c, tt.spec, nil)); diff != "" {
+			t.Errorf("%+v (-want +got):\n%s", tt.spec, diff)
 		}
 	}
-	waitFor(t, func() bool { return zombies(t) == 0 })
 }
 
 func TestCloseKillsChildren(t *testing.T) {

@@ -29,7 +29,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // setup returns a client of a fresh Manager served over a unix socket.
 func setup(t testing.TB, opts process.Options) (*process.Client, *process.Manager) {
 	t.Helper()
-	m, err := process.NewManager(opts)
+	return setupWith(t, process.NewManager, opts)
+}
+
+// setupWith is setup with another constructor.
+func setupWith(t testing.TB, newManager func(process.Options) (*process.Manager, error), opts process.Options) (*process.Client, *process.Manager) {
+	t.Helper()
+	m, err := newManager(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

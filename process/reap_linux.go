@@ -14,6 +14,8 @@ import (
 // sysState is the Linux part of a Manager: the wait loop.
 type sysState struct {
 	sigc       chan os.Signal
+	kicks      chan int // pids a call saw exit (through its pidfd)
+	pidfds     bool     // children are started with pidfds
 	stop       chan struct{}
 	done       chan struct{}
 	subreaper  bool // we set PR_SET_CHILD_SUBREAPER and unset it on Close
@@ -40,7 +42,11 @@ func resettable() []os.Signal {
 // Ctrl-C would not reach them. So the manager catches such signals
 // itself, dropping them, which keeps them harmless to the agent while
 // children start with the default; Close restores the SIG_IGN.
-func NewManager(opts Options) (*Manager, error) {
+func NewManager(opts Options) (*Manager, error) { return newLinuxManager(opts, havePidfd()) }
+
+// newLinuxManager is NewManager; pidfds false starts children without
+// pidfds and waits on SIGCHLD alone, as on kernels before 5.3.
+func newLinuxManager(opts Options, pidfds bool) (*Manager, error) {
 	if os.Getpid() == 1 {
 		opts.Reap = true
 	}
@@ -58,10 +64,17 @@ func NewManager(opts Options) (*Manager, error) {
 		m.sys.subreaper = true
 	}
 	m.sys.sigc = make(chan os.Signal, 1)
+	m.sys.kicks = make(chan int, 16)
 	m.sys.stop = make(chan struct{})
 	m.sys.done = make(chan struct{})
 	m.sys.closeGrace = 2 * time.Second
-	signal.Notify(m.sys.sigc, syscall.SIGCHLD)
+	// Without Reap, and where the kernel has pidfds, every call learns of
+	// its process's exit through the pidfd and kicks the loop, so SIGCHLD
+	// is only listened to once a process lacks one (see needSIGCHLD).
+	m.sys.pidfds = pidfds
+	if opts.Reap || !pidfds {
+		m.needSIGCHLD()
+	}
 	var ignored []os.Signal
 	for _, sig := range resettable() {
 		if signal.Ignored(sig) {
@@ -86,6 +99,14 @@ func (m *Manager) waitLoop() {
 	for {
 		select {
 		case <-m.sys.sigc:
+		case pid := <-m.sys.kicks:
+			if !m.reap {
+				if !m.reapPid(pid) {
+					// readable pidfd, yet not waitable: look again shortly
+					time.AfterFunc(time.Millisecond, func() { m.kick(pid) })
+				}
+				continue
+			}
 		case <-m.sys.stop:
 			return
 		}
@@ -148,6 +169,61 @@ func (m *Manager) reapOwn() {
 		delete(m.waiters, pid)
 		p.reaped = true
 	}
+}
+
+// havePidfd reports whether the kernel has pidfds (Linux 5.3+).
+func havePidfd() bool {
+	fd, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
+}
+
+// needSIGCHLD makes the loop wake on SIGCHLD from now on, then sweeps
+// once for anything that exited before.
+func (m *Manager) needSIGCHLD() {
+	signal.Notify(m.sys.sigc, syscall.SIGCHLD)
+	select {
+	case m.sys.sigc <- syscall.SIGCHLD:
+	default:
+	}
+}
+
+// kick asks the wait loop to reap pid, which has exited.
+func (m *Manager) kick(pid int) {
+	select {
+	case m.sys.kicks <- pid:
+	case <-m.sys.stop:
+	}
+}
+
+// reapPid waits for one child the manager started, if it has exited.
+// It reports false if the child is still there to be waited for.
+func (m *Manager) reapPid(pid int) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := m.waiters[pid]
+	if p == nil {
+		return true
+	}
+	var ws syscall.WaitStatus
+	got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+	for errors.Is(err, syscall.EINTR) {
+		got, err = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+	}
+	switch {
+	case got == pid:
+		p.status <- toExit(ws)
+	case err != nil: // ECHILD: someone else waited for it
+		p.status <- exitStatus{code: -1, err: fmt.Errorf("process: waiting for pid %d: %w", pid, err)}
+	default:
+		return false
+	}
+	delete(m.waiters, pid)
+	p.reaped = true
+	return true
 }
 
 func toExit(ws syscall.WaitStatus) exitStatus {
