@@ -151,3 +151,16 @@ func newUnixPair(tb testing.TB, srv *rpc.Server) *rpc.Client {
 	})
 	return c
 }
+
+// BenchmarkWirePing measures Client.Ping: a PING frame answered with PONG
+// by the peer's connection, no dispatch.
+func BenchmarkWirePing(b *testing.B) {
+	c := newUnixPair(b, rpc.NewServer(rpc.ServerOptions{}))
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Ping(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

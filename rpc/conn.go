@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -131,6 +132,14 @@ func (c *conn) readLoop(handle func(f *wire.Frame) error) {
 		err := c.ch.Receive(context.Background(), &f)
 		if err == nil {
 			err = c.handleCommon(&f, handle)
+		}
+		if err == nil {
+			// The frame may have woken a goroutine (a handler, a waiting
+			// caller) onto this P. Let it run before this loop's next read,
+			// which usually finds nothing and would otherwise delay it by
+			// a system call and a park.
+			runtime.Gosched()
+			continue
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, channel.ErrClosed) {
