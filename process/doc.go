@@ -55,9 +55,11 @@
 //
 // One goroutine, the wait loop, does every wait4 the Manager does and
 // hands each status to the call waiting for that pid. Processes are
-// started with syscall.ForkExec while a lock is held that the loop also
-// takes before it looks a pid up, so a child that exits before it is
-// registered is still handed to its call, never taken for an orphan.
+// started with syscall.ForkExec while a fork lock is held until the pid is
+// registered; the loop takes that lock before it calls a pid it does not
+// know an orphan, so a child that exits before it is registered is still
+// handed to its call. Known pids are handed over without waiting for
+// forks in progress.
 //
 // The loop wakes on SIGCHLD (os/signal) and when a call kicks it: where
 // the kernel has pidfds (Linux 5.3+), each child is started with one, and

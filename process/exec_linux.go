@@ -168,18 +168,23 @@ func (m *Manager) runExec(ctx context.Context, call *rpc.Call, spec *Spec) (any,
 	if m.sys.pidfds {
 		attr.Sys.PidFD = &pidfd
 	}
+	m.forkMu.Lock()
 	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
+	closed := m.closed
+	m.mu.Unlock()
+	if closed {
+		m.forkMu.Unlock()
 		st.closeChild()
 		return nil, rpc.Errorf(rpc.Unavailable, "%s: %w", MethodStart, errClosed)
 	}
 	pid, err := syscall.ForkExec(l.path, l.argv, attr)
 	if err == nil {
 		p.pid = pid
+		m.mu.Lock()
 		m.registerLocked(p)
+		m.mu.Unlock()
 	}
-	m.mu.Unlock()
+	m.forkMu.Unlock()
 	st.closeChild()
 	if err != nil {
 		if spec.Dir != "" {

@@ -55,8 +55,10 @@ type Manager struct {
 	fmu   sync.RWMutex
 	funcs map[string]Func
 
-	// mu is held across fork and registration, and by the wait loop
-	// before it looks a pid up (see the package documentation).
+	// forkMu is held from fork to registration; the wait loop takes it
+	// before it calls an unknown pid an orphan. mu guards the maps and is
+	// held only briefly. Lock order: forkMu, then mu.
+	forkMu  sync.Mutex
 	mu      sync.Mutex
 	closed  bool
 	nextID  uint64

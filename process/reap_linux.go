@@ -133,23 +133,46 @@ func (m *Manager) reapAll() {
 		if err != nil || pid <= 0 {
 			return
 		}
-		m.mu.Lock()
-		p := m.waiters[pid]
-		if p != nil {
-			delete(m.waiters, pid)
-			p.reaped = true
-		}
-		m.mu.Unlock()
-		if p == nil {
+		if p := m.claim(pid); p != nil {
+			p.status <- toExit(ws)
+		} else {
 			m.log.Debug("process: reaped an orphan", "pid", pid, "status", describe(ws))
-			continue
 		}
-		p.status <- toExit(ws)
 	}
 }
 
-// reapOwn waits only for the children the manager started.
+// claim removes and returns the waiter for pid, a child just reaped. A
+// pid not registered yet may belong to a start still between fork and
+// registration, which holds forkMu: so claim looks again once it has
+// forkMu before it calls pid an orphan (or a child syscall.ForkExec
+// failed to exec). Known pids never wait for a fork.
+func (m *Manager) claim(pid int) *proc {
+	m.mu.Lock()
+	p := m.waiters[pid]
+	m.mu.Unlock()
+	if p == nil {
+		m.forkMu.Lock()
+		m.mu.Lock()
+		p = m.waiters[pid]
+		m.mu.Unlock()
+		m.forkMu.Unlock()
+	}
+	if p == nil {
+		return nil
+	}
+	m.mu.Lock()
+	delete(m.waiters, pid)
+	p.reaped = true
+	m.mu.Unlock()
+	return p
+}
+
+// reapOwn waits only for the children the manager started. It holds
+// forkMu so that no start is between fork and registration: a child that
+// exited at once is then registered and found.
 func (m *Manager) reapOwn() {
+	m.forkMu.Lock()
+	defer m.forkMu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for pid, p := range m.waiters {
@@ -256,9 +279,11 @@ func (m *Manager) signalLocked(p *proc, sig int) error {
 // waits briefly for them to be reaped, then stops the wait loop. Calls
 // still waiting fail with Unavailable. Close is idempotent.
 func (m *Manager) Close() error {
+	m.forkMu.Lock() // no start is between fork and registration
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
+		m.forkMu.Unlock()
 		return nil
 	}
 	m.closed = true
@@ -270,6 +295,7 @@ func (m *Manager) Close() error {
 		}
 	}
 	m.mu.Unlock()
+	m.forkMu.Unlock()
 	deadline := time.Now().Add(m.sys.closeGrace)
 	for time.Now().Before(deadline) {
 		m.mu.Lock()
