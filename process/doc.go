@@ -44,7 +44,7 @@
 // closes its ends). Background children are not killed when the main
 // process exits; they are killed with the group on Timeout, on client
 // cancel, by process.kill while the main process runs, and by
-// Manager.Close.
+// Manager.Close for processes still running.
 //
 // The call's Result says how the main process ended: ExitCode, or the
 // Signal that killed it, with start and end times. On Timeout the whole
