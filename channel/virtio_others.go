@@ -30,5 +30,3 @@ func (l *VirtioListener) Close() error { return nil }
 
 // Addr returns an empty address.
 func (l *VirtioListener) Addr() net.Addr { return VirtioAddr{} }
-
-func mknodFromSysfs(path, devFile string) error { return ErrNotSupported }
