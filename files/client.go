@@ -234,6 +234,15 @@ func (c *Client) Download(ctx context.Context, guestPath string, w io.Writer, op
 // pump copies r to w with a large buffer and tells a failed read from a
 // failed write: the caller of a stream must react differently to each.
 func pump(w io.Writer, r io.Reader) (n int64, rerr, werr error) {
+	if wt, ok := r.(io.WriterTo); ok {
+		// The stream hands its received buffers straight to w.
+		ew := &errWriter{w: w}
+		n, rerr = wt.WriteTo(ew)
+		if ew.err != nil {
+			return n, nil, ew.err
+		}
+		return n, rerr, nil
+	}
 	buf := make([]byte, bufSize)
 	for {
 		m, err := r.Read(buf)
@@ -250,6 +259,21 @@ func pump(w io.Writer, r io.Reader) (n int64, rerr, werr error) {
 			return n, err, nil
 		}
 	}
+}
+
+// errWriter remembers the error of its writer, to tell it apart from the
+// reader's.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // ArchiveGet streams the guest directory dir into w as a tar (gzip when

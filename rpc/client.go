@@ -261,6 +261,11 @@ type Stream struct {
 // Read reads response DATA from lane 0; io.EOF after the agent's last byte.
 func (s *Stream) Read(p []byte) (int, error) { return s.read(s.ctx, 0, p) }
 
+// WriteTo writes the response DATA (lane 0) to w until the agent
+// half-closes, without copying it through an intermediate buffer; io.Copy
+// uses it.
+func (s *Stream) WriteTo(w io.Writer) (int64, error) { return s.writeTo(s.ctx, 0, w) }
+
 // Write sends request DATA on lane 0, blocking while the agent's window
 // is full.
 func (s *Stream) Write(p []byte) (int, error) { return s.write(s.ctx, 0, p, s.writeClosedErr()) }

@@ -88,6 +88,11 @@ func (c *Call) Read(p []byte) (int, error) { return c.read(&c.ctx, 0, p) }
 // memory.
 func (c *Call) Write(p []byte) (int, error) { return c.write(&c.ctx, 0, p, errWriteClosed) }
 
+// WriteTo writes the request's DATA (lane 0) to w until the client
+// half-closes, without copying it through an intermediate buffer; io.Copy
+// uses it.
+func (c *Call) WriteTo(w io.Writer) (int64, error) { return c.writeTo(&c.ctx, 0, w) }
+
 // LaneReader returns a reader of request DATA on lane l.
 func (c *Call) LaneReader(l Lane) io.Reader { return laneReader{&c.ctx, &c.streamCore, l} }
 

@@ -168,12 +168,7 @@ func (s *streamCore) read(ctx context.Context, lane Lane, p []byte) (int, error)
 				q[0] = chunk{}
 				s.lanes[lane] = q[1:]
 			}
-			s.buffered -= n
-			s.consumed += n
-			if s.consumed >= int(s.c.ourWindow)/4 && !s.recvFin {
-				s.c.queueWindow(s.id, uint32(s.consumed))
-				s.consumed = 0
-			}
+			s.consumeLocked(n)
 			return n, nil
 		}
 		if s.recvErr != nil {
@@ -187,6 +182,59 @@ func (s *streamCore) read(ctx context.Context, lane Lane, p []byte) (int, error)
 		}
 		if err := s.waitLocked(ctx); err != nil {
 			return 0, err
+		}
+	}
+}
+
+// consumeLocked accounts n bytes taken out of the buffers and returns
+// window to the peer once a quarter of it has been consumed.
+func (s *streamCore) consumeLocked(n int) {
+	s.buffered -= n
+	s.consumed += n
+	if s.consumed >= int(s.c.ourWindow)/4 && !s.recvFin {
+		s.c.queueWindow(s.id, uint32(s.consumed))
+		s.consumed = 0
+	}
+}
+
+// writeTo writes the DATA of lane to w as it arrives until the peer
+// half-closes, handing each received buffer to w without another copy.
+func (s *streamCore) writeTo(ctx context.Context, lane Lane, w io.Writer) (int64, error) {
+	if lane > wire.MaxLane {
+		return 0, fmt.Errorf("rpc: lane %d out of range [0, %d]", lane, wire.MaxLane)
+	}
+	var total int64
+	for {
+		s.mu.Lock()
+		for len(s.lanes[lane]) == 0 {
+			if s.recvErr != nil {
+				err := s.recvErr
+				s.mu.Unlock()
+				return total, err
+			}
+			if s.recvFin {
+				s.mu.Unlock()
+				return total, nil
+			}
+			if err := s.waitLocked(ctx); err != nil {
+				s.mu.Unlock()
+				return total, err
+			}
+		}
+		q := s.lanes[lane]
+		c := q[0]
+		q[0] = chunk{}
+		s.lanes[lane] = q[1:]
+		s.consumeLocked(len(c.b) - c.off)
+		s.mu.Unlock()
+		n, err := w.Write(c.b[c.off:])
+		total += int64(n)
+		if err == nil && n < len(c.b)-c.off {
+			err = io.ErrShortWrite
+		}
+		s.c.chunks.put(c.b)
+		if err != nil {
+			return total, err
 		}
 	}
 }
