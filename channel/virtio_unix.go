@@ -373,7 +373,7 @@ func (h *helloScanner) Read(p []byte) (int, error) {
 		}
 		return h.r.Read(p)
 	}
-	const want = wire.HeaderSize + 4
+	const want = wire.HeaderSize + len(wire.HelloMagic)
 	buf := make([]byte, 4096)
 	for {
 		n, err := h.r.Read(buf)
@@ -401,5 +401,5 @@ func (h *helloScanner) Read(p []byte) (int, error) {
 
 func isHelloStart(b []byte) bool {
 	return b[4] == 0 && b[5] == 0 && b[6] == 0 && b[7] == 0 && wire.Type(b[8]) == wire.TypeHello &&
-		string(b[wire.HeaderSize:wire.HeaderSize+4]) == "GSRP" // wire's HELLO magic
+		string(b[wire.HeaderSize:wire.HeaderSize+len(wire.HelloMagic)]) == wire.HelloMagic
 }

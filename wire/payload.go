@@ -10,9 +10,9 @@ import (
 // Version is the protocol version this package speaks.
 const Version = 1
 
-// helloMagic opens every HELLO payload so that a peer speaking something
+// HelloMagic opens every HELLO payload so that a peer speaking something
 // else is detected on the first frame rather than misparsed later.
-var helloMagic = [4]byte{'G', 'S', 'R', 'P'}
+const HelloMagic = "GSRP"
 
 const (
 	helloFixed    = 20
@@ -36,7 +36,7 @@ type Hello struct {
 
 // AppendHello appends the encoding of h to b.
 func AppendHello(b []byte, h Hello) []byte {
-	b = append(b, helloMagic[:]...)
+	b = append(b, HelloMagic...)
 	b = binary.BigEndian.AppendUint16(b, h.Version)
 	b = binary.BigEndian.AppendUint16(b, 0)
 	b = binary.BigEndian.AppendUint32(b, h.MaxPayload)
@@ -50,8 +50,8 @@ func ParseHello(p []byte) (Hello, error) {
 	if len(p) < helloFixed {
 		return Hello{}, fmt.Errorf("%w: HELLO of %d bytes, need at least %d", ErrMalformed, len(p), helloFixed)
 	}
-	if [4]byte(p[0:4]) != helloMagic {
-		return Hello{}, fmt.Errorf("%w: HELLO magic %q, want %q (peer does not speak guestrpc)", ErrMalformed, p[0:4], helloMagic[:])
+	if string(p[0:4]) != HelloMagic {
+		return Hello{}, fmt.Errorf("%w: HELLO magic %q, want %q (peer does not speak guestrpc)", ErrMalformed, p[0:4], HelloMagic)
 	}
 	h := Hello{
 		Version:       binary.BigEndian.Uint16(p[4:6]),
