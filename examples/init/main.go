@@ -6,7 +6,8 @@
 // dependencies) with finit_module(2); brings up the loopback interface;
 // then serves rpc on the virtio-console port named by guestrpc.port= on
 // the kernel command line (default org.guestrpc.0) and on vsock port
-// 5100. As PID 1 it reaps orphans and powers the machine off on
+// 5100, and dials out in reverse mode to each guestrpc.dial= target. As
+// PID 1 it reaps orphans and powers the machine off on
 // power.halt, or when serving ends.
 //
 // The QEMU end-to-end suite boots exactly this program.
@@ -28,6 +29,7 @@ import (
 	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/channel"
 	"github.com/guestrpc/guestrpc/power"
+	"github.com/guestrpc/guestrpc/transport"
 	"github.com/guestrpc/guestrpc/vsock"
 )
 
@@ -102,8 +104,21 @@ func run(log *slog.Logger) error {
 			l.Close()
 		}
 	}()
-	log.Info("guestrpc init ready", "port", port, "vsock", vsock.DefaultPort, "setup", time.Since(start).Round(time.Microsecond))
-	return agent.ServeAll(ctx, srv, log, 5*time.Second, ls, nil)
+	// guestrpc.dial=SPEC[,SPEC] adds reverse-mode sessions: the agent
+	// connects out (e.g. vsock:2:5100, to a host that only accepts) and
+	// serves on the connection, redialing when it ends.
+	var dialers []func(context.Context) (channel.Channel, error)
+	if specs := cmdline["guestrpc.dial"]; specs != "" {
+		for _, spec := range strings.Split(specs, ",") {
+			dial, err := transport.DialAgent(spec, channel.StreamOptions{})
+			if err != nil {
+				return fmt.Errorf("guestrpc.dial: %w", err)
+			}
+			dialers = append(dialers, dial)
+		}
+	}
+	log.Info("guestrpc init ready", "port", port, "vsock", vsock.DefaultPort, "dial", cmdline["guestrpc.dial"], "setup", time.Since(start).Round(time.Microsecond))
+	return agent.ServeAll(ctx, srv, log, 5*time.Second, ls, dialers)
 }
 
 // loadModules loads each module named in dir/load-order; modules already

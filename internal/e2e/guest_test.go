@@ -20,7 +20,12 @@ import (
 // TestGuestServices runs processes, files and vsock inside a guest with
 // the agent as PID 1.
 func TestGuestServices(t *testing.T) {
-	vm := qemu.Start(t, qemu.Config{Programs: map[string]string{"/bin/vsockping": "./internal/e2e/vsockping"}})
+	vm := qemu.Start(t, qemu.Config{
+		Programs: map[string]string{"/bin/vsockping": "./internal/e2e/vsockping"},
+		// Reverse mode: the agent keeps dialing vsock port 6000 on CID 1,
+		// where vsockping -reverse plays a host that only accepts.
+		Cmdline: "guestrpc.dial=vsock:1:6000",
+	})
 	c := vm.Ready(t)
 	ctx := ctxFor(t, 8*time.Minute)
 	pc := process.NewClient(c)
@@ -172,6 +177,24 @@ func TestGuestServices(t *testing.T) {
 			t.Fatalf("vsockping report %+v", rep)
 		}
 		t.Logf("vsock loopback (CID 1) in the guest: median RTT %v, 32 MiB upload at %.0f MiB/s", time.Duration(rep.MedianRTTns), rep.MiBps)
+	})
+
+	t.Run("reverse mode: the agent dials out over AF_VSOCK and serves", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		if _, err := pc.Run(ctx, process.Spec{Path: "/bin/vsockping", Args: []string{"-reverse", "6000"}}, nil, &out, &errOut); err != nil {
+			t.Fatalf("vsockping -reverse: %v\n%s", err, errOut.String())
+		}
+		var rep struct {
+			Peer  string `json:"peer"`
+			Pings int    `json:"pings"`
+			Bytes int64  `json:"bytes"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatalf("vsockping output %q: %v", out.String(), err)
+		}
+		if rep.Peer != "guestrpc-init" || rep.Pings != 200 || rep.Bytes != 32<<20 {
+			t.Fatalf("reverse-mode report %+v", rep)
+		}
 	})
 }
 

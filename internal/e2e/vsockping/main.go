@@ -1,12 +1,16 @@
 // Command vsockping runs inside the e2e guest: it dials the agent over
 // AF_VSOCK on CID 1 (vsock loopback), pings it, pushes a file through the
-// connection, and prints the figures as JSON. The e2e suite runs it with
-// process.start to prove package vsock on a real kernel.
+// connection, and prints the figures as JSON. With -reverse PORT it plays
+// a host that only accepts: it listens on PORT and waits for the agent,
+// started with guestrpc.dial=vsock:1:PORT, to connect and serve. The e2e
+// suite runs it with process.start to prove package vsock on a real
+// kernel.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -36,9 +40,17 @@ func main() {
 }
 
 func run() error {
+	reverse := flag.Uint("reverse", 0, "listen on this vsock `PORT` for the agent to dial in, instead of dialing it")
+	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ch, err := vsock.Dial(ctx, vsock.CIDLocal, vsock.DefaultPort, channel.StreamOptions{})
+	var ch channel.Channel
+	var err error
+	if *reverse != 0 {
+		ch, err = accept(ctx, uint32(*reverse))
+	} else {
+		ch, err = vsock.Dial(ctx, vsock.CIDLocal, vsock.DefaultPort, channel.StreamOptions{})
+	}
 	if err != nil {
 		return err
 	}
@@ -69,6 +81,16 @@ func run() error {
 	rep.MiBps = float64(res.Size) / (1 << 20) / time.Since(start).Seconds()
 	os.Remove("/tmp/vsockping.bin")
 	return json.NewEncoder(os.Stdout).Encode(rep)
+}
+
+// accept waits for the agent's reverse-mode connection on port.
+func accept(ctx context.Context, port uint32) (channel.Channel, error) {
+	l, err := vsock.Listen(port, channel.StreamOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	return l.Accept(ctx)
 }
 
 type zeros struct{}
