@@ -325,7 +325,7 @@ func (m *Manager) pump(dst io.Writer, f *os.File, closeAfter bool, done chan<- s
 	defer m.pool.Put(bp)
 	buf := *bp
 	for {
-		n, err := f.Read(buf)
+		n, err := readGather(f, buf)
 		if n > 0 {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				dst = io.Discard
@@ -400,4 +400,31 @@ func (m *Manager) resizeID(req ResizeRequest) error {
 		return rpc.Errorf(rpc.Internal, "%s: process %d: TIOCSWINSZ: %w", MethodResize, req.ID, err)
 	}
 	return nil
+}
+
+// readGather waits for f to have data, then takes whatever else is
+// already there, up to len(buf), without waiting again: a program
+// writing in 4 KiB pieces then costs one DATA frame per buffer rather
+// than one per piece. An end of file or error seen while gathering is
+// left for the next call to report.
+func readGather(f *os.File, buf []byte) (int, error) {
+	n, err := f.Read(buf)
+	if err != nil || n == 0 || n == len(buf) {
+		return n, err
+	}
+	raw, rerr := f.SyscallConn()
+	if rerr != nil {
+		return n, nil
+	}
+	_ = raw.Read(func(fd uintptr) bool {
+		for n < len(buf) {
+			m, e := syscall.Read(int(fd), buf[n:])
+			if m <= 0 || e != nil {
+				break
+			}
+			n += m
+		}
+		return true
+	})
+	return n, nil
 }

@@ -50,7 +50,7 @@ type FuncProcess struct {
 type Manager struct {
 	log  *slog.Logger
 	reap bool
-	pool sync.Pool // *[]byte pump buffers
+	pool sync.Pool // *[]byte pump buffers of pumpBufferSize
 
 	fmu   sync.RWMutex
 	funcs map[string]Func
@@ -99,7 +99,7 @@ func newManager(opts Options) *Manager {
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
-	m.pool.New = func() any { b := make([]byte, 32<<10); return &b }
+	m.pool.New = func() any { b := make([]byte, pumpBufferSize); return &b }
 	return m
 }
 
@@ -305,3 +305,8 @@ func runGuarded(ctx context.Context, fn Func, fp *FuncProcess) (code int, err er
 	}()
 	return fn(ctx, fp)
 }
+
+// pumpBufferSize is the buffer of each stdio pump: half an rpc DATA
+// frame, so a busy stdout goes out in large frames while 200 running
+// processes hold at most 50 MiB of buffers.
+const pumpBufferSize = 128 << 10
