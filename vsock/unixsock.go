@@ -71,6 +71,15 @@ func hybridHandshake(ctx context.Context, c net.Conn, port uint32) error {
 			return fmt.Errorf("handshake reply %q cut short: %w", line, err)
 		}
 	}
+	if err := parseHybridReply(line); err != nil {
+		return err
+	}
+	return c.SetDeadline(time.Time{})
+}
+
+// parseHybridReply checks the line (without its newline) that answers
+// CONNECT: "OK <port>".
+func parseHybridReply(line []byte) error {
 	rest, ok := strings.CutPrefix(string(line), "OK ")
 	if !ok {
 		return fmt.Errorf("%w: reply %q, want \"OK <port>\"", ErrRefused, line)
@@ -78,7 +87,7 @@ func hybridHandshake(ctx context.Context, c net.Conn, port uint32) error {
 	if _, err := strconv.ParseUint(rest, 10, 32); err != nil {
 		return fmt.Errorf("handshake reply %q: bad port: %w", line, err)
 	}
-	return c.SetDeadline(time.Time{})
+	return nil
 }
 
 // ListenHybrid accepts the connections a guest opens to host port through
