@@ -45,7 +45,7 @@ func NewClient(ctx context.Context, ch channel.Channel, opts ClientOptions) (*Cl
 		opts.Name = "guestrpc-client"
 	}
 	c := &Client{conn: newConn(ch, opts.Logger, opts.Window), nextID: 1, pings: make(map[uint64]chan struct{})}
-	if err := c.handshake(ctx, opts.Name); err != nil {
+	if err := c.handshake(ctx, opts.Name, true); err != nil {
 		_ = ch.Close()
 		return nil, err
 	}

@@ -87,7 +87,11 @@ func newConn(ch channel.Channel, log *slog.Logger, window uint32) *conn {
 }
 
 // handshake sends our HELLO and reads the peer's.
-func (c *conn) handshake(ctx context.Context, name string) error {
+// handshake exchanges HELLOs. The host speaks first and the agent answers
+// once it has read the host's, so the exchange also works over
+// unbuffered transports (net.Pipe) where two simultaneous writes would
+// wait for each other forever.
+func (c *conn) handshake(ctx context.Context, name string, speakFirst bool) error {
 	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
 	hello := wire.Frame{Type: wire.TypeHello, Payload: wire.AppendHello(nil, wire.Hello{
@@ -96,8 +100,10 @@ func (c *conn) handshake(ctx context.Context, name string) error {
 		InitialWindow: c.ourWindow,
 		Name:          name,
 	})}
-	if err := c.ch.Send(ctx, &hello); err != nil {
-		return fmt.Errorf("rpc: sending HELLO: %w", err)
+	if speakFirst {
+		if err := c.ch.Send(ctx, &hello); err != nil {
+			return fmt.Errorf("rpc: sending HELLO: %w", err)
+		}
 	}
 	var f wire.Frame
 	if err := c.ch.Receive(ctx, &f); err != nil {
@@ -114,6 +120,11 @@ func (c *conn) handshake(ctx context.Context, name string) error {
 		return fmt.Errorf("%w: peer speaks protocol version %d, this side %d", errProtocol, h.Version, wire.Version)
 	}
 	c.peerMax, c.peerWin, c.peerName = h.MaxPayload, h.InitialWindow, h.Name
+	if !speakFirst {
+		if err := c.ch.Send(ctx, &hello); err != nil {
+			return fmt.Errorf("rpc: sending HELLO: %w", err)
+		}
+	}
 	return nil
 }
 

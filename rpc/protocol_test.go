@@ -144,12 +144,13 @@ func (p *rawPeer) ping(v uint64) {
 func TestHandshake(t *testing.T) {
 	srv := rpc.NewServer(rpc.ServerOptions{Name: "agent-x", Window: 100 << 10})
 	p := newRawPeer(t, srv, false)
-	h := p.expectHello() // the server does not wait for ours
+	// The host speaks first; the agent answers after reading it.
+	p.send(wire.Frame{Type: wire.TypeHello, Payload: wire.AppendHello(nil, wire.Hello{Version: 1, MaxPayload: wire.MinMaxPayload, InitialWindow: wire.MinMaxPayload, Name: "raw"})})
+	h := p.expectHello()
 	want := wire.Hello{Version: wire.Version, MaxPayload: wire.DefaultMaxPayload, InitialWindow: 100 << 10, Name: "agent-x"}
 	if diff := cmp.Diff(want, h); diff != "" {
 		t.Errorf("server HELLO (-want +got):\n%s", diff)
 	}
-	p.send(wire.Frame{Type: wire.TypeHello, Payload: wire.AppendHello(nil, wire.Hello{Version: 1, MaxPayload: wire.MinMaxPayload, InitialWindow: wire.MinMaxPayload, Name: "raw"})})
 	p.ping(42)
 	p.open(1, wire.FlagFin, 0, "sys.ping", "")
 	if st := p.expectStatus(); st != (statusFrame{Stream: 1}) {
@@ -181,7 +182,6 @@ func TestGarbageFirstFrame(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newRawPeer(t, rpc.NewServer(rpc.ServerOptions{}), false)
-			p.expectHello()
 			if _, err := p.conn.Write(tt.input); err != nil {
 				t.Fatal(err)
 			}
@@ -196,7 +196,6 @@ func TestGarbageFirstFrame(t *testing.T) {
 	}
 	// A peer that hangs up before its HELLO is an error too.
 	p := newRawPeer(t, rpc.NewServer(rpc.ServerOptions{}), false)
-	p.expectHello()
 	p.conn.(interface{ CloseWrite() error }).CloseWrite()
 	if err := p.expectClosed(); err == nil {
 		t.Error("ServeChannel returned nil for a peer that sent no HELLO")

@@ -205,7 +205,7 @@ func (s *Server) isClosing() bool {
 func (s *Server) ServeChannel(ctx context.Context, ch channel.Channel) error {
 	sc := &serverConn{srv: s, base: ctx, work: make(chan *Call)}
 	sc.conn = newConn(ch, s.log, s.opts.Window)
-	if err := sc.handshake(ctx, s.opts.Name); err != nil {
+	if err := sc.handshake(ctx, s.opts.Name, false); err != nil {
 		_ = ch.Close()
 		return err
 	}
