@@ -228,12 +228,66 @@ func (s *virtioSession) Read(p []byte) (int, error) {
 		return 0, ErrClosed
 	}
 	defer s.end()
-	n, err := s.f.Read(p)
-	if errors.Is(err, syscall.EIO) {
-		// A pty master reads EIO once its slave is closed: the peer left.
-		err = io.EOF
+	for stale := 0; ; stale++ {
+		n, err := s.f.Read(p)
+		if errors.Is(err, syscall.EIO) {
+			// A pty master reads EIO once its slave is closed: the peer left.
+			err = io.EOF
+		}
+		// The hang-up of the previous host can reach the guest after the
+		// next host has connected and started this session: the port then
+		// reads EOF and polls POLLHUP for a moment although a host is
+		// there. So an EOF ends the session only if the port stays without
+		// a host for hostGoneAfter; if a host shows up within it, read on
+		// (a new host's HELLO restarts the session).
+		if n == 0 && err == io.EOF && stale < maxStaleEOF && s.hostReturns() {
+			continue
+		}
+		return n, err
 	}
-	return n, err
+}
+
+// maxStaleEOF bounds the EOFs a session ignores in a row; past it the
+// session ends anyway.
+const maxStaleEOF = 8
+
+// hostGoneAfter is how long a port must show no host before a session
+// ends on EOF.
+const hostGoneAfter = 250 * time.Millisecond
+
+// hostReturns reports whether the port shows a host connected within
+// hostGoneAfter. It gives up early when the session is aborted.
+func (s *virtioSession) hostReturns() bool {
+	deadline := time.Now().Add(hostGoneAfter)
+	for {
+		if s.hostConnected() {
+			return true
+		}
+		s.mu.Lock()
+		aborted := s.aborted
+		s.mu.Unlock()
+		if aborted || time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// hostConnected reports whether the port shows a host attached: no
+// POLLHUP right now.
+func (s *virtioSession) hostConnected() bool {
+	raw, err := s.f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	connected := false
+	_ = raw.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, 0); err == nil {
+			connected = fds[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) == 0
+		}
+	})
+	return connected
 }
 
 func (s *virtioSession) Write(p []byte) (int, error) {

@@ -92,16 +92,19 @@ func TestGuest(t *testing.T) {
 	t.Run("reconnect 100 times without spinning", func(t *testing.T) {
 		c.Close()
 		for i := range 100 {
-			rc, err := vm.Dial(ctx)
+			rctx, cancel := context.WithTimeout(ctx, time.Minute)
+			rc, err := vm.Dial(rctx)
 			if err != nil {
+				cancel()
 				t.Fatalf("reconnect %d: %v", i, err)
 			}
 			var info rpc.Info
-			if err := rc.Call(ctx, "sys.info", nil, &info); err != nil {
-				rc.Close()
+			err = rc.Call(rctx, "sys.info", nil, &info)
+			rc.Close()
+			cancel()
+			if err != nil {
 				t.Fatalf("reconnect %d: sys.info: %v", i, err)
 			}
-			rc.Close()
 		}
 		// With no host connected the port reports a hang-up on every poll.
 		// Leave the agent alone for a while and compare its CPU time: a
