@@ -176,21 +176,7 @@ func (m *Manager) reapOwn() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for pid, p := range m.waiters {
-		var ws syscall.WaitStatus
-		got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-		for errors.Is(err, syscall.EINTR) {
-			got, err = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-		}
-		switch {
-		case got == pid:
-			p.status <- toExit(ws)
-		case err != nil: // ECHILD: someone else waited for it
-			p.status <- exitStatus{code: -1, err: fmt.Errorf("process: waiting for pid %d: %w", pid, err)}
-		default:
-			continue
-		}
-		delete(m.waiters, pid)
-		p.reaped = true
+		m.tryReapLocked(pid, p)
 	}
 }
 
@@ -231,6 +217,13 @@ func (m *Manager) reapPid(pid int) bool {
 	if p == nil {
 		return true
 	}
+	return m.tryReapLocked(pid, p)
+}
+
+// tryReapLocked waits for pid without blocking and, if it has exited (or
+// cannot be waited for), hands its status to p. It reports whether pid
+// is done with. Called with m.mu held.
+func (m *Manager) tryReapLocked(pid int, p *proc) bool {
 	var ws syscall.WaitStatus
 	got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
 	for errors.Is(err, syscall.EINTR) {
