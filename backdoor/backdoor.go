@@ -75,5 +75,4 @@ type Port interface {
 }
 
 func hi16(v uint64) uint16    { return uint16(v >> 16) }
-func lo16(v uint64) uint16    { return uint16(v) }
 func hilo(h, l uint16) uint64 { return uint64(h)<<16 | uint64(l) }

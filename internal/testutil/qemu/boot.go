@@ -204,9 +204,6 @@ func (vm *VM) Kill() {
 	<-vm.exited
 }
 
-// Exited is closed when QEMU has exited.
-func (vm *VM) Exited() <-chan struct{} { return vm.exited }
-
 // Wait waits for QEMU to exit on its own.
 func (vm *VM) Wait(ctx context.Context) error {
 	select {

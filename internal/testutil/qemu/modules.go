@@ -5,7 +5,6 @@ import (
 	"debug/elf"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 )
@@ -97,18 +96,4 @@ func moduleDepends(path string) ([]string, error) {
 		}
 	}
 	return nil, nil
-}
-
-// kernelRelease returns the single lib/modules/VERSION directory under root.
-func kernelRelease(root string) (string, error) {
-	ents, err := os.ReadDir(filepath.Join(root, "lib", "modules"))
-	if err != nil {
-		return "", err
-	}
-	for _, e := range ents {
-		if e.IsDir() {
-			return e.Name(), nil
-		}
-	}
-	return "", fmt.Errorf("no kernel release under %s/lib/modules", root)
 }
