@@ -10,8 +10,9 @@ import (
 
 // Channel sends and receives whole frames.
 //
-// Send is safe for concurrent use. Receive is called from one goroutine;
-// the frame's Payload is valid only until the next Receive. Both return
+// Send is safe for concurrent use. Receive is not: calls must not overlap,
+// though they may come from different goroutines; the frame's Payload is
+// valid only until the next Receive. Both return
 // promptly with an error wrapping ErrClosed after Close.
 type Channel interface {
 	Send(ctx context.Context, f *wire.Frame) error
@@ -29,6 +30,16 @@ type Listener interface {
 	Accept(ctx context.Context) (Channel, error)
 	Close() error
 	Addr() net.Addr
+}
+
+// Interruptible is implemented by channels that can tell whether a
+// context ending interrupts a blocked Receive. When ReceiveInterruptible
+// reports true, Receive returns the context's error promptly once ctx
+// ends, and the channel stays usable: a frame it was in the middle of is
+// finished by the next Receive. rpc.Client reads a call's reply on the
+// calling goroutine only from such channels.
+type Interruptible interface {
+	ReceiveInterruptible() bool
 }
 
 // PayloadLimiter is implemented by channels whose receive side has a

@@ -38,7 +38,6 @@ type Stream struct {
 	enc *wire.Encoder
 
 	dec *wire.Decoder
-	in  countingReader // what dec reads from
 	max uint32
 
 	closeOnce sync.Once
@@ -58,12 +57,11 @@ func NewStream(rwc io.ReadWriteCloser, opts StreamOptions) *Stream {
 	}
 	s := &Stream{
 		rwc:    rwc,
-		in:     countingReader{r: bufio.NewReaderSize(rwc, opts.ReadBufferSize)},
 		max:    opts.MaxPayload,
 		closed: make(chan struct{}),
 	}
 	s.enc = wire.NewEncoder(rwc) // unwrapped: the encoder may use writev on sockets
-	s.dec = wire.NewDecoder(&s.in, opts.MaxPayload)
+	s.dec = wire.NewDecoder(bufio.NewReaderSize(rwc, opts.ReadBufferSize), opts.MaxPayload)
 	if d, ok := rwc.(deadliner); ok {
 		if f, isFile := rwc.(*os.File); !isFile || f.SetReadDeadline(time.Time{}) == nil {
 			s.dl = d
@@ -76,8 +74,8 @@ func NewStream(rwc io.ReadWriteCloser, opts StreamOptions) *Stream {
 }
 
 // Send writes f as one frame. A Send that ctx interrupts closes the
-// stream, since part of the frame may have gone out; a Receive that ctx
-// interrupts between frames leaves it usable.
+// stream, since part of the frame may have gone out and the peer would
+// read the next frame as the rest of it.
 func (s *Stream) Send(ctx context.Context, f *wire.Frame) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -106,23 +104,18 @@ func (s *Stream) Send(ctx context.Context, f *wire.Frame) error {
 	return nil
 }
 
-// Receive reads the next frame into f.
+// Receive reads the next frame into f. A Receive that ctx interrupts,
+// even in the middle of a frame, leaves the stream usable: the next
+// Receive continues where it stopped.
 func (s *Stream) Receive(ctx context.Context, f *wire.Frame) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	stop := s.watch(ctx, false)
-	before := s.in.n
 	err := s.dec.Decode(f)
 	if stop != nil && !stop() {
 		_ = s.dl.SetReadDeadline(time.Time{})
 		if err != nil {
-			if s.in.n != before {
-				// Part of a frame was consumed: the stream is no
-				// longer in sync, so it is closed. Interrupted between
-				// frames, it stays usable.
-				_ = s.Close()
-			}
 			return ctx.Err()
 		}
 	}
@@ -131,6 +124,11 @@ func (s *Stream) Receive(ctx context.Context, f *wire.Frame) error {
 	}
 	return nil
 }
+
+// ReceiveInterruptible reports whether ctx can interrupt a blocked
+// Receive: true when the stream has read deadlines (net.Conn, pollable
+// files). See Interruptible.
+func (s *Stream) ReceiveInterruptible() bool { return s.dl != nil }
 
 // watch arranges for ctx's cancellation to interrupt blocked I/O. The
 // returned stop reports false once the watcher has fired, and only after
@@ -156,19 +154,6 @@ func (s *Stream) watch(ctx context.Context, write bool) func() bool {
 		<-fired
 		return false
 	}
-}
-
-// countingReader counts the bytes the decoder reads, so that an
-// interrupted Receive can tell whether it tore a frame.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 func (s *Stream) wrap(op string, err error) error {

@@ -46,6 +46,12 @@ func frameAttrs(f *wire.Frame, err error) []slog.Attr {
 	}
 }
 
+// ReceiveInterruptible passes on the traced channel's answer.
+func (t *traced) ReceiveInterruptible() bool {
+	i, ok := t.ch.(Interruptible)
+	return ok && i.ReceiveInterruptible()
+}
+
 func (t *traced) Close() error         { return t.ch.Close() }
 func (t *traced) RemoteAddr() net.Addr { return t.ch.RemoteAddr() }
 func (t *traced) MaxPayload() uint32   { return MaxPayload(t.ch) }

@@ -69,6 +69,11 @@ type Decoder struct {
 	max uint32
 	hdr [HeaderSize]byte
 	buf []byte
+	// A frame in progress: Decode resumes it after an error from r (say,
+	// a read deadline) rather than losing the bytes it already has.
+	hn      int  // header bytes read
+	pn      int  // payload bytes read
+	payload bool // header checked and buf sized for the payload
 }
 
 // NewDecoder returns a Decoder that reads from r and refuses payloads
@@ -88,36 +93,64 @@ func (d *Decoder) SetMaxPayload(n uint32) { d.max = n }
 // MaxPayload returns the current payload cap.
 func (d *Decoder) MaxPayload() uint32 { return d.max }
 
-// Reset discards decoder state and reads from r from now on. Used when a
-// transport starts a new session on the same device.
-func (d *Decoder) Reset(r io.Reader) { d.r = r }
+// Reset discards decoder state, including a frame in progress, and reads
+// from r from now on. Used when a transport starts a new session on the
+// same device.
+func (d *Decoder) Reset(r io.Reader) {
+	d.r = r
+	d.hn, d.pn, d.payload = 0, 0, false
+}
+
+// InFrame reports whether part of a frame has been read: an error now
+// leaves the stream inside a frame.
+func (d *Decoder) InFrame() bool { return d.hn > 0 }
 
 // Decode reads the next frame into f. f.Payload aliases the decoder's
 // buffer until the next call. A stream that ends cleanly between frames
 // returns io.EOF; one that ends inside a frame returns io.ErrUnexpectedEOF.
 // The length is checked against the cap before any allocation.
+//
+// When the reader fails inside a frame with an error it may recover from
+// (a deadline), the next Decode continues that frame where it stopped.
+// After a malformed header the decoder is out of sync and must not be
+// used again.
 func (d *Decoder) Decode(f *Frame) error {
-	if _, err := io.ReadFull(d.r, d.hdr[:]); err != nil {
-		return err
+	for d.hn < HeaderSize {
+		n, err := d.r.Read(d.hdr[d.hn:])
+		d.hn += n
+		if d.hn < HeaderSize && err != nil {
+			if err == io.EOF && d.hn > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
 	}
 	n := binary.BigEndian.Uint32(d.hdr[0:4])
 	t := Type(d.hdr[8])
-	if !t.Valid() {
-		return fmt.Errorf("%w: %d on stream %d", ErrUnknownType, d.hdr[8], binary.BigEndian.Uint32(d.hdr[4:8]))
-	}
-	if n > d.max {
-		return fmt.Errorf("%w: %v payload of %d bytes exceeds the cap of %d", ErrFrameTooLarge, t, n, d.max)
-	}
-	if uint32(cap(d.buf)) < n {
-		d.buf = make([]byte, n, max(n, 4096))
-	}
-	d.buf = d.buf[:n]
-	if _, err := io.ReadFull(d.r, d.buf); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	if !d.payload {
+		if !t.Valid() {
+			return fmt.Errorf("%w: %d on stream %d", ErrUnknownType, d.hdr[8], binary.BigEndian.Uint32(d.hdr[4:8]))
 		}
-		return fmt.Errorf("wire: reading %d-byte %v payload: %w", n, t, err)
+		if n > d.max {
+			return fmt.Errorf("%w: %v payload of %d bytes exceeds the cap of %d", ErrFrameTooLarge, t, n, d.max)
+		}
+		if uint32(cap(d.buf)) < n {
+			d.buf = make([]byte, n, max(n, 4096))
+		}
+		d.buf = d.buf[:n]
+		d.pn, d.payload = 0, true
 	}
+	for d.pn < len(d.buf) {
+		m, err := d.r.Read(d.buf[d.pn:])
+		d.pn += m
+		if d.pn < len(d.buf) && err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("wire: reading %d-byte %v payload: %w", n, t, err)
+		}
+	}
+	d.hn, d.pn, d.payload = 0, 0, false
 	f.StreamID = binary.BigEndian.Uint32(d.hdr[4:8])
 	f.Type = t
 	f.Flags = Flags(d.hdr[9])

@@ -373,3 +373,74 @@ func TestDecoderReusesBuffer(t *testing.T) {
 		t.Errorf("Decode allocated %.1f times per frame, want 0", allocs)
 	}
 }
+
+// stallingReader hands out its data a piece at a time and fails after
+// each piece, as a socket with a read deadline does when the rest of a
+// frame has not arrived yet.
+type stallingReader struct {
+	pieces [][]byte
+	failed bool
+}
+
+var errStall = errors.New("i/o timeout")
+
+func (r *stallingReader) Read(p []byte) (int, error) {
+	if r.failed || len(r.pieces) == 0 {
+		r.failed = false
+		if len(r.pieces) == 0 {
+			return 0, io.EOF
+		}
+		n := copy(p, r.pieces[0])
+		r.pieces[0] = r.pieces[0][n:]
+		if len(r.pieces[0]) == 0 {
+			r.pieces = r.pieces[1:]
+		}
+		return n, nil
+	}
+	r.failed = true
+	return 0, errStall
+}
+
+// TestDecodeResumes: an error from the reader inside a frame does not
+// lose the bytes already read; the next Decode finishes the frame, at any
+// split point, and frames after it decode normally.
+func TestDecodeResumes(t *testing.T) {
+	one := wire.AppendFrame(nil, &wire.Frame{StreamID: 7, Type: wire.TypeData, Flags: wire.FlagFin, Payload: []byte("payload")})
+	two := wire.AppendFrame(nil, &wire.Frame{StreamID: 9, Type: wire.TypeClose})
+	stream := cat(one, two)
+	for split := 1; split < len(stream); split++ {
+		r := &stallingReader{pieces: [][]byte{bytes.Clone(stream[:split]), bytes.Clone(stream[split:])}}
+		dec := wire.NewDecoder(r, 0)
+		var got []wire.Frame
+		stalls := 0
+		for len(got) < 2 {
+			var f wire.Frame
+			err := dec.Decode(&f)
+			if errors.Is(err, errStall) {
+				if stalls++; stalls > 10 {
+					t.Fatalf("split %d: decoder makes no progress", split)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("split %d: Decode: %v", split, err)
+			}
+			f.Payload = bytes.Clone(f.Payload)
+			got = append(got, f)
+		}
+		want := []wire.Frame{
+			{StreamID: 7, Type: wire.TypeData, Flags: wire.FlagFin, Payload: []byte("payload")},
+			{StreamID: 9, Type: wire.TypeClose},
+		}
+		if diff := cmp.Diff(want, got, frameCmp); diff != "" {
+			t.Fatalf("split %d: frames (-want +got):\n%s", split, diff)
+		}
+		if dec.InFrame() {
+			t.Errorf("split %d: decoder reports a frame in progress after a whole frame", split)
+		}
+		var f wire.Frame
+		if err := dec.Decode(&f); err != io.EOF {
+			t.Errorf("split %d: Decode at the end: %v, want io.EOF", split, err)
+		}
+	}
+}
