@@ -28,6 +28,7 @@ type ClientOptions struct {
 type Client struct {
 	*conn
 	nextID uint64 // guarded by conn.smu; uint64 so the last id cannot wrap
+	reader clientReader
 
 	pmu   sync.Mutex
 	pseq  uint64
@@ -49,7 +50,7 @@ func NewClient(ctx context.Context, ch channel.Channel, opts ClientOptions) (*Cl
 		_ = ch.Close()
 		return nil, err
 	}
-	c.start(c.handle)
+	c.startReading()
 	return c, nil
 }
 
@@ -63,7 +64,8 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// Done is closed when the connection has ended.
+// Done is closed when the connection has ended. An idle client notices
+// the agent going away within a few milliseconds.
 func (c *Client) Done() <-chan struct{} { return c.closed }
 
 // Err returns why the connection ended (Unavailable), or nil while open.
@@ -102,6 +104,7 @@ func (c *Client) handle(f *wire.Frame) error {
 		c.pmu.Lock()
 		if ch, ok := c.pings[v]; ok {
 			close(ch)
+			c.woke.Store(true)
 			delete(c.pings, v)
 		}
 		c.pmu.Unlock()
@@ -127,6 +130,7 @@ func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
 		delete(c.pings, seq)
 		c.pmu.Unlock()
 	}()
+	c.needReader()
 	start := time.Now()
 	if err := c.sendControl(0, wire.TypePing, 0, wire.AppendPing(nil, seq)); err != nil {
 		return 0, err
@@ -150,6 +154,12 @@ func (c *Client) Call(ctx context.Context, method string, args, result any) erro
 	if err != nil {
 		return err
 	}
+	if c.tryRead() {
+		if err := c.readUntilDone(ctx, s); err != nil {
+			return err
+		}
+		return s.result(result)
+	}
 	select {
 	case <-s.done:
 	case <-ctx.Done():
@@ -166,6 +176,7 @@ func (c *Client) Open(ctx context.Context, method string, args any) (*Stream, er
 	if err != nil {
 		return nil, err
 	}
+	c.needReader()
 	if ctx.Done() != nil {
 		// The read loop may end the stream already; end reads stopWatch
 		// under mu.
@@ -366,4 +377,5 @@ func (s *Stream) end(err error) {
 	s.finishRecv(err)
 	s.finishSend()
 	close(s.done)
+	s.c.woke.Store(true)
 }

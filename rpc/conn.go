@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/guestrpc/guestrpc/channel"
@@ -31,6 +32,7 @@ var (
 	errConnClosed   = &Error{Code: Unavailable, Message: "connection closed"}
 	errWriteClosed  = errors.New("rpc: write after CloseWrite or end of stream")
 	errFlowOverflow = &Error{Code: ResourceExhausted, Message: "peer exceeded the stream's flow-control window"}
+	errInlineWait   = &Error{Code: FailedPrecondition, Message: "an Inline handler cannot wait for the peer's DATA or window"}
 )
 
 // ctrlFrame is a queued control frame; small payloads live inline.
@@ -61,6 +63,11 @@ type conn struct {
 	cmu   sync.Mutex
 	ctrl  []ctrlFrame
 	cwake chan struct{} // capacity 1
+
+	// woke is set when a goroutine was made runnable on the reader's
+	// behalf (a handler, a waiting caller, the control writer), so that
+	// the read loop yields to it before reading on.
+	woke atomic.Bool
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -139,29 +146,42 @@ func (c *conn) start(handle func(f *wire.Frame) error) {
 func (c *conn) readLoop(handle func(f *wire.Frame) error) {
 	defer c.wg.Done()
 	var f wire.Frame
-	for {
-		err := c.ch.Receive(context.Background(), &f)
-		if err == nil {
-			err = c.handleCommon(&f, handle)
-		}
-		if err == nil {
-			// The frame may have woken a goroutine (a handler, a waiting
-			// caller) onto this P. Let it run before this loop's next read,
-			// which usually finds nothing and would otherwise delay it by
-			// a system call and a park.
-			runtime.Gosched()
-			continue
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, channel.ErrClosed) {
-				c.close(nil)
-			} else {
-				c.log.Warn("rpc: connection failed", "peer", c.peerName, "error", err)
-				c.close(err)
-			}
-			return
-		}
+	for c.readFrame(context.Background(), &f, handle) == nil {
+		c.yield()
 	}
+}
+
+// yield lets a goroutine the last frame woke onto this P run before the
+// reader's next read, which usually finds nothing and would otherwise
+// delay it by a system call and a park. With nothing woken, yielding
+// would only cost a trip through the scheduler.
+func (c *conn) yield() {
+	if c.woke.Swap(false) {
+		runtime.Gosched()
+	}
+}
+
+// readFrame receives one frame and acts on it. An error other than ctx
+// ending ends the connection; ctx ending leaves it intact, since the
+// channel resumes an interrupted frame on the next Receive.
+func (c *conn) readFrame(ctx context.Context, f *wire.Frame, handle func(f *wire.Frame) error) error {
+	err := c.ch.Receive(ctx, f)
+	if err == nil {
+		err = c.handleCommon(f, handle)
+	}
+	if err == nil {
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil && err == cerr {
+		return err
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, channel.ErrClosed) {
+		c.close(nil)
+	} else {
+		c.log.Warn("rpc: connection failed", "peer", c.peerName, "error", err)
+		c.close(err)
+	}
+	return err
 }
 
 // handleCommon deals with the frames both sides treat alike.
@@ -233,6 +253,7 @@ func (c *conn) queue(cf ctrlFrame) error {
 	c.cmu.Unlock()
 	select {
 	case c.cwake <- struct{}{}:
+		c.woke.Store(true)
 	default:
 	}
 	return nil

@@ -27,6 +27,18 @@ type HandlerFunc func(ctx context.Context, call *Call) (any, error)
 // ServeRPC calls f(ctx, call).
 func (f HandlerFunc) ServeRPC(ctx context.Context, call *Call) (any, error) { return f(ctx, call) }
 
+// Inline marks h as quick and non-blocking, so that the server runs it
+// on the connection's read loop instead of handing the call to a worker
+// goroutine: a call then costs two goroutine switches less, which is a
+// large part of a small call's latency. While h runs no other frame of
+// the connection is read, so h must return promptly and must not wait
+// for the peer: a Read or Write of the call's DATA that would block
+// fails with FailedPrecondition instead. The built-in sys.ping and
+// sys.info are inline; handlers that run commands or touch files are not.
+func Inline(h Handler) Handler { return inlineHandler{h} }
+
+type inlineHandler struct{ Handler }
+
 // Middleware wraps a Handler, e.g. for authentication or logging.
 type Middleware func(Handler) Handler
 

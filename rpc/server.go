@@ -55,6 +55,7 @@ type route struct {
 	name    string
 	base    Handler
 	wrapped Handler
+	inline  bool // run on the read loop (see Inline)
 }
 
 // NewServer returns a Server with the built-in methods sys.ping and
@@ -90,7 +91,8 @@ func (s *Server) RegisterHandler(method string, h Handler) {
 	}
 	s.hmu.Lock()
 	defer s.hmu.Unlock()
-	r := &route{name: method, base: h}
+	_, inline := h.(inlineHandler)
+	r := &route{name: method, base: h, inline: inline}
 	r.wrapped = s.wrapLocked(h)
 	s.handlers[method] = r
 }
@@ -376,12 +378,19 @@ func (sc *serverConn) open(f *wire.Frame) error {
 	sc.streams[id] = &c.streamCore
 	sc.nstream++
 	sc.smu.Unlock()
+	if r.inline {
+		c.noWait = true
+		result, err := sc.serve(c)
+		sc.finish(c, result, err)
+		return nil
+	}
 	select {
 	case sc.work <- c:
 	default:
 		sc.workers.Add(1)
 		go sc.worker(c)
 	}
+	sc.woke.Store(true)
 	return nil
 }
 

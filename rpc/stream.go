@@ -66,6 +66,7 @@ type streamCore struct {
 	recvErr  error                     // stream ended abnormally
 	sendWin  int64                     // bytes we may still send
 	sendFin  bool                      // we half-closed
+	noWait   bool                      // an inline call: waiting would stall the read loop
 }
 
 // streamOwner is told when the connection ends a stream abnormally.
@@ -78,12 +79,16 @@ func (s *streamCore) notifyLocked() {
 	if s.changed != nil {
 		close(s.changed)
 		s.changed = nil
+		s.c.woke.Store(true)
 	}
 }
 
 // waitLocked releases mu until the state changes or ctx ends, then
 // re-acquires it.
 func (s *streamCore) waitLocked(ctx context.Context) error {
+	if s.noWait {
+		return errInlineWait
+	}
 	if s.changed == nil {
 		s.changed = make(chan struct{})
 	}

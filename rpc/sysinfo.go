@@ -26,8 +26,8 @@ type Info struct {
 }
 
 func (s *Server) registerBuiltins() {
-	s.HandleFunc("sys.ping", func(context.Context, *Call) (any, error) { return nil, nil })
-	s.RegisterHandler("sys.info", Unary(func(ctx context.Context, _ struct{}) (*Info, error) {
+	s.RegisterHandler("sys.ping", Inline(HandlerFunc(func(context.Context, *Call) (any, error) { return nil, nil })))
+	s.RegisterHandler("sys.info", Inline(Unary(func(ctx context.Context, _ struct{}) (*Info, error) {
 		info := &Info{
 			AgentVersion: AgentVersion,
 			OS:           runtime.GOOS,
@@ -40,5 +40,5 @@ func (s *Server) registerBuiltins() {
 		info.Hostname, _ = os.Hostname()
 		fillPlatformInfo(info)
 		return info, nil
-	}))
+	})))
 }
