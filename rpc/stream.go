@@ -59,14 +59,14 @@ type streamCore struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and cleared on every state change; made lazily by waiters
 
-	lanes    [wire.MaxLane + 1][]chunk // received DATA, oldest first
-	buffered int                       // bytes held in lanes
-	consumed int                       // bytes read but not yet credited back
-	recvFin  bool                      // peer half-closed
-	recvErr  error                     // stream ended abnormally
-	sendWin  int64                     // bytes we may still send
-	sendFin  bool                      // we half-closed
-	noWait   bool                      // an inline call: waiting would stall the read loop
+	lanes    [][]chunk // received DATA per lane, oldest first; grown to the highest lane used
+	buffered int       // bytes held in lanes
+	consumed int       // bytes read but not yet credited back
+	recvFin  bool      // peer half-closed
+	recvErr  error     // stream ended abnormally
+	sendWin  int64     // bytes we may still send
+	sendFin  bool      // we half-closed
+	noWait   bool      // an inline call: waiting would stall the read loop
 }
 
 // streamOwner is told when the connection ends a stream abnormally.
@@ -120,6 +120,11 @@ func (s *streamCore) deliver(lane uint8, p []byte, fin bool) bool {
 	if len(p) > 0 {
 		b := s.c.chunks.get(len(p))
 		copy(b, p)
+		if int(lane) >= len(s.lanes) {
+			// Most streams use lane 0 alone; sixteen empty queues in
+			// every stream would triple its size.
+			s.lanes = append(s.lanes, make([][]chunk, int(lane)+1-len(s.lanes))...)
+		}
 		s.lanes[lane] = append(s.lanes[lane], chunk{b: b})
 		s.buffered += len(p)
 	}
@@ -128,6 +133,14 @@ func (s *streamCore) deliver(lane uint8, p []byte, fin bool) bool {
 	}
 	s.notifyLocked()
 	return true
+}
+
+// queue returns the received DATA of lane. Called with mu held.
+func (s *streamCore) queue(lane Lane) []chunk {
+	if int(lane) < len(s.lanes) {
+		return s.lanes[lane]
+	}
+	return nil
 }
 
 // finishRecv marks the receive side ended with err (nil: clean EOF).
@@ -165,7 +178,7 @@ func (s *streamCore) read(ctx context.Context, lane Lane, p []byte) (int, error)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
-		if q := s.lanes[lane]; len(q) > 0 {
+		if q := s.queue(lane); len(q) > 0 {
 			n := copy(p, q[0].b[q[0].off:])
 			q[0].off += n
 			if q[0].off == len(q[0].b) {
@@ -211,7 +224,7 @@ func (s *streamCore) writeTo(ctx context.Context, lane Lane, w io.Writer) (int64
 	var total int64
 	for {
 		s.mu.Lock()
-		for len(s.lanes[lane]) == 0 {
+		for len(s.queue(lane)) == 0 {
 			if s.recvErr != nil {
 				err := s.recvErr
 				s.mu.Unlock()
