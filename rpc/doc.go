@@ -18,5 +18,12 @@
 // handler's. Failures are *Error values with gRPC-style codes that work
 // with errors.Is on both sides.
 //
+// A call costs little more than the two system calls each way that any
+// request and reply over a socket need. The client reads a unary call's
+// reply on the calling goroutine when nobody else is reading, rather
+// than have a read loop hand it over, and the server runs Inline
+// handlers (sys.ping, sys.info) on its read loop; other handlers each get
+// a worker goroutine, reused from call to call.
+//
 // PROTOCOL.md at the repository root specifies the bytes.
 package rpc
