@@ -235,6 +235,17 @@ func (c *conn) stream(id uint32) *streamCore {
 	return s
 }
 
+// takeStream removes stream id from the table and returns it, or nil.
+func (c *conn) takeStream(id uint32) *streamCore {
+	c.smu.Lock()
+	s := c.streams[id]
+	if s != nil {
+		delete(c.streams, id)
+	}
+	c.smu.Unlock()
+	return s
+}
+
 func (c *conn) removeStream(id uint32) {
 	c.smu.Lock()
 	delete(c.streams, id)

@@ -33,7 +33,9 @@ func (f HandlerFunc) ServeRPC(ctx context.Context, call *Call) (any, error) { re
 // large part of a small call's latency. While h runs no other frame of
 // the connection is read, so h must return promptly and must not wait
 // for the peer: a Read or Write of the call's DATA that would block
-// fails with FailedPrecondition instead. The built-in sys.ping and
+// fails with FailedPrecondition instead. The server reuses an inline
+// call's Call and context for later calls, so neither may be kept, by h
+// or its middleware, once h has returned. The built-in sys.ping and
 // sys.info are inline; handlers that run commands or touch files are not.
 func Inline(h Handler) Handler { return inlineHandler{h} }
 
