@@ -1,7 +1,6 @@
 package channel
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -61,7 +60,7 @@ func NewStream(rwc io.ReadWriteCloser, opts StreamOptions) *Stream {
 		closed: make(chan struct{}),
 	}
 	s.enc = wire.NewEncoder(rwc) // unwrapped: the encoder may use writev on sockets
-	s.dec = wire.NewDecoder(bufio.NewReaderSize(rwc, opts.ReadBufferSize), opts.MaxPayload)
+	s.dec = wire.NewDecoderSize(rwc, opts.MaxPayload, opts.ReadBufferSize)
 	if d, ok := rwc.(deadliner); ok {
 		if f, isFile := rwc.(*os.File); !isFile || f.SetReadDeadline(time.Time{}) == nil {
 			s.dl = d

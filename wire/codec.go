@@ -63,28 +63,49 @@ func AppendHeader(b []byte, stream uint32, t Type, flags Flags, n int) []byte {
 	return append(b, byte(t), byte(flags))
 }
 
-// Decoder reads frames from an io.Reader.
+// Decoder reads frames from an io.Reader. It buffers what it reads, so
+// a socket needs no bufio.Reader in front: one read(2) usually brings in
+// a whole small frame, or several, and their payloads are handed out
+// without another copy.
 type Decoder struct {
-	r   io.Reader
-	max uint32
-	hdr [HeaderSize]byte
+	r    io.Reader
+	max  uint32
+	rbuf []byte // read buffer; rbuf[rpos:wpos] is read and not yet decoded
+	rpos int
+	wpos int
+
+	// A frame too large for rbuf is assembled in buf. The header of such
+	// a frame in progress is kept in hdr, so that Decode resumes it
+	// after an error from r (say, a read deadline).
 	buf []byte
-	// A frame in progress: Decode resumes it after an error from r (say,
-	// a read deadline) rather than losing the bytes it already has.
-	hn      int  // header bytes read
-	pn      int  // payload bytes read
-	payload bool // header checked and buf sized for the payload
+	big bool
+	hdr [HeaderSize]byte
+	pn  int // payload bytes of the big frame read so far
 }
 
-// NewDecoder returns a Decoder that reads from r and refuses payloads
-// larger than maxPayload bytes (0 means DefaultMaxPayload). The reader
-// should be buffered by the caller when it is a raw socket; Decode issues
-// two reads per frame.
+// DefaultReadBuffer is the read buffer of a NewDecoder.
+const DefaultReadBuffer = 4 << 10
+
+// maxEmptyReads bounds reads that return no bytes and no error in a row,
+// as bufio does, so a broken reader cannot spin a Decode forever.
+const maxEmptyReads = 100
+
+// NewDecoder returns a Decoder that reads from r with a read buffer of
+// DefaultReadBuffer bytes and refuses payloads larger than maxPayload
+// bytes (0 means DefaultMaxPayload).
 func NewDecoder(r io.Reader, maxPayload uint32) *Decoder {
+	return NewDecoderSize(r, maxPayload, DefaultReadBuffer)
+}
+
+// NewDecoderSize is NewDecoder with a read buffer of bufSize bytes (at
+// least HeaderSize). Frames that fit in the buffer are decoded in place;
+// larger ones are read straight into a payload buffer that grows to the
+// largest frame seen.
+func NewDecoderSize(r io.Reader, maxPayload uint32, bufSize int) *Decoder {
 	if maxPayload == 0 {
 		maxPayload = DefaultMaxPayload
 	}
-	return &Decoder{r: r, max: maxPayload}
+	return &Decoder{r: r, max: maxPayload, rbuf: make([]byte, max(bufSize, HeaderSize))}
 }
 
 // SetMaxPayload changes the payload cap, e.g. after a HELLO exchange.
@@ -93,20 +114,20 @@ func (d *Decoder) SetMaxPayload(n uint32) { d.max = n }
 // MaxPayload returns the current payload cap.
 func (d *Decoder) MaxPayload() uint32 { return d.max }
 
-// Reset discards decoder state, including a frame in progress, and reads
-// from r from now on. Used when a transport starts a new session on the
-// same device.
+// Reset discards decoder state, including buffered bytes and a frame in
+// progress, and reads from r from now on. Used when a transport starts a
+// new session on the same device.
 func (d *Decoder) Reset(r io.Reader) {
 	d.r = r
-	d.hn, d.pn, d.payload = 0, 0, false
+	d.rpos, d.wpos, d.big, d.pn = 0, 0, false, 0
 }
 
 // InFrame reports whether part of a frame has been read: an error now
 // leaves the stream inside a frame.
-func (d *Decoder) InFrame() bool { return d.hn > 0 }
+func (d *Decoder) InFrame() bool { return d.big || d.wpos > d.rpos }
 
 // Decode reads the next frame into f. f.Payload aliases the decoder's
-// buffer until the next call. A stream that ends cleanly between frames
+// buffers until the next call. A stream that ends cleanly between frames
 // returns io.EOF; one that ends inside a frame returns io.ErrUnexpectedEOF.
 // The length is checked against the cap before any allocation.
 //
@@ -115,42 +136,104 @@ func (d *Decoder) InFrame() bool { return d.hn > 0 }
 // After a malformed header the decoder is out of sync and must not be
 // used again.
 func (d *Decoder) Decode(f *Frame) error {
-	for d.hn < HeaderSize {
-		n, err := d.r.Read(d.hdr[d.hn:])
-		d.hn += n
-		if d.hn < HeaderSize && err != nil {
-			if err == io.EOF && d.hn > 0 {
-				err = io.ErrUnexpectedEOF
-			}
-			return err
-		}
+	if d.big {
+		return d.decodeBig(f)
 	}
-	n := binary.BigEndian.Uint32(d.hdr[0:4])
-	t := Type(d.hdr[8])
-	if !d.payload {
-		if !t.Valid() {
-			return fmt.Errorf("%w: %d on stream %d", ErrUnknownType, d.hdr[8], binary.BigEndian.Uint32(d.hdr[4:8]))
+	if err := d.fill(HeaderSize); err != nil {
+		if err == io.EOF && d.wpos > d.rpos {
+			err = io.ErrUnexpectedEOF
 		}
-		if n > d.max {
-			return fmt.Errorf("%w: %v payload of %d bytes exceeds the cap of %d", ErrFrameTooLarge, t, n, d.max)
-		}
+		return err
+	}
+	h := d.rbuf[d.rpos : d.rpos+HeaderSize]
+	n := binary.BigEndian.Uint32(h[0:4])
+	id := binary.BigEndian.Uint32(h[4:8])
+	t, flags := Type(h[8]), Flags(h[9])
+	if !t.Valid() {
+		return fmt.Errorf("%w: %d on stream %d", ErrUnknownType, h[8], id)
+	}
+	if n > d.max {
+		return fmt.Errorf("%w: %v payload of %d bytes exceeds the cap of %d", ErrFrameTooLarge, t, n, d.max)
+	}
+	total := HeaderSize + int(n)
+	if total > len(d.rbuf) {
+		// Too big for the read buffer: move what has arrived to the
+		// payload buffer and read the rest straight into it.
+		copy(d.hdr[:], h)
 		if uint32(cap(d.buf)) < n {
-			d.buf = make([]byte, n, max(n, 4096))
+			d.buf = make([]byte, n)
 		}
 		d.buf = d.buf[:n]
-		d.pn, d.payload = 0, true
+		d.pn = copy(d.buf, d.rbuf[d.rpos+HeaderSize:d.wpos])
+		d.rpos, d.wpos, d.big = 0, 0, true
+		return d.decodeBig(f)
 	}
-	for d.pn < len(d.buf) {
-		m, err := d.r.Read(d.buf[d.pn:])
-		d.pn += m
-		if d.pn < len(d.buf) && err != nil {
+	// fill may move the buffered bytes, and h with them.
+	if err := d.fill(total); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("wire: reading %d-byte %v payload: %w", n, t, err)
+	}
+	f.StreamID, f.Type, f.Flags = id, t, flags
+	f.Payload = d.rbuf[d.rpos+HeaderSize : d.rpos+total : d.rpos+total]
+	d.rpos += total
+	if d.rpos == d.wpos {
+		d.rpos, d.wpos = 0, 0
+	}
+	return nil
+}
+
+// fill reads until rbuf holds need undecoded bytes, first moving them to
+// the front of rbuf if they would not fit behind it.
+func (d *Decoder) fill(need int) error {
+	if d.wpos-d.rpos >= need {
+		return nil
+	}
+	if d.rpos+need > len(d.rbuf) {
+		d.wpos = copy(d.rbuf, d.rbuf[d.rpos:d.wpos])
+		d.rpos = 0
+	}
+	for empty := 0; d.wpos-d.rpos < need; {
+		n, err := d.r.Read(d.rbuf[d.wpos:])
+		d.wpos += n
+		if d.wpos-d.rpos >= need {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			if empty++; empty == maxEmptyReads {
+				return io.ErrNoProgress
+			}
+		}
+	}
+	return nil
+}
+
+// decodeBig reads the rest of a frame too large for the read buffer.
+func (d *Decoder) decodeBig(f *Frame) error {
+	t := Type(d.hdr[8])
+	for empty := 0; d.pn < len(d.buf); {
+		n, err := d.r.Read(d.buf[d.pn:])
+		d.pn += n
+		if d.pn == len(d.buf) {
+			break
+		}
+		if err == nil && n == 0 {
+			if empty++; empty == maxEmptyReads {
+				err = io.ErrNoProgress
+			}
+		}
+		if err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return fmt.Errorf("wire: reading %d-byte %v payload: %w", n, t, err)
+			return fmt.Errorf("wire: reading %d-byte %v payload: %w", len(d.buf), t, err)
 		}
 	}
-	d.hn, d.pn, d.payload = 0, 0, false
+	d.big, d.pn = false, 0
 	f.StreamID = binary.BigEndian.Uint32(d.hdr[4:8])
 	f.Type = t
 	f.Flags = Flags(d.hdr[9])

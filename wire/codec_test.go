@@ -297,21 +297,50 @@ func TestRoundTripRandom(t *testing.T) {
 				t.Fatalf("seed %d: Encode(%v): %v", seed, &frames[i], err)
 			}
 		}
-		dec := wire.NewDecoder(&buf, 256<<10)
+		// Any read buffer size, reads of any length, and deadlines that
+		// interrupt anywhere decode the same frames.
+		bufSizes := []int{wire.HeaderSize, 16, 50, 300, 4096, 64 << 10}
+		bufSize := bufSizes[r.IntN(len(bufSizes))]
+		dec := wire.NewDecoderSize(&choppyReader{r: &buf, rnd: r}, 256<<10, bufSize)
 		for i := range frames {
 			var f wire.Frame
-			if err := dec.Decode(&f); err != nil {
-				t.Fatalf("seed %d: Decode frame %d: %v", seed, i, err)
+			err := dec.Decode(&f)
+			for errors.Is(err, errStall) {
+				err = dec.Decode(&f)
+			}
+			if err != nil {
+				t.Fatalf("seed %d: Decode frame %d (read buffer %d): %v", seed, i, bufSize, err)
 			}
 			if diff := cmp.Diff(frames[i], f, frameCmp); diff != "" {
 				t.Fatalf("seed %d: frame %d (-want +got):\n%s", seed, i, diff)
 			}
 		}
 		var f wire.Frame
-		if err := dec.Decode(&f); err != io.EOF {
+		err := dec.Decode(&f)
+		for errors.Is(err, errStall) {
+			err = dec.Decode(&f)
+		}
+		if err != io.EOF {
 			t.Fatalf("seed %d: Decode past the end: %v, want io.EOF", seed, err)
 		}
 	}
+}
+
+// choppyReader returns reads of random length and now and then fails
+// with errStall without reading, as a socket with a deadline may.
+type choppyReader struct {
+	r   io.Reader
+	rnd *rand.Rand
+}
+
+func (c *choppyReader) Read(p []byte) (int, error) {
+	switch c.rnd.IntN(10) {
+	case 0:
+		return 0, errStall
+	case 1, 2, 3:
+		p = p[:min(len(p), 1+c.rnd.IntN(100))]
+	}
+	return c.r.Read(p)
 }
 
 // TestEncoderDoesNotAllocate: once its buffer has grown, the Encoder's
