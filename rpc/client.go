@@ -130,11 +130,17 @@ func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
 		delete(c.pings, seq)
 		c.pmu.Unlock()
 	}()
-	c.needReader()
 	start := time.Now()
 	if err := c.sendControl(0, wire.TypePing, 0, wire.AppendPing(nil, seq)); err != nil {
 		return 0, err
 	}
+	if c.tryRead() {
+		if err := c.readUntil(ctx, done); err != nil {
+			return 0, err
+		}
+		return time.Since(start), nil
+	}
+	c.needReader()
 	select {
 	case <-done:
 		return time.Since(start), nil
@@ -155,18 +161,23 @@ func (c *Client) Call(ctx context.Context, method string, args, result any) erro
 		return err
 	}
 	if c.tryRead() {
-		if err := c.readUntilDone(ctx, s); err != nil {
+		switch err := c.readUntil(ctx, s.done); {
+		case err == nil:
+			err := s.result(result)
+			c.recycle(s)
+			return err
+		case err == ctx.Err():
+			s.cancel(err)
 			return err
 		}
-		err := s.result(result)
-		c.recycle(s)
-		return err
-	}
-	select {
-	case <-s.done:
-	case <-ctx.Done():
-		s.cancel(ctx.Err())
-		return ctx.Err()
+		<-s.done // the connection ended, and with it s
+	} else {
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			s.cancel(ctx.Err())
+			return ctx.Err()
+		}
 	}
 	return s.result(result)
 }

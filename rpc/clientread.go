@@ -56,6 +56,9 @@ func (c *Client) startReading() {
 	c.wg.Add(2)
 	go c.writeControl()
 	go c.readBackground()
+	if !c.reader.callers {
+		c.wakeBackground() // it is the only reader: start now
+	}
 }
 
 // busy reports whether a stream or ping waits for frames.
@@ -169,24 +172,22 @@ func (c *Client) stopReading() {
 	}
 }
 
-// readUntilDone reads frames on the calling goroutine, which holds the
-// reader role, until s has ended or ctx ends.
-func (c *Client) readUntilDone(ctx context.Context, s *Stream) error {
+// readUntil reads frames on the calling goroutine, which holds the
+// reader role, until done is closed (nil), ctx ends (ctx's error) or the
+// connection does (the error of operations on a closed connection).
+func (c *Client) readUntil(ctx context.Context, done <-chan struct{}) error {
 	defer c.stopReading()
 	for {
 		select {
-		case <-s.done:
+		case <-done:
 			return nil
 		default:
 		}
 		if err := c.readFrame(ctx, &c.reader.frame, c.handle); err != nil {
 			if cerr := ctx.Err(); cerr != nil && err == cerr {
-				s.cancel(cerr)
 				return cerr
 			}
-			// The connection ended; close has ended s.
-			<-s.done
-			return nil
+			return c.connErr()
 		}
 	}
 }
