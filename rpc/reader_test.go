@@ -42,31 +42,6 @@ func (c tricklingConn) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// pairOver serves srv on one end of a socket pair, the server's writes
-// going through wrap, and returns a client over ch(z) on the other.
-func pairOver(t *testing.T, srv *rpc.Server, wrap func(net.Conn) net.Conn, ch func(net.Conn) channel.Channel) *rpc.Client {
-	t.Helper()
-	a, z := testutil.SocketPair(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.ServeChannel(ctx, channel.NewStream(wrap(a), channel.StreamOptions{}))
-	}()
-	c, err := rpc.NewClient(ctx, ch(z), rpc.ClientOptions{})
-	if err != nil {
-		cancel()
-		<-done
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.Close()
-		cancel()
-		<-done
-	})
-	return c
-}
-
 func streamOf(c net.Conn) channel.Channel { return channel.NewStream(c, channel.StreamOptions{}) }
 
 // TestCallInterruptedMidReply: a call whose ctx ends while its goroutine
@@ -78,7 +53,7 @@ func TestCallInterruptedMidReply(t *testing.T) {
 	result, _ := json.Marshal(string(big))
 	srv := rpc.NewServer(rpc.ServerOptions{})
 	srv.HandleFunc("big", func(context.Context, *rpc.Call) (any, error) { return json.RawMessage(result), nil })
-	c := pairOver(t, srv, func(c net.Conn) net.Conn { return tricklingConn{c, 100 * time.Microsecond} }, streamOf)
+	c := testutil.PairOver(t, srv, func(c net.Conn) channel.Channel { return streamOf(tricklingConn{c, 100 * time.Microsecond}) }, streamOf)
 
 	// 128 pieces with a pause after each: the first call gives up while
 	// its reply is still arriving.
@@ -159,7 +134,7 @@ func TestMixedTraffic(t *testing.T) {
 					return nil, nil
 				}
 			})
-			c := pairOver(t, srv, func(c net.Conn) net.Conn { return c }, tc.ch)
+			c := testutil.PairOver(t, srv, streamOf, tc.ch)
 			ctx := testCtx(t)
 			var wg sync.WaitGroup
 			errs := make(chan error, 64)

@@ -42,14 +42,22 @@ func SocketPair(tb testing.TB) (net.Conn, net.Conn) {
 // to finish, so goroutine-leak checks see a quiet process.
 func Pair(tb testing.TB, srv *rpc.Server) *rpc.Client {
 	tb.Helper()
+	return PairOver(tb, srv, func(c net.Conn) channel.Channel { return channel.NewStream(c, channel.StreamOptions{}) },
+		func(c net.Conn) channel.Channel { return channel.NewStream(c, channel.StreamOptions{}) })
+}
+
+// PairOver is Pair with the channel on each end made by the caller from
+// its end of the socket pair, to wrap a side's connection or channel.
+func PairOver(tb testing.TB, srv *rpc.Server, serverSide, clientSide func(net.Conn) channel.Channel) *rpc.Client {
+	tb.Helper()
 	a, z := SocketPair(tb)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = srv.ServeChannel(ctx, channel.NewStream(a, channel.StreamOptions{}))
+		_ = srv.ServeChannel(ctx, serverSide(a))
 	}()
-	c, err := rpc.NewClient(ctx, channel.NewStream(z, channel.StreamOptions{}), rpc.ClientOptions{})
+	c, err := rpc.NewClient(ctx, clientSide(z), rpc.ClientOptions{})
 	if err != nil {
 		cancel()
 		<-done
