@@ -1004,11 +1004,7 @@ func TestServeListener(t *testing.T) {
 	ctx := testCtx(t)
 	var clients []*rpc.Client
 	for range 3 {
-		ch, err := channel.DialUnix(ctx, sock, channel.StreamOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := rpc.NewClient(ctx, ch, rpc.ClientOptions{})
+		c, err := rpc.Dial(ctx, "unix:"+sock, rpc.ClientOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,9 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/guestrpc/guestrpc/channel"
 	"github.com/guestrpc/guestrpc/rpc"
-	"github.com/guestrpc/guestrpc/transport"
 )
 
 func main() {
@@ -77,27 +75,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	dctx, cancel := context.WithTimeout(ctx, *dialTimeout)
-	ch, err := transport.Dial(dctx, *target, channel.StreamOptions{})
-	if err == nil {
-		var c *rpc.Client
-		c, err = rpc.NewClient(dctx, ch, rpc.ClientOptions{Name: "guestrpc-cli"})
-		cancel()
-		if err == nil {
-			defer c.Close()
-			code, err := cmd.run(ctx, c, fs.Args()[1:], stdin, stdout, stderr)
-			if err != nil {
-				fmt.Fprintf(stderr, "guestrpc %s: %v\n", fs.Arg(0), err)
-				if errors.Is(err, flag.ErrHelp) {
-					return 2
-				}
-				if code == 0 {
-					code = 1
-				}
-			}
-			return code
+	c, err := rpc.Dial(dctx, *target, rpc.ClientOptions{Name: "guestrpc-cli"})
+	cancel()
+	if err != nil {
+		fmt.Fprintf(stderr, "guestrpc: connecting to %s: %v\n", *target, err)
+		return 1
+	}
+	defer c.Close()
+	code, err := cmd.run(ctx, c, fs.Args()[1:], stdin, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "guestrpc %s: %v\n", fs.Arg(0), err)
+		if errors.Is(err, flag.ErrHelp) {
+			return 2
+		}
+		if code == 0 {
+			code = 1
 		}
 	}
-	cancel()
-	fmt.Fprintf(stderr, "guestrpc: connecting to %s: %v\n", *target, err)
-	return 1
+	return code
 }

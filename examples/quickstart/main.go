@@ -71,11 +71,7 @@ func run(ctx context.Context, out io.Writer) error {
 
 	// The host side: dial the agent and call it.
 	start := time.Now()
-	ch, err := channel.DialUnix(ctx, sock, channel.StreamOptions{})
-	if err != nil {
-		return err
-	}
-	c, err := rpc.NewClient(ctx, ch, rpc.ClientOptions{})
+	c, err := rpc.Dial(ctx, "unix:"+sock, rpc.ClientOptions{})
 	if err != nil {
 		return err
 	}
