@@ -365,6 +365,11 @@ func (s *Stream) Wait(result any) error {
 	return s.result(result)
 }
 
+// Status waits for the call's final status and returns it: nil when the
+// handler succeeded, an *Error otherwise (or the error that ended the
+// stream on this side). Wait also decodes the result.
+func (s *Stream) Status() error { return s.Wait(nil) }
+
 // Close abandons the stream if it has not finished: the agent's handler
 // is canceled. It returns nil.
 func (s *Stream) Close() error {

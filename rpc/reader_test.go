@@ -234,7 +234,7 @@ func TestInline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Wait(nil); !errors.Is(err, rpc.ErrFailedPrecondition) {
+	if err := s.Status(); !errors.Is(err, rpc.ErrFailedPrecondition) {
 		t.Errorf("inline handler waiting for DATA: %v, want FailedPrecondition", err)
 	}
 	if err := c.Call(ctx, "inline.panic", nil, nil); !errors.Is(err, rpc.ErrInternal) {
