@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/guestrpc/guestrpc/internal/testutil"
 	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
 )
@@ -34,7 +35,7 @@ func TestTTY(t *testing.T) {
 
 	pr, pw := io.Pipe()
 	defer pw.Close()
-	var out syncBuffer
+	var out testutil.LockedBuffer
 	p, err := c.Start(ctx, process.Spec{Shell: "stty size; read x; stty size", TTY: true, Rows: 24, Cols: 80}, pr, &out, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +87,7 @@ func gone(pid int) bool {
 
 func TestTimeoutKillsGroup(t *testing.T) {
 	c, _ := setup(t, process.Options{Reap: true})
-	var out syncBuffer
+	var out testutil.LockedBuffer
 	p, err := c.Start(testCtx(t), process.Spec{Shell: "sleep 100 & echo $!; sleep 100", Timeout: time.Second}, nil, &out, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +131,7 @@ func TestBackgroundChildDoesNotHang(t *testing.T) {
 func TestCancelKillsGroup(t *testing.T) {
 	c, _ := setup(t, process.Options{Reap: true})
 	ctx, cancel := context.WithCancel(testCtx(t))
-	var out syncBuffer
+	var out testutil.LockedBuffer
 	p, err := c.Start(ctx, process.Spec{Shell: "sleep 100 & echo $!; sleep 100"}, nil, &out, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -253,7 +254,7 @@ func TestGoFunc(t *testing.T) {
 		})
 	}
 
-	var out syncBuffer
+	var out testutil.LockedBuffer
 	p, err := c.Start(ctx, process.Spec{Path: "block"}, nil, &out, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -5,13 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -166,7 +164,7 @@ func TestCatTenMiB(t *testing.T) {
 func TestSignalHandle(t *testing.T) {
 	c, _ := setup(t, process.Options{})
 	ctx := testCtx(t)
-	var out syncBuffer
+	var out testutil.LockedBuffer
 	p, err := c.Start(ctx, process.Spec{Shell: "trap 'echo got-usr1; exit 7' USR1; echo ready; while :; do sleep 0.01; done"}, nil, &out, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -200,26 +198,6 @@ func waitFor(t testing.TB, cond func() bool) {
 	}
 	t.Fatal("condition not met in 30s")
 }
-
-// syncBuffer is a bytes.Buffer safe for one writer and polling readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-var _ = fmt.Sprint
 
 // TestIgnoredSignalsNotInherited: an agent started with SIGINT ignored
 // (a background job of a shell) still gives its children the default.

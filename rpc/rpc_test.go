@@ -366,7 +366,7 @@ func TestDeadlineTravels(t *testing.T) {
 }
 
 func TestPanicRecovery(t *testing.T) {
-	var logBuf lockedBuffer
+	var logBuf testutil.LockedBuffer
 	srv := rpc.NewServer(rpc.ServerOptions{Logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
 	srv.HandleFunc("panic", func(ctx context.Context, call *rpc.Call) (any, error) {
 		panic("boom")
@@ -388,23 +388,6 @@ func TestPanicRecovery(t *testing.T) {
 	if log := logBuf.String(); !strings.Contains(log, "panicked") || !strings.Contains(log, "boom") {
 		t.Errorf("panic not logged; log:\n%s", log)
 	}
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestUnknownMethod(t *testing.T) {
