@@ -23,6 +23,10 @@ type ClientOptions struct {
 	Name string
 	// Window is the per-stream receive window (default DefaultWindow).
 	Window uint32
+	// Token is presented to the agent in HELLO, for agents that require
+	// one (TCP listeners; see Policy.Token). At most wire.MaxTokenLen
+	// bytes.
+	Token []byte
 }
 
 // Client calls methods on an agent over one channel. It is safe for
@@ -49,7 +53,11 @@ func NewClient(ctx context.Context, ch channel.Channel, opts ClientOptions) (*Cl
 		opts.Name = "guestrpc-client"
 	}
 	c := &Client{conn: newConn(ch, opts.Logger, opts.Window), nextID: 1, pings: make(map[uint64]chan struct{})}
-	if err := c.handshake(ctx, opts.Name, true); err != nil {
+	if len(opts.Token) > wire.MaxTokenLen {
+		_ = ch.Close()
+		return nil, fmt.Errorf("rpc: token of %d bytes, the limit is %d", len(opts.Token), wire.MaxTokenLen)
+	}
+	if err := c.handshake(ctx, wire.Hello{Name: opts.Name, Token: opts.Token}, nil); err != nil {
 		_ = ch.Close()
 		return nil, err
 	}

@@ -53,6 +53,7 @@ type conn struct {
 
 	ourWindow uint32    // window we grant per stream
 	chunks    chunkPool // buffers of received DATA
+	budget    *budget   // the server's memory budget; nil on a client
 	peerMax   uint32    // largest payload the peer accepts
 	peerWin   uint32    // initial window the peer grants
 	peerName  string
@@ -93,20 +94,21 @@ func newConn(ch channel.Channel, log *slog.Logger, window uint32) *conn {
 	}
 }
 
-// handshake sends our HELLO and reads the peer's.
 // handshake exchanges HELLOs. The host speaks first and the agent answers
 // once it has read the host's, so the exchange also works over
 // unbuffered transports (net.Pipe) where two simultaneous writes would
-// wait for each other forever.
-func (c *conn) handshake(ctx context.Context, name string, speakFirst bool) error {
+// wait for each other forever. The agent passes admit, which sees the
+// host's HELLO before the agent answers: a refusal goes out as a STATUS
+// on stream 0 in place of the agent's HELLO, and the handshake fails
+// with it on both sides.
+func (c *conn) handshake(ctx context.Context, ours wire.Hello, admit func(wire.Hello) *Error) error {
 	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
-	hello := wire.Frame{Type: wire.TypeHello, Payload: wire.AppendHello(nil, wire.Hello{
-		Version:       wire.Version,
-		MaxPayload:    channel.MaxPayload(c.ch),
-		InitialWindow: c.ourWindow,
-		Name:          name,
-	})}
+	ours.Version = wire.Version
+	ours.MaxPayload = channel.MaxPayload(c.ch)
+	ours.InitialWindow = c.ourWindow
+	hello := wire.Frame{Type: wire.TypeHello, Payload: wire.AppendHello(nil, ours)}
+	speakFirst := admit == nil
 	if speakFirst {
 		if err := c.ch.Send(ctx, &hello); err != nil {
 			return fmt.Errorf("rpc: sending HELLO: %w", err)
@@ -115,6 +117,13 @@ func (c *conn) handshake(ctx context.Context, name string, speakFirst bool) erro
 	var f wire.Frame
 	if err := c.ch.Receive(ctx, &f); err != nil {
 		return fmt.Errorf("rpc: waiting for HELLO: %w", err)
+	}
+	if f.Type == wire.TypeStatus && f.StreamID == 0 && speakFirst {
+		st, err := wire.ParseStatus(f.Payload)
+		if err != nil {
+			return fmt.Errorf("rpc: agent refused the connection with a malformed STATUS: %w", err)
+		}
+		return fmt.Errorf("rpc: agent refused the connection: %w", &Error{Code: Code(st.Code), Message: string(st.Message)})
 	}
 	if f.Type != wire.TypeHello || f.StreamID != 0 {
 		return fmt.Errorf("%w: first frame is %v on stream %d, want HELLO on stream 0", errProtocol, f.Type, f.StreamID)
@@ -128,6 +137,11 @@ func (c *conn) handshake(ctx context.Context, name string, speakFirst bool) erro
 	}
 	c.peerMax, c.peerWin, c.peerName = h.MaxPayload, h.InitialWindow, h.Name
 	if !speakFirst {
+		if refusal := admit(h); refusal != nil {
+			f := wire.Frame{Type: wire.TypeStatus, Payload: wire.AppendStatus(nil, uint16(refusal.Code), refusal.Message, nil)}
+			_ = c.ch.Send(ctx, &f)
+			return fmt.Errorf("rpc: refused peer %q: %w", h.Name, refusal)
+		}
 		if err := c.ch.Send(ctx, &hello); err != nil {
 			return fmt.Errorf("rpc: sending HELLO: %w", err)
 		}

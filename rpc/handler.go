@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/guestrpc/guestrpc/channel"
 	"github.com/guestrpc/guestrpc/wire"
 )
 
@@ -57,8 +58,11 @@ func Unary[Req, Resp any](fn func(ctx context.Context, req Req) (Resp, error)) H
 	})
 }
 
-// Peer describes the other end of a connection.
+// Peer describes the other end of a connection: what its transport
+// knows (channel.PeerInfo: transport, unix credentials, vsock CID) and
+// what it announced.
 type Peer struct {
+	channel.PeerInfo
 	Addr net.Addr // transport address; nil when the transport has none
 	Name string   // the name the peer announced in HELLO
 }

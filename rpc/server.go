@@ -30,7 +30,37 @@ type ServerOptions struct {
 	// MaxStreams caps concurrent calls per connection (default
 	// DefaultMaxStreams); calls past it fail with ResourceExhausted.
 	MaxStreams int
+	// Policy decides who may connect and which methods they may call;
+	// the zero Policy admits only local root (see Policy). WithPolicy
+	// sets another for one listener.
+	Policy Policy
+	// MaxConns caps connections across all listeners, those still in
+	// their handshake included (default DefaultMaxConns); one past it is
+	// refused with ResourceExhausted.
+	MaxConns int
+	// MaxCalls caps calls in flight across all connections (default
+	// DefaultMaxCalls); each may hold a goroutine, a file or a process.
+	MaxCalls int
+	// MemoryBudget caps the bytes that peers together can make the
+	// server hold: call arguments and received DATA not yet read
+	// (default DefaultMemoryBudget). A call that would exceed it fails
+	// with ResourceExhausted.
+	MemoryBudget int64
+	// IdleTimeout closes a connection that has no call in flight and has
+	// completed no frame for this long after HELLO (default
+	// DefaultIdleTimeout; negative: never). virtio-console sessions are
+	// exempt: the port belongs to the hypervisor and a host legitimately
+	// stays connected for the life of the VM.
+	IdleTimeout time.Duration
 }
+
+// Defaults of ServerOptions.
+const (
+	DefaultMaxConns     = 64
+	DefaultMaxCalls     = 1024
+	DefaultMemoryBudget = 256 << 20
+	DefaultIdleTimeout  = 10 * time.Minute
+)
 
 // Server dispatches calls arriving on channels to registered handlers.
 // It is safe for concurrent use; handlers may be registered at any time.
@@ -47,6 +77,8 @@ type Server struct {
 	listeners map[channel.Listener]struct{}
 	conns     map[*serverConn]struct{}
 	active    int           // calls in flight, all connections
+	nconns    int           // connections, handshaking ones included
+	budget    budget        // bytes peers make the server hold
 	idle      chan struct{} // closed when active drops to 0 during Shutdown
 	closing   bool
 }
@@ -67,6 +99,18 @@ func NewServer(opts ServerOptions) *Server {
 	if opts.MaxStreams <= 0 {
 		opts.MaxStreams = DefaultMaxStreams
 	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = DefaultMaxConns
+	}
+	if opts.MaxCalls <= 0 {
+		opts.MaxCalls = DefaultMaxCalls
+	}
+	if opts.MemoryBudget <= 0 {
+		opts.MemoryBudget = DefaultMemoryBudget
+	}
+	if opts.IdleTimeout == 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
 	s := &Server{
 		opts:      opts,
 		log:       opts.Logger,
@@ -74,6 +118,7 @@ func NewServer(opts ServerOptions) *Server {
 		handlers:  make(map[string]*route),
 		listeners: make(map[channel.Listener]struct{}),
 		conns:     make(map[*serverConn]struct{}),
+		budget:    budget{limit: opts.MemoryBudget},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -143,6 +188,10 @@ func (s *Server) lookup(method []byte) *route {
 // ctx is canceled, which stops at once: in-flight calls are canceled and
 // connections closed. Serve closes l before it returns.
 func (s *Server) Serve(ctx context.Context, l channel.Listener) error {
+	policy := &s.opts.Policy
+	if pl, ok := l.(*policyListener); ok {
+		policy = &pl.policy
+	}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -188,7 +237,7 @@ func (s *Server) Serve(ctx context.Context, l channel.Listener) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.ServeChannel(ctx, ch); err != nil && !errors.Is(err, ErrServerClosed) && ctx.Err() == nil {
+			if err := s.serveChannel(ctx, ch, policy); err != nil && !errors.Is(err, ErrServerClosed) && ctx.Err() == nil {
 				s.log.Info("rpc: session ended", "addr", l.Addr(), "error", err)
 			}
 		}()
@@ -203,15 +252,33 @@ func (s *Server) isClosing() bool {
 
 // ServeChannel serves one channel until the peer goes away (returning
 // nil), the channel fails, Shutdown ends it, or ctx is canceled. It
-// returns after every handler of the channel has returned.
+// returns after every handler of the channel has returned. The peer is
+// admitted under ServerOptions.Policy.
 func (s *Server) ServeChannel(ctx context.Context, ch channel.Channel) error {
-	sc := &serverConn{srv: s, base: ctx, work: make(chan *Call)}
+	return s.serveChannel(ctx, ch, &s.opts.Policy)
+}
+
+func (s *Server) serveChannel(ctx context.Context, ch channel.Channel, policy *Policy) error {
+	sc := &serverConn{srv: s, base: ctx, work: make(chan *Call), policy: policy}
 	sc.conn = newConn(ch, s.log, s.opts.Window)
-	if err := sc.handshake(ctx, s.opts.Name, false); err != nil {
+	sc.budget = &s.budget
+	info := channel.PeerOf(ch)
+	full := !s.connStarted()
+	defer s.connDone()
+	admit := func(h wire.Hello) *Error {
+		if full {
+			return &Error{Code: ResourceExhausted, Message: fmt.Sprintf("the agent serves %d connections, its limit", s.opts.MaxConns)}
+		}
+		if policy.Insecure {
+			s.log.Warn("rpc: admitting a peer without checks (insecure policy)", "transport", info.Transport, "addr", ch.RemoteAddr(), "name", h.Name)
+		}
+		return policy.admit(info, h.Token)
+	}
+	if err := sc.handshake(ctx, wire.Hello{Name: s.opts.Name}, admit); err != nil {
 		_ = ch.Close()
 		return err
 	}
-	sc.peer = Peer{Addr: ch.RemoteAddr(), Name: sc.peerName}
+	sc.peer = Peer{PeerInfo: info, Addr: ch.RemoteAddr(), Name: sc.peerName}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -227,6 +294,9 @@ func (s *Server) ServeChannel(ctx context.Context, ch channel.Channel) error {
 	stop()
 	sc.conn.wg.Wait()
 	sc.workers.Wait()
+	if err := sc.session.close(); err != nil {
+		s.log.Warn("rpc: releasing session state", "peer", sc.peer.Name, "error", err)
+	}
 
 	s.mu.Lock()
 	delete(s.conns, sc)
@@ -281,6 +351,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// connStarted counts a new connection; false when it is one too many.
+func (s *Server) connStarted() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nconns++
+	return s.nconns <= s.opts.MaxConns
+}
+
+func (s *Server) connDone() {
+	s.mu.Lock()
+	s.nconns--
+	s.mu.Unlock()
+}
+
 func (s *Server) callStarted() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -311,6 +395,8 @@ type serverConn struct {
 	workers sync.WaitGroup
 	nstream int   // guarded by conn.smu
 	spare   *Call // a finished inline call to reuse; read loop only
+	session Session
+	policy  *Policy
 }
 
 func (sc *serverConn) handle(f *wire.Frame) error {

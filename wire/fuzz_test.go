@@ -67,6 +67,7 @@ func FuzzDecode(f *testing.F) {
 func FuzzParseHello(f *testing.F) {
 	f.Add(wire.AppendHello(nil, wire.Hello{Version: 1, MaxPayload: wire.DefaultMaxPayload, InitialWindow: 256 << 10, Name: "guestrpc-agent"}))
 	f.Add(wire.AppendHello(nil, wire.Hello{Version: 1, MaxPayload: wire.MinMaxPayload, InitialWindow: wire.MinMaxPayload}))
+	f.Add(wire.AppendHello(nil, wire.Hello{Version: 1, MaxPayload: wire.MinMaxPayload, InitialWindow: wire.MinMaxPayload, Token: []byte("secret"), Name: "h"}))
 	f.Add(helloBytes("GSRP", 1, wire.LimitMaxPayload+1, 256<<10, 0, ""))
 	f.Add(helloBytes("GSRP", 1, wire.DefaultMaxPayload, 256<<10, 0, strings.Repeat("€", 90)))
 	f.Add([]byte("GSRP"))

@@ -30,9 +30,19 @@ type Hello struct {
 	Version       uint16
 	MaxPayload    uint32 // largest payload the sender accepts
 	InitialWindow uint32 // per-stream receive window the sender grants
-	Capabilities  uint32 // bit set, reserved; zero today
+	Capabilities  uint32 // bit set: CapToken; the rest reserved, zero
 	Name          string // free-form peer identity, at most 256 bytes
+	// Token authenticates the host to an agent whose transport cannot
+	// tell who connected (TCP); 1..MaxTokenLen bytes, sent when set.
+	// AppendHello sets CapToken for it.
+	Token []byte
 }
+
+// CapToken is the HELLO capability bit saying a token precedes the name.
+const CapToken = 1 << 0
+
+// MaxTokenLen caps a HELLO token.
+const MaxTokenLen = 255
 
 // AppendHello appends the encoding of h to b.
 func AppendHello(b []byte, h Hello) []byte {
@@ -41,7 +51,19 @@ func AppendHello(b []byte, h Hello) []byte {
 	b = binary.BigEndian.AppendUint16(b, 0)
 	b = binary.BigEndian.AppendUint32(b, h.MaxPayload)
 	b = binary.BigEndian.AppendUint32(b, h.InitialWindow)
-	b = binary.BigEndian.AppendUint32(b, h.Capabilities)
+	caps := h.Capabilities &^ CapToken
+	token := h.Token
+	if len(token) > MaxTokenLen {
+		token = token[:MaxTokenLen]
+	}
+	if len(token) > 0 {
+		caps |= CapToken
+	}
+	b = binary.BigEndian.AppendUint32(b, caps)
+	if len(token) > 0 {
+		b = append(b, byte(len(token)))
+		b = append(b, token...)
+	}
 	return append(b, cutUTF8(h.Name, maxPeerName)...)
 }
 
@@ -60,6 +82,14 @@ func ParseHello(p []byte) (Hello, error) {
 		Capabilities:  binary.BigEndian.Uint32(p[16:20]),
 	}
 	name := p[helloFixed:]
+	if h.Capabilities&CapToken != 0 {
+		if len(name) == 0 || name[0] == 0 || int(name[0]) > len(name)-1 {
+			return Hello{}, fmt.Errorf("%w: HELLO token length %d with %d bytes left", ErrMalformed, firstByte(name), max(len(name)-1, 0))
+		}
+		n := int(name[0])
+		h.Token = name[1 : 1+n : 1+n]
+		name = name[1+n:]
+	}
 	switch {
 	case h.Version == 0:
 		return Hello{}, fmt.Errorf("%w: HELLO version 0", ErrMalformed)
@@ -72,6 +102,13 @@ func ParseHello(p []byte) (Hello, error) {
 	}
 	h.Name = string(name)
 	return h, nil
+}
+
+func firstByte(p []byte) int {
+	if len(p) == 0 {
+		return 0
+	}
+	return int(p[0])
 }
 
 // Open is the OPEN payload. Method and Args alias the decoded payload.
