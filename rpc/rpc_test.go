@@ -775,7 +775,7 @@ func TestSysPingAndInfo(t *testing.T) {
 		Methods:      []string{"custom.method", "sys.info", "sys.ping"},
 	}
 	got := info
-	got.Kernel, got.Uptime, got.AgentUptime, got.CPUTime, got.Goroutines = "", 0, 0, 0, 0
+	got.Kernel, got.Uptime, got.AgentUptime, got.CPUTime, got.Goroutines, got.FDs = "", 0, 0, 0, 0, 0
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("sys.info (-want +got):\n%s", diff)
 	}
@@ -784,6 +784,23 @@ func TestSysPingAndInfo(t *testing.T) {
 	}
 	if runtime.GOOS == "linux" && (info.Kernel == "" || info.Uptime <= 0) {
 		t.Errorf("sys.info on linux: kernel %q, uptime %v", info.Kernel, info.Uptime)
+	}
+	if runtime.GOOS == "linux" {
+		// Five more open files show up as five more descriptors.
+		for range 5 {
+			f, err := os.Open(os.DevNull)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+		}
+		var more rpc.Info
+		if err := c.Call(ctx, "sys.info", nil, &more); err != nil {
+			t.Fatal(err)
+		}
+		if info.FDs <= 0 || more.FDs != info.FDs+5 {
+			t.Errorf("sys.info fds %d, then %d after opening 5 files; want a positive count growing by 5", info.FDs, more.FDs)
+		}
 	}
 	// Arguments are ignored, not rejected.
 	if err := c.Call(ctx, "sys.info", map[string]int{"x": 1}, nil); err != nil {

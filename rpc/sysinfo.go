@@ -22,6 +22,7 @@ type Info struct {
 	CPUTime      time.Duration `json:"agent_cpu_time_ns,omitempty"` // user+system CPU of the agent process
 	PID          int           `json:"pid"`
 	Goroutines   int           `json:"goroutines"`
+	FDs          int           `json:"fds,omitempty"` // open file descriptors, where /proc/self/fd or /dev/fd lists them
 	Methods      []string      `json:"methods"`
 }
 
