@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/guestrpc/guestrpc/internal/testenv"
 	"github.com/guestrpc/guestrpc/process/term"
 )
 
@@ -16,7 +17,7 @@ func openPTY(t *testing.T) (*os.File, *os.File) {
 	t.Helper()
 	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {
-		t.Skip("no pseudo-terminals here:", err)
+		testenv.Missing(t, "a pseudo-terminal (open /dev/ptmx: %v)", err)
 	}
 	t.Cleanup(func() { m.Close() })
 	fd := int(m.Fd())
