@@ -150,6 +150,7 @@ func TestCancelKillsGroup(t *testing.T) {
 }
 
 func TestListAndKill(t *testing.T) {
+	lookupNobody(t)
 	c, _ := setup(t, process.Options{})
 	ctx := testCtx(t)
 	p, err := c.Start(ctx, process.Spec{Path: "sleep", Args: []string{"100"}, User: "nobody"}, nil, nil, nil)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"os/user"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
+	"github.com/guestrpc/guestrpc/internal/testenv"
 	"github.com/guestrpc/guestrpc/internal/testutil"
 	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
@@ -75,8 +77,24 @@ func run(ctx context.Context, c *process.Client, spec process.Spec, stdin io.Rea
 	return o
 }
 
+// lookupNobody returns the unprivileged account the tests switch to and
+// the name of its primary group, as this machine defines them.
+func lookupNobody(t *testing.T) (*user.User, string) {
+	t.Helper()
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		testenv.Missing(t, "a user named nobody to switch to: %v", err)
+	}
+	g, err := user.LookupGroupId(u.Gid)
+	if err != nil {
+		testenv.Missing(t, "a name for nobody's primary group %s: %v", u.Gid, err)
+	}
+	return u, g.Name
+}
+
 func TestRun(t *testing.T) {
 	c, _ := setup(t, process.Options{})
+	nobody, nobodyGroup := lookupNobody(t)
 	tests := []struct {
 		name  string
 		spec  process.Spec
@@ -97,9 +115,9 @@ func TestRun(t *testing.T) {
 		{"env extends", process.Spec{Shell: `echo "$FOO" "${PATH:+path}"`, Env: []string{"FOO=bar"}}, "", outcome{Stdout: "bar path\n"}},
 		{"env replaces", process.Spec{Path: "/usr/bin/env", Env: []string{"A=1", "B=2", "A=3"}, ReplaceEnv: true}, "", outcome{Stdout: "A=3\nB=2\n"}},
 		{"dir", process.Spec{Path: "pwd", Dir: "/usr"}, "", outcome{Stdout: "/usr\n"}},
-		{"user nobody", process.Spec{Shell: "id -un; id -u; echo $HOME", User: "nobody"}, "", outcome{Stdout: "nobody\n65534\n/nonexistent\n"}},
+		{"user nobody", process.Spec{Shell: "id -un; id -u; echo $HOME", User: "nobody"}, "", outcome{Stdout: nobody.Username + "\n" + nobody.Uid + "\n" + nobody.HomeDir + "\n"}},
 		{"uid:gid", process.Spec{Shell: "id -u; id -g", User: "1234:4321"}, "", outcome{Stdout: "1234\n4321\n"}},
-		{"groups", process.Spec{Shell: "id -G", User: "nobody", Groups: []string{"nogroup", "5"}}, "", outcome{Stdout: "65534 5\n"}},
+		{"groups", process.Spec{Shell: "id -G", User: "nobody", Groups: []string{nobodyGroup, "5"}}, "", outcome{Stdout: nobody.Gid + " 5\n"}},
 		{"no such program", process.Spec{Path: "no-such-program-here"}, "", outcome{Err: "NotFound"}},
 		{"no such file", process.Spec{Path: "/no/such/file"}, "", outcome{Err: "NotFound"}},
 		{"no such dir", process.Spec{Path: "true", Dir: "/no/such/dir"}, "", outcome{Err: "NotFound"}},
