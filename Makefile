@@ -2,7 +2,8 @@
 #
 #   make test    everything: lint, unit tests with the race detector, fuzz
 #                seeds, and the QEMU end-to-end suite (installs QEMU and a
-#                kernel through apt when missing; required, never skipped)
+#                kernel through apt when missing; required, never skipped:
+#                any test that skips fails the run, see internal/testutil/noskip)
 #   make bench   benchmarks beside their floors (raw sockets, os/exec)
 #   make fuzz    run every fuzz target for FUZZTIME each
 #   make lint    gofmt, go vet, cross-builds
@@ -13,7 +14,7 @@ FUZZTIME ?= 30s
 .PHONY: test unit e2e-setup bench fuzz lint
 
 test: lint e2e-setup
-	GUESTRPC_E2E=1 $(GO) test -race -count=1 -timeout 40m ./...
+	GUESTRPC_E2E=1 $(GO) run ./internal/testutil/noskip -race -count=1 -timeout 40m ./...
 
 unit:
 	$(GO) test -race ./...
