@@ -33,7 +33,8 @@ type ClientOptions struct {
 // concurrent use; calls are multiplexed as streams.
 type Client struct {
 	*conn
-	nextID uint64 // guarded by conn.smu; uint64 so the last id cannot wrap
+	omu    sync.Mutex // held from choosing a stream id until its OPEN is sent
+	nextID uint64     // guarded by conn.smu; uint64 so the last id cannot wrap
 	reader clientReader
 	spare  atomic.Pointer[Stream] // a Stream to reuse (see recycle)
 
@@ -260,6 +261,9 @@ func (c *Client) open(ctx context.Context, method string, args any, fin bool) (*
 	if uint32(len(s.frame.Payload)) > c.peerMax {
 		return nil, Errorf(ResourceExhausted, "%s: arguments of %d bytes exceed the agent's frame limit of %d", method, len(argb), c.peerMax)
 	}
+	// OPENs go out in the order of their ids, which the agent requires.
+	c.omu.Lock()
+	defer c.omu.Unlock()
 	c.smu.Lock()
 	select {
 	case <-c.closed:

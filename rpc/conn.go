@@ -200,6 +200,12 @@ func (c *conn) readFrame(ctx context.Context, f *wire.Frame, handle func(f *wire
 
 // handleCommon deals with the frames both sides treat alike.
 func (c *conn) handleCommon(f *wire.Frame, handle func(f *wire.Frame) error) error {
+	if f.Flags&wire.FlagsReserved != 0 {
+		return fmt.Errorf("%w: %v on stream %d sets reserved flag bits %#02x", errProtocol, f.Type, f.StreamID, uint8(f.Flags&wire.FlagsReserved))
+	}
+	if onZero := f.Type == wire.TypePing || f.Type == wire.TypePong || f.Type == wire.TypeHello; onZero != (f.StreamID == 0) {
+		return fmt.Errorf("%w: %v on stream %d (HELLO, PING and PONG belong to stream 0, and only they)", errProtocol, f.Type, f.StreamID)
+	}
 	switch f.Type {
 	case wire.TypeHello:
 		return fmt.Errorf("%w: second HELLO", errProtocol)

@@ -112,6 +112,15 @@ func (p *Policy) admit(peer channel.PeerInfo, token []byte) *Error {
 	return policyRefusal(PermissionDenied, "transport %q has no admission rule", peer.Transport)
 }
 
+// allowsBytes is allows without a string conversion (and its
+// allocation) when the policy restricts no method.
+func (p *Policy) allowsBytes(method []byte) (bool, string) {
+	if len(p.Allow) == 0 && len(p.Block) == 0 {
+		return true, ""
+	}
+	return p.allows(string(method))
+}
+
 // allows reports whether method may be called, and why not.
 func (p *Policy) allows(method string) (bool, string) {
 	for _, g := range p.Block {

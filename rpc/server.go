@@ -177,6 +177,18 @@ func (s *Server) Methods() []string {
 	return names
 }
 
+// methodsFor returns the registered methods that p lets a peer call.
+func (s *Server) methodsFor(p *Policy) []string {
+	all := s.Methods()
+	allowed := all[:0]
+	for _, m := range all {
+		if ok, _ := p.allows(m); ok {
+			allowed = append(allowed, m)
+		}
+	}
+	return allowed
+}
+
 func (s *Server) lookup(method []byte) *route {
 	s.hmu.RLock()
 	r := s.handlers[string(method)]
@@ -365,14 +377,18 @@ func (s *Server) connDone() {
 	s.mu.Unlock()
 }
 
-func (s *Server) callStarted() bool {
+// callStarted counts a new call, or says why it may not start.
+func (s *Server) callStarted() (Code, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
-		return false
+		return Unavailable, "server is shutting down"
+	}
+	if s.active >= s.opts.MaxCalls {
+		return ResourceExhausted, fmt.Sprintf("%d calls in flight on the agent, its limit", s.active)
 	}
 	s.active++
-	return true
+	return OK, ""
 }
 
 func (s *Server) callDone() {
@@ -397,6 +413,9 @@ type serverConn struct {
 	spare   *Call // a finished inline call to reuse; read loop only
 	session Session
 	policy  *Policy
+	lastID  uint32 // the last stream the host opened; read loop only
+
+	refusedLogged bool // read loop only
 }
 
 func (sc *serverConn) handle(f *wire.Frame) error {
@@ -420,9 +439,20 @@ func (sc *serverConn) open(f *wire.Frame) error {
 	if id%2 == 0 {
 		return fmt.Errorf("%w: OPEN on stream %d (host streams are odd)", errProtocol, id)
 	}
+	if id <= sc.lastID {
+		return fmt.Errorf("%w: OPEN of stream %d after stream %d (host stream ids must increase)", errProtocol, id, sc.lastID)
+	}
+	sc.lastID = id
 	o, err := wire.ParseOpen(f.Payload)
 	if err != nil {
 		return sc.reject(id, InvalidArgument, err.Error())
+	}
+	if ok, why := sc.policy.allowsBytes(o.Method); !ok {
+		if !sc.refusedLogged {
+			sc.refusedLogged = true
+			sc.srv.log.Warn("rpc: refused a call by policy (logged once per connection)", "peer", sc.peer.Name, "transport", sc.peer.Transport, "reason", why)
+		}
+		return sc.reject(id, PermissionDenied, why)
 	}
 	r := sc.srv.lookup(o.Method)
 	if r == nil {
@@ -437,9 +467,9 @@ func (sc *serverConn) open(f *wire.Frame) error {
 		sc.smu.Unlock()
 		return sc.reject(id, ResourceExhausted, fmt.Sprintf("%d calls in flight on this connection, the limit", n))
 	}
-	if !sc.srv.callStarted() {
+	if code, why := sc.srv.callStarted(); code != OK {
 		sc.smu.Unlock()
-		return sc.reject(id, Unavailable, "server is shutting down")
+		return sc.reject(id, code, why)
 	}
 	c := sc.newCall()
 	c.Method, c.Peer, c.sc = r.name, sc.peer, sc

@@ -28,7 +28,7 @@ type Info struct {
 
 func (s *Server) registerBuiltins() {
 	s.RegisterHandler("sys.ping", Inline(HandlerFunc(func(context.Context, *Call) (any, error) { return nil, nil })))
-	s.RegisterHandler("sys.info", Inline(Unary(func(ctx context.Context, _ struct{}) (*Info, error) {
+	s.RegisterHandler("sys.info", Inline(HandlerFunc(func(ctx context.Context, call *Call) (any, error) {
 		info := &Info{
 			AgentVersion: AgentVersion,
 			OS:           runtime.GOOS,
@@ -36,7 +36,7 @@ func (s *Server) registerBuiltins() {
 			AgentUptime:  time.Since(s.started),
 			PID:          os.Getpid(),
 			Goroutines:   runtime.NumGoroutine(),
-			Methods:      s.Methods(),
+			Methods:      s.methodsFor(call.sc.policy),
 		}
 		info.Hostname, _ = os.Hostname()
 		fillPlatformInfo(info)

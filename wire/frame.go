@@ -58,6 +58,9 @@ const (
 	// FlagFin marks the sender's last frame on a stream direction: an OPEN
 	// or DATA frame carrying it also half-closes, saving a CLOSE frame.
 	FlagFin Flags = 0x01
+	// FlagsReserved are the bits a sender leaves zero; a receiver ends the
+	// connection on a frame that sets any.
+	FlagsReserved Flags = 0x0e
 	// laneShift places a DATA frame's lane in the upper nibble.
 	laneShift = 4
 	// MaxLane is the highest DATA lane.
