@@ -32,6 +32,7 @@ var (
 	errConnClosed   = &Error{Code: Unavailable, Message: "connection closed"}
 	errWriteClosed  = errors.New("rpc: write after CloseWrite or end of stream")
 	errFlowOverflow = &Error{Code: ResourceExhausted, Message: "peer exceeded the stream's flow-control window"}
+	errBudget       = &Error{Code: ResourceExhausted, Message: "the agent's memory budget for peers is spent"}
 	errInlineWait   = &Error{Code: FailedPrecondition, Message: "an Inline handler cannot wait for the peer's DATA or window"}
 )
 
@@ -51,11 +52,11 @@ type conn struct {
 	ch  channel.Channel
 	log *slog.Logger
 
-	ourWindow uint32    // window we grant per stream
-	chunks    chunkPool // buffers of received DATA
-	budget    *budget   // the server's memory budget; nil on a client
-	peerMax   uint32    // largest payload the peer accepts
-	peerWin   uint32    // initial window the peer grants
+	ourWindow uint32     // window we grant per stream
+	chunks    chunkPools // buffers of received DATA
+	budget    *budget    // the server's memory budget; nil on a client
+	peerMax   uint32     // largest payload the peer accepts
+	peerWin   uint32     // initial window the peer grants
 	peerName  string
 
 	smu     sync.Mutex
@@ -69,6 +70,8 @@ type conn struct {
 	// behalf (a handler, a waiting caller, the control writer), so that
 	// the read loop yields to it before reading on.
 	woke atomic.Bool
+	// frames counts frames received, for the server's idle check.
+	frames atomic.Uint64
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -181,6 +184,7 @@ func (c *conn) yield() {
 func (c *conn) readFrame(ctx context.Context, f *wire.Frame, handle func(f *wire.Frame) error) error {
 	err := c.ch.Receive(ctx, f)
 	if err == nil {
+		c.frames.Add(1)
 		err = c.handleCommon(f, handle)
 	}
 	if err == nil {
@@ -232,19 +236,20 @@ func (c *conn) handleCommon(f *wire.Frame, handle func(f *wire.Frame) error) err
 			return fmt.Errorf("%w: CLOSE with %d payload bytes", errProtocol, len(f.Payload))
 		}
 		fin := f.Type == wire.TypeClose || f.Flags&wire.FlagFin != 0
-		if !s.deliver(f.Flags.Lane(), f.Payload, fin) {
-			c.overflow(s)
+		if err := s.deliver(f.Flags.Lane(), f.Payload, fin); err != nil {
+			c.reset(s, err)
 		}
 		return nil
 	}
 	return handle(f)
 }
 
-// overflow ends a stream whose peer ignored flow control.
-func (c *conn) overflow(s *streamCore) {
-	c.log.Warn("rpc: flow-control violation", "stream", s.id, "peer", c.peerName)
-	s.finishRecv(errFlowOverflow)
-	s.owner.abort(errFlowOverflow)
+// reset ends a stream whose DATA we cannot take: the peer ignored flow
+// control, or the server's memory budget is spent.
+func (c *conn) reset(s *streamCore, err error) {
+	c.log.Warn("rpc: resetting stream", "stream", s.id, "peer", c.peerName, "reason", err)
+	s.finishRecv(err)
+	s.owner.abort(err)
 	_ = c.queue(ctrlFrame{id: s.id, typ: wire.TypeCancel})
 }
 

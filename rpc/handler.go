@@ -78,7 +78,8 @@ type Call struct {
 	ctx     callCtx
 	sc      *serverConn
 	handler Handler
-	silent  bool // the client abandoned the call: send no STATUS (guarded by mu)
+	silent  bool  // the client abandoned the call: send no STATUS (guarded by mu)
+	charged int64 // bytes of Args charged to the server's memory budget
 
 	frame   wire.Frame
 	scratch [64]byte

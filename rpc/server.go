@@ -302,8 +302,10 @@ func (s *Server) serveChannel(ctx context.Context, ch channel.Channel, policy *P
 
 	stop := context.AfterFunc(ctx, func() { sc.close(nil) })
 	sc.start(sc.handle)
+	stopIdle := sc.watchIdle(s.opts.IdleTimeout)
 	<-sc.closed
 	stop()
+	stopIdle()
 	sc.conn.wg.Wait()
 	sc.workers.Wait()
 	if err := sc.session.close(); err != nil {
@@ -459,10 +461,6 @@ func (sc *serverConn) open(f *wire.Frame) error {
 		return sc.reject(id, Unimplemented, fmt.Sprintf("unknown method %q", o.Method))
 	}
 	sc.smu.Lock()
-	if _, dup := sc.streams[id]; dup {
-		sc.smu.Unlock()
-		return fmt.Errorf("%w: OPEN of stream %d, which is open", errProtocol, id)
-	}
 	if n := sc.nstream; n >= sc.srv.opts.MaxStreams {
 		sc.smu.Unlock()
 		return sc.reject(id, ResourceExhausted, fmt.Sprintf("%d calls in flight on this connection, the limit", n))
@@ -470,6 +468,14 @@ func (sc *serverConn) open(f *wire.Frame) error {
 	if code, why := sc.srv.callStarted(); code != OK {
 		sc.smu.Unlock()
 		return sc.reject(id, code, why)
+	}
+	var charge int64
+	if len(o.Args) > len(Call{}.argsBuf) {
+		if charge = int64(len(o.Args)); !sc.srv.budget.take(charge) {
+			sc.smu.Unlock()
+			sc.srv.callDone()
+			return sc.reject(id, ResourceExhausted, fmt.Sprintf("%s: %d bytes of arguments would exceed the agent's memory budget of %d bytes", o.Method, len(o.Args), sc.srv.opts.MemoryBudget))
+		}
 	}
 	c := sc.newCall()
 	c.Method, c.Peer, c.sc = r.name, sc.peer, sc
@@ -483,6 +489,7 @@ func (sc *serverConn) open(f *wire.Frame) error {
 	} else {
 		c.Args = append([]byte(nil), o.Args...)
 	}
+	c.charged = charge
 	c.ctx.parent, c.ctx.call = sc.base, c
 	c.handler = r.wrapped
 	// Set up the deadline before the call is in the table, where a
@@ -538,6 +545,44 @@ func (sc *serverConn) recycle(c *Call) {
 	default:
 		sc.spare = c
 	}
+}
+
+// ErrIdle is the error of a connection the server closed because it
+// sat idle for ServerOptions.IdleTimeout.
+var ErrIdle = errors.New("rpc: connection idle")
+
+// watchIdle closes the connection once it has had no call in flight and
+// completed no frame for d (d < 0: never; virtio-console sessions are
+// exempt, see ServerOptions.IdleTimeout). It counts frames rather than
+// timing them so the read loop pays an atomic add, not a clock read; an
+// idle connection is therefore closed between d and 2d after its last
+// frame. It returns a func that stops watching.
+func (sc *serverConn) watchIdle(d time.Duration) (stop func()) {
+	if d <= 0 || sc.peer.Transport == channel.TransportVirtio {
+		return func() {}
+	}
+	var mu sync.Mutex
+	var t *time.Timer
+	seen := uint64(0)
+	check := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		n := sc.frames.Load()
+		sc.smu.Lock()
+		busy := sc.nstream > 0
+		sc.smu.Unlock()
+		if n != seen || busy {
+			seen = n
+			t.Reset(d)
+			return
+		}
+		sc.srv.log.Info("rpc: closing an idle connection", "peer", sc.peer.Name, "transport", sc.peer.Transport, "idle", d)
+		sc.close(fmt.Errorf("%w: no call and no frame for %v", ErrIdle, d))
+	}
+	mu.Lock()
+	t = time.AfterFunc(d, check)
+	mu.Unlock()
+	return func() { t.Stop() }
 }
 
 // reject answers an OPEN that will not run with a STATUS.
@@ -604,6 +649,9 @@ func (sc *serverConn) finish(c *Call, result any, err error) {
 	sc.nstream--
 	sc.smu.Unlock()
 	c.finishRecv(errWriteClosed)
+	c.release()
+	sc.srv.budget.give(c.charged)
+	c.charged = 0
 	c.ctx.cancel(context.Canceled)
 	sc.srv.callDone()
 }

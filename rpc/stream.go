@@ -17,37 +17,6 @@ type Lane uint8
 // maxChunk bounds one DATA frame so that streams interleave fairly.
 const maxChunk = 256 << 10
 
-// chunk is received DATA not yet read past off.
-type chunk struct {
-	b   []byte
-	off int
-}
-
-// chunkPool recycles the buffers that hold received DATA, so a busy
-// stream neither allocates nor zeroes a buffer per frame.
-type chunkPool struct{ p sync.Pool }
-
-// chunkSize is the size of pooled buffers: the largest DATA frame this
-// implementation sends. Bigger frames from other peers get their own.
-const chunkSize = maxChunk
-
-func (cp *chunkPool) get(n int) []byte {
-	if n > chunkSize {
-		return make([]byte, n)
-	}
-	if b, ok := cp.p.Get().(*[]byte); ok {
-		return (*b)[:n]
-	}
-	return make([]byte, n, chunkSize)
-}
-
-func (cp *chunkPool) put(b []byte) {
-	if cap(b) == chunkSize {
-		b = b[:0]
-		cp.p.Put(&b)
-	}
-}
-
 // streamCore is the per-stream state shared by server calls and client
 // streams: buffered received DATA per lane, half-close flags and the send
 // window.
@@ -106,33 +75,58 @@ func (s *streamCore) waitLocked(ctx context.Context) error {
 	return err
 }
 
-// deliver stores a received DATA payload. It reports false when the
-// peer overran the window we granted.
-func (s *streamCore) deliver(lane uint8, p []byte, fin bool) bool {
+// deliver stores a received DATA payload. It fails when the peer
+// overran the window we granted, or the server's memory budget is spent.
+func (s *streamCore) deliver(lane uint8, p []byte, fin bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.recvFin || s.recvErr != nil {
-		return true // late data after the end: drop
+		return nil // late data after the end: drop
 	}
 	if s.buffered+len(p) > int(s.c.ourWindow) {
-		return false
+		return errFlowOverflow
 	}
 	if len(p) > 0 {
-		b := s.c.chunks.get(len(p))
-		copy(b, p)
 		if int(lane) >= len(s.lanes) {
 			// Most streams use lane 0 alone; sixteen empty queues in
 			// every stream would triple its size.
 			s.lanes = append(s.lanes, make([][]chunk, int(lane)+1-len(s.lanes))...)
 		}
-		s.lanes[lane] = append(s.lanes[lane], chunk{b: b})
+		q := s.lanes[lane]
+		if n := len(q); n > 0 && cap(q[n-1].b)-len(q[n-1].b) >= len(p) {
+			// Small frames are copied together, so that what a peer
+			// pins is what it sent, not a buffer per frame.
+			q[n-1].b = append(q[n-1].b, p...)
+		} else {
+			b := s.c.getChunk(len(p))
+			if b == nil {
+				return errBudget
+			}
+			copy(b, p)
+			s.lanes[lane] = append(q, chunk{b: b})
+		}
 		s.buffered += len(p)
 	}
 	if fin {
 		s.recvFin = true
 	}
 	s.notifyLocked()
-	return true
+	return nil
+}
+
+// release returns the buffers of DATA nobody will read now that the
+// stream is over.
+func (s *streamCore) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, q := range s.lanes {
+		for j := range q {
+			s.c.putChunk(q[j].b)
+			q[j] = chunk{}
+		}
+		s.lanes[i] = nil
+	}
+	s.buffered = 0
 }
 
 // queue returns the received DATA of lane. Called with mu held.
@@ -182,7 +176,7 @@ func (s *streamCore) read(ctx context.Context, lane Lane, p []byte) (int, error)
 			n := copy(p, q[0].b[q[0].off:])
 			q[0].off += n
 			if q[0].off == len(q[0].b) {
-				s.c.chunks.put(q[0].b)
+				s.c.putChunk(q[0].b)
 				q[0] = chunk{}
 				s.lanes[lane] = q[1:]
 			}
@@ -250,7 +244,7 @@ func (s *streamCore) writeTo(ctx context.Context, lane Lane, w io.Writer) (int64
 		if err == nil && n < len(c.b)-c.off {
 			err = io.ErrShortWrite
 		}
-		s.c.chunks.put(c.b)
+		s.c.putChunk(c.b)
 		if err != nil {
 			return total, err
 		}

@@ -81,6 +81,10 @@ type Decoder struct {
 	big bool
 	hdr [HeaderSize]byte
 	pn  int // payload bytes of the big frame read so far
+	// need is the big frame's payload length. buf grows toward it as the
+	// bytes arrive, so a peer that announces a large frame and sends
+	// little of it makes us hold what it sent, not what it announced.
+	need int
 }
 
 // DefaultReadBuffer is the read buffer of a NewDecoder.
@@ -160,10 +164,11 @@ func (d *Decoder) Decode(f *Frame) error {
 		// Too big for the read buffer: move what has arrived to the
 		// payload buffer and read the rest straight into it.
 		copy(d.hdr[:], h)
-		if uint32(cap(d.buf)) < n {
-			d.buf = make([]byte, n)
+		d.need = int(n)
+		if start := min(d.need, 2*len(d.rbuf)); cap(d.buf) < start {
+			d.buf = make([]byte, start)
 		}
-		d.buf = d.buf[:n]
+		d.buf = d.buf[:min(cap(d.buf), d.need)]
 		d.pn = copy(d.buf, d.rbuf[d.rpos+HeaderSize:d.wpos])
 		d.rpos, d.wpos, d.big = 0, 0, true
 		return d.decodeBig(f)
@@ -212,13 +217,28 @@ func (d *Decoder) fill(need int) error {
 	return nil
 }
 
+// grow doubles buf, up to the big frame's length.
+func (d *Decoder) grow() {
+	n := min(d.need, max(2*len(d.buf), 4<<10))
+	if cap(d.buf) >= n {
+		d.buf = d.buf[:n]
+		return
+	}
+	b := make([]byte, n)
+	copy(b, d.buf)
+	d.buf = b
+}
+
 // decodeBig reads the rest of a frame too large for the read buffer.
 func (d *Decoder) decodeBig(f *Frame) error {
 	t := Type(d.hdr[8])
-	for empty := 0; d.pn < len(d.buf); {
+	for empty := 0; d.pn < d.need; {
+		if d.pn == len(d.buf) {
+			d.grow()
+		}
 		n, err := d.r.Read(d.buf[d.pn:])
 		d.pn += n
-		if d.pn == len(d.buf) {
+		if d.pn == d.need {
 			break
 		}
 		if err == nil && n == 0 {
@@ -230,7 +250,7 @@ func (d *Decoder) decodeBig(f *Frame) error {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return fmt.Errorf("wire: reading %d-byte %v payload: %w", len(d.buf), t, err)
+			return fmt.Errorf("wire: reading %d-byte %v payload: %w", d.need, t, err)
 		}
 	}
 	d.big, d.pn = false, 0
