@@ -192,6 +192,9 @@ func TestGarbageFirstFrame(t *testing.T) {
 			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
 				t.Errorf("ServeChannel: %v, want %v", err, tt.wantErr)
 			}
+			if tt.wantErr == nil && !strings.Contains(err.Error(), "protocol violation") {
+				t.Errorf("ServeChannel: %v, want a protocol violation", err)
+			}
 		})
 	}
 	// A peer that hangs up before its HELLO is an error too.
@@ -209,6 +212,7 @@ func TestProtocolViolations(t *testing.T) {
 		return wire.AppendFrame(nil, &wire.Frame{StreamID: id, Type: ty, Flags: flags, Payload: payload})
 	}
 	openBlock := frame(1, wire.TypeOpen, 0, wire.AppendOpen(nil, 0, "block", nil))
+	pingOn := func(id uint32) []byte { return frame(id, wire.TypeOpen, wire.FlagFin, wire.AppendOpen(nil, 0, "sys.ping", nil)) }
 	tests := []struct {
 		name    string
 		input   []byte
@@ -224,6 +228,14 @@ func TestProtocolViolations(t *testing.T) {
 		{"unknown type", []byte{0, 0, 0, 0, 0, 0, 0, 1, 42, 0}, wire.ErrUnknownType},
 		{"frame over the cap", []byte{0, 0x10, 0, 1, 0, 0, 0, 1, 3, 0}, wire.ErrFrameTooLarge},
 		{"truncated frame", []byte{0, 0, 0, 8, 0, 0, 0, 0, 8, 0, 1, 2}, io.ErrUnexpectedEOF},
+		{"PING on stream 5", frame(5, wire.TypePing, 0, wire.AppendPing(nil, 1)), nil},
+		{"PONG on stream 3", frame(3, wire.TypePong, 0, wire.AppendPing(nil, 1)), nil},
+		{"DATA on stream 0", frame(0, wire.TypeData, 0, []byte("x")), nil},
+		{"stream id reused", append(pingOn(101), pingOn(101)...), nil},
+		{"stream ids decreasing", append(pingOn(101), pingOn(51)...), nil},
+		{"reserved flag 0x02 on OPEN", frame(1, wire.TypeOpen, 0x02, wire.AppendOpen(nil, 0, "sys.ping", nil)), nil},
+		{"reserved flags 0x0e on DATA", append(openBlock, frame(1, wire.TypeData, 0x0e, []byte("x"))...), nil},
+		{"reserved flag 0x08 on PING", frame(0, wire.TypePing, 0x08, wire.AppendPing(nil, 1)), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -245,6 +257,9 @@ func TestProtocolViolations(t *testing.T) {
 			}
 			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
 				t.Errorf("ServeChannel: %v, want %v", err, tt.wantErr)
+			}
+			if tt.wantErr == nil && !strings.Contains(err.Error(), "protocol violation") {
+				t.Errorf("ServeChannel: %v, want a protocol violation", err)
 			}
 			if len(tt.input) > len(openBlock) && string(tt.input[:len(openBlock)]) == string(openBlock) {
 				if err := recv(t, "the open call to be canceled", handlerErr); !errors.Is(err, context.Canceled) {
