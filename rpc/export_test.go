@@ -7,3 +7,6 @@ func (c *Client) NumStreams() int {
 	defer c.smu.Unlock()
 	return len(c.streams)
 }
+
+// BudgetInUse reports the bytes charged to srv's memory budget.
+func BudgetInUse(srv *Server) int64 { return srv.budget.inUse() }

@@ -212,7 +212,9 @@ func TestProtocolViolations(t *testing.T) {
 		return wire.AppendFrame(nil, &wire.Frame{StreamID: id, Type: ty, Flags: flags, Payload: payload})
 	}
 	openBlock := frame(1, wire.TypeOpen, 0, wire.AppendOpen(nil, 0, "block", nil))
-	pingOn := func(id uint32) []byte { return frame(id, wire.TypeOpen, wire.FlagFin, wire.AppendOpen(nil, 0, "sys.ping", nil)) }
+	pingOn := func(id uint32) []byte {
+		return frame(id, wire.TypeOpen, wire.FlagFin, wire.AppendOpen(nil, 0, "sys.ping", nil))
+	}
 	tests := []struct {
 		name    string
 		input   []byte

@@ -1,0 +1,230 @@
+package rpc_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/guestrpc/guestrpc/channel"
+	"github.com/guestrpc/guestrpc/internal/testutil"
+	"github.com/guestrpc/guestrpc/rpc"
+)
+
+// peerChannel is a channel that reports a chosen peer, as the transports
+// do for unix credentials, vsock CIDs and virtio ports.
+type peerChannel struct {
+	channel.Channel
+	info channel.PeerInfo
+}
+
+func (c peerChannel) PeerInfo() channel.PeerInfo { return c.info }
+
+// dialAs connects a client with opts to srv, whose side of the
+// connection reports info as its peer.
+func dialAs(t *testing.T, srv *rpc.Server, info channel.PeerInfo, opts rpc.ClientOptions) (*rpc.Client, error) {
+	t.Helper()
+	a, z := testutil.SocketPair(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.ServeChannel(context.Background(), peerChannel{channel.NewStream(a, channel.StreamOptions{}), info})
+	}()
+	t.Cleanup(func() { a.Close(); z.Close(); <-done })
+	c, err := rpc.NewClient(testCtx(t), channel.NewStream(z, channel.StreamOptions{}), opts)
+	if err == nil {
+		t.Cleanup(func() { c.Close() })
+	}
+	return c, err
+}
+
+// TestPolicyAdmission: who may connect, per transport, under the default
+// policy and configured ones. A refused peer learns why from the
+// handshake's error.
+func TestPolicyAdmission(t *testing.T) {
+	unix := func(uid, gid uint32) channel.PeerInfo {
+		return channel.PeerInfo{Transport: channel.TransportUnix, HasCred: true, UID: uid, GID: gid, PID: 42}
+	}
+	vsock := func(cid uint32) channel.PeerInfo {
+		return channel.PeerInfo{Transport: channel.TransportVsock, HasCID: true, CID: cid}
+	}
+	tcp := channel.PeerInfo{Transport: channel.TransportTCP}
+	secret := []byte("s3cret-token")
+	tests := []struct {
+		name    string
+		policy  rpc.Policy
+		peer    channel.PeerInfo
+		token   []byte
+		want    rpc.Code
+		wantMsg string
+	}{
+		{"unix root", rpc.Policy{}, unix(0, 0), nil, rpc.OK, ""},
+		{"unix other uid", rpc.Policy{}, unix(65534, 65534), nil, rpc.PermissionDenied, "uid 65534 (pid 42) is neither root"},
+		{"unix without credentials", rpc.Policy{}, channel.PeerInfo{Transport: channel.TransportUnix}, nil, rpc.PermissionDenied, "credentials are unknown"},
+		{"unix allowed uid", rpc.Policy{AllowUIDs: []uint32{1000}}, unix(1000, 1000), nil, rpc.OK, ""},
+		{"unix allowed gid", rpc.Policy{AllowGIDs: []uint32{27}}, unix(1000, 27), nil, rpc.OK, ""},
+		{"unix root not in an explicit list", rpc.Policy{AllowUIDs: []uint32{1000}}, unix(0, 0), nil, rpc.PermissionDenied, "not in the allowed uids [1000]"},
+		{"vsock host", rpc.Policy{}, vsock(rpc.HostCID), nil, rpc.OK, ""},
+		{"vsock loopback CID", rpc.Policy{}, vsock(1), nil, rpc.PermissionDenied, "CID 1 is not in the allowed CIDs [2]"},
+		{"vsock another guest", rpc.Policy{}, vsock(7), nil, rpc.PermissionDenied, "CID 7"},
+		{"vsock allowed CID", rpc.Policy{AllowCIDs: []uint32{1}}, vsock(1), nil, rpc.OK, ""},
+		{"vsock without CID", rpc.Policy{}, channel.PeerInfo{Transport: channel.TransportVsock}, nil, rpc.PermissionDenied, "context ID is unknown"},
+		{"tcp, no token configured", rpc.Policy{}, tcp, nil, rpc.PermissionDenied, "TCP peers need a token"},
+		{"tcp, right token", rpc.Policy{Token: secret}, tcp, secret, rpc.OK, ""},
+		{"tcp, wrong token", rpc.Policy{Token: secret}, tcp, []byte("s3cret-tokem"), rpc.Unauthenticated, "missing or wrong"},
+		{"tcp, no token sent", rpc.Policy{Token: secret}, tcp, nil, rpc.Unauthenticated, "missing or wrong"},
+		{"tcp, token prefix", rpc.Policy{Token: secret}, tcp, secret[:4], rpc.Unauthenticated, "missing or wrong"},
+		{"unix root, token required", rpc.Policy{Token: secret}, unix(0, 0), nil, rpc.Unauthenticated, "missing or wrong"},
+		{"tcp, insecure", rpc.Policy{Insecure: true}, tcp, nil, rpc.OK, ""},
+		{"virtio", rpc.Policy{}, channel.PeerInfo{Transport: channel.TransportVirtio}, nil, rpc.OK, ""},
+		{"a channel the program built", rpc.Policy{}, channel.PeerInfo{}, nil, rpc.OK, ""},
+		{"an unknown transport", rpc.Policy{}, channel.PeerInfo{Transport: "carrier-pigeon"}, nil, rpc.PermissionDenied, "no admission rule"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := rpc.NewServer(rpc.ServerOptions{Policy: tt.policy})
+			c, err := dialAs(t, srv, tt.peer, rpc.ClientOptions{Token: tt.token})
+			if tt.want == rpc.OK {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if err := c.Call(testCtx(t), "sys.ping", nil, nil); err != nil {
+					t.Errorf("sys.ping after admission: %v", err)
+				}
+				return
+			}
+			if rpc.CodeOf(err) != tt.want || !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("NewClient: %v, want %v containing %q", err, tt.want, tt.wantMsg)
+			}
+		})
+	}
+}
+
+// TestPolicyMethods: Allow and Block globs decide what may be called;
+// refusals are PermissionDenied with the reason, logged once per
+// connection, and sys.info lists only what the caller may call.
+func TestPolicyMethods(t *testing.T) {
+	methods := []string{"file.read", "file.write", "process.start", "net.dial", "power.halt"}
+	tests := []struct {
+		name         string
+		policy       rpc.Policy
+		wantCallable []string // of methods, plus the built-ins when allowed
+	}{
+		{"everything", rpc.Policy{}, []string{"file.read", "file.write", "net.dial", "power.halt", "process.start", "sys.info", "sys.ping"}},
+		{"allow a glob", rpc.Policy{Allow: []string{"file.*", "sys.*"}}, []string{"file.read", "file.write", "sys.info", "sys.ping"}},
+		{"block a glob", rpc.Policy{Block: []string{"power.*", "net.dial"}}, []string{"file.read", "file.write", "process.start", "sys.info", "sys.ping"}},
+		{"block wins over allow", rpc.Policy{Allow: []string{"file.*", "sys.info"}, Block: []string{"file.write"}}, []string{"file.read", "sys.info"}},
+		{"allow one exact name", rpc.Policy{Allow: []string{"sys.info"}}, []string{"sys.info"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logged atomic.Int32
+			log := slog.New(countHandler{&logged, "refused a call by policy"})
+			srv := rpc.NewServer(rpc.ServerOptions{Policy: tt.policy, Logger: log})
+			for _, m := range methods {
+				srv.HandleFunc(m, func(context.Context, *rpc.Call) (any, error) { return nil, nil })
+			}
+			c := testutil.Pair(t, srv)
+			ctx := testCtx(t)
+			var callable []string
+			refused := 0
+			for _, m := range append(methods, "sys.info", "sys.ping") {
+				err := c.Call(ctx, m, nil, nil)
+				switch {
+				case err == nil:
+					callable = append(callable, m)
+				case rpc.CodeOf(err) == rpc.PermissionDenied && strings.Contains(err.Error(), m):
+					refused++
+				default:
+					t.Errorf("%s: %v, want success or PermissionDenied naming the method", m, err)
+				}
+			}
+			if diff := cmp.Diff(sortedCopy(tt.wantCallable), sortedCopy(callable)); diff != "" {
+				t.Errorf("callable methods (-want +got):\n%s", diff)
+			}
+			if refused > 0 && logged.Load() != 1 {
+				t.Errorf("%d refusals logged %d times, want once per connection", refused, logged.Load())
+			}
+			var info rpc.Info
+			if slicesContain(tt.wantCallable, "sys.info") {
+				if err := c.Call(ctx, "sys.info", nil, &info); err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(sortedCopy(tt.wantCallable), info.Methods); diff != "" {
+					t.Errorf("sys.info methods (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+// TestWithPolicy: a listener's own policy replaces the server's for the
+// sessions it accepts, so one transport can be limited.
+func TestWithPolicy(t *testing.T) {
+	srv := rpc.NewServer(rpc.ServerOptions{})
+	sock := filepath.Join(t.TempDir(), "limited.sock")
+	l, err := channel.ListenUnix(sock, channel.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, rpc.WithPolicy(l, rpc.Policy{Allow: []string{"sys.ping"}})) }()
+	defer func() { cancel(); <-served }()
+	c, err := rpc.Dial(testCtx(t), "unix:"+sock, rpc.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Call(testCtx(t), "sys.ping", nil, nil); err != nil {
+		t.Errorf("sys.ping: %v", err)
+	}
+	if err := c.Call(testCtx(t), "sys.info", nil, nil); rpc.CodeOf(err) != rpc.PermissionDenied {
+		t.Errorf("sys.info through the limited listener: %v, want PermissionDenied", err)
+	}
+	// The server's own policy still applies elsewhere.
+	if err := testutil.Pair(t, srv).Call(testCtx(t), "sys.info", nil, nil); err != nil {
+		t.Errorf("sys.info through ServeChannel: %v", err)
+	}
+}
+
+func TestPolicyValidate(t *testing.T) {
+	for _, p := range []rpc.Policy{{Allow: []string{"file.["}}, {Block: []string{""}}} {
+		if err := p.Validate(); !errors.Is(err, rpc.ErrBadPattern) {
+			t.Errorf("Validate(%+v) = %v, want ErrBadPattern", p, err)
+		}
+	}
+	if err := (&rpc.Policy{Allow: []string{"file.*", "sys.?ing"}}).Validate(); err != nil {
+		t.Errorf("Validate of good globs: %v", err)
+	}
+}
+
+// countHandler counts log records whose message contains msg.
+type countHandler struct {
+	n   *atomic.Int32
+	msg string
+}
+
+func (h countHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h countHandler) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, h.msg) {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h countHandler) WithGroup(string) slog.Handler      { return h }
+
+func sortedCopy(s []string) []string {
+	c := append([]string(nil), s...)
+	slices.Sort(c)
+	return c
+}
+
+func slicesContain(s []string, v string) bool { return slices.Contains(s, v) }
