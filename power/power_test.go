@@ -29,7 +29,7 @@ func TestPowerOps(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.method, func(t *testing.T) {
-			events := make(chan string, 4)
+			events := make(chan string, 8)
 			srv := rpc.NewServer(rpc.ServerOptions{})
 			power.Register(srv, power.Options{
 				Delay: 1,
@@ -50,6 +50,22 @@ func TestPowerOps(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("events (-want +got):\n%s", diff)
+			}
+			if tt.code == rpc.OK {
+				return
+			}
+			// A refused request must not act. A timer it set anyway (with
+			// its own delay or the 1ns default) would fire before that of
+			// this later reboot, whose own events must be all there is.
+			if err := c.Call(context.Background(), "power.reboot", power.Request{Delay: "0s"}, nil); err != nil {
+				t.Fatal(err)
+			}
+			got = []string{<-events, <-events}
+			for len(events) > 0 {
+				got = append(got, <-events)
+			}
+			if diff := cmp.Diff([]string{"before reboot", "act reboot"}, got); diff != "" {
+				t.Errorf("after a refused %s, a reboot saw events (-want +got):\n%s", tt.method, diff)
 			}
 		})
 	}
