@@ -87,24 +87,34 @@ func gone(pid int) bool {
 
 func TestTimeoutKillsGroup(t *testing.T) {
 	c, _ := setup(t, process.Options{Reap: true})
-	var out testutil.LockedBuffer
-	p, err := c.Start(testCtx(t), process.Spec{Shell: "sleep 100 & echo $!; sleep 100", Timeout: time.Second}, nil, &out, nil)
-	if err != nil {
-		t.Fatal(err)
+	// sh must start its background child and print the child's pid before
+	// the timeout; a slow machine (-race, shared cores) may not manage
+	// that in a second, so a run that printed nothing is tried again with
+	// twice the time rather than failing.
+	for timeout := time.Second; ; timeout *= 2 {
+		var out testutil.LockedBuffer
+		p, err := c.Start(testCtx(t), process.Spec{Shell: "sleep 100 & echo $!; sleep 100", Timeout: timeout}, nil, &out, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := p.Wait()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Run: %v, want an ExitError matching context.DeadlineExceeded", err)
+		}
+		if res == nil || !res.TimedOut || res.Signal != "SIGKILL" {
+			t.Fatalf("result %+v, want timed out by SIGKILL", res)
+		}
+		if out.String() == "" && timeout < 16*time.Second {
+			t.Logf("sh printed nothing within %v; again with more time", timeout)
+			continue
+		}
+		bg, err := strconv.Atoi(strings.TrimSpace(out.String()))
+		if err != nil {
+			t.Fatalf("background pid %q: %v", out.String(), err)
+		}
+		waitFor(t, func() bool { return gone(bg) })
+		return
 	}
-	waitFor(t, func() bool { return strings.HasSuffix(out.String(), "\n") })
-	res, err := p.Wait()
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Run: %v, want an ExitError matching context.DeadlineExceeded", err)
-	}
-	if res == nil || !res.TimedOut || res.Signal != "SIGKILL" {
-		t.Fatalf("result %+v, want timed out by SIGKILL", res)
-	}
-	bg, err := strconv.Atoi(strings.TrimSpace(out.String()))
-	if err != nil {
-		t.Fatalf("background pid %q: %v", out.String(), err)
-	}
-	waitFor(t, func() bool { return gone(bg) })
 }
 
 func TestBackgroundChildDoesNotHang(t *testing.T) {
@@ -480,48 +490,5 @@ func TestOutputBeforeExitIsDelivered(t *testing.T) {
 		if bg, err := strconv.Atoi(strings.TrimSpace(errb.String())); err == nil {
 			syscall.Kill(bg, syscall.SIGKILL)
 		}
-	}
-}
-
-// blockingWriter counts bytes, blocking its first Write until released.
-type blockingWriter struct {
-	first   chan struct{} // closed at the first Write
-	release chan struct{}
-	once    sync.Once
-	n       int
-}
-
-func (w *blockingWriter) Write(p []byte) (int, error) {
-	w.once.Do(func() {
-		close(w.first)
-		<-w.release
-	})
-	w.n += len(p)
-	return len(p), nil
-}
-
-// TestFlowControl: a host that stops reading stops the process instead
-// of the agent buffering its output.
-func TestFlowControl(t *testing.T) {
-	c, _ := setup(t, process.Options{})
-	ctx := testCtx(t)
-	w := &blockingWriter{first: make(chan struct{}), release: make(chan struct{})}
-	const size = 64 << 20
-	p, err := c.Start(ctx, process.Spec{Shell: fmt.Sprintf("head -c %d /dev/zero", size)}, nil, w, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-w.first
-	time.Sleep(200 * time.Millisecond)
-	l, err := c.List(ctx)
-	if err != nil || len(l) != 1 || l[0].ID != p.ID {
-		t.Errorf("with the host not reading, the writer should still be running: %+v, %v", l, err)
-	}
-	close(w.release)
-	if _, err := p.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if w.n != size {
-		t.Errorf("got %d bytes, want %d", w.n, size)
 	}
 }
