@@ -2,18 +2,21 @@ package channel
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"os"
+	"sync"
 	"time"
 )
 
 // NetListener adapts a net.Listener to a Listener: each accepted
 // connection becomes a Stream.
 type NetListener struct {
-	l    net.Listener
-	opts StreamOptions
+	l       net.Listener
+	opts    StreamOptions
+	addr    net.Addr // nil: l.Addr()
+	cleanup func()   // run once by Close; nil for none
+	once    sync.Once
+	err     error
 }
 
 // NewListener returns a Listener that wraps each connection of l with
@@ -40,35 +43,35 @@ func (nl *NetListener) Accept(ctx context.Context) (Channel, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("channel: accept on %v: %w", nl.l.Addr(), err)
+		return nil, fmt.Errorf("channel: accept on %v: %w", nl.Addr(), err)
 	}
 	return NewStream(c, nl.opts), nil
 }
 
-// Close stops the listener.
-func (nl *NetListener) Close() error { return nl.l.Close() }
-
-// Addr returns the listening address.
-func (nl *NetListener) Addr() net.Addr { return nl.l.Addr() }
-
-// ListenUnix listens on the unix socket path, removing a stale socket
-// file left by an earlier run (but never a live one or a non-socket).
-func ListenUnix(path string, opts StreamOptions) (*NetListener, error) {
-	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
-		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-			c.Close()
-			return nil, fmt.Errorf("channel: listen unix %s: %w", path, errAddrInUse)
+// Close stops the listener; a unix socket made by ListenUnix is removed.
+func (nl *NetListener) Close() error {
+	nl.once.Do(func() {
+		nl.err = nl.l.Close()
+		if nl.cleanup != nil {
+			nl.cleanup()
 		}
-		_ = os.Remove(path)
-	}
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("channel: listen unix %s: %w", path, err)
-	}
-	return NewListener(l, opts), nil
+	})
+	return nl.err
 }
 
-var errAddrInUse = errors.New("a live socket is already listening there")
+// Addr returns the listening address.
+func (nl *NetListener) Addr() net.Addr {
+	if nl.addr != nil {
+		return nl.addr
+	}
+	return nl.l.Addr()
+}
+
+// ListenUnix listens on the unix socket path with the default
+// UnixOptions: a socket only its owner may connect to (0600).
+func ListenUnix(path string, opts StreamOptions) (*NetListener, error) {
+	return ListenUnixWith(path, UnixOptions{StreamOptions: opts})
+}
 
 // ListenTCP listens on the TCP address addr.
 func ListenTCP(addr string, opts StreamOptions) (*NetListener, error) {

@@ -32,6 +32,7 @@ type Stream struct {
 	rwc  io.ReadWriteCloser
 	dl   deadliner // nil when the stream has no deadlines
 	addr net.Addr
+	peer PeerInfo
 
 	wmu sync.Mutex
 	enc *wire.Encoder
@@ -46,8 +47,16 @@ type Stream struct {
 
 // NewStream returns a Channel that frames rwc with the wire codec. Context
 // cancellation interrupts a blocked Send or Receive when rwc has deadlines
-// (net.Conn, pollable *os.File); otherwise only Close does.
+// (net.Conn, pollable *os.File); otherwise only Close does. The stream's
+// PeerInfo comes from rwc: see PeerInfo.
 func NewStream(rwc io.ReadWriteCloser, opts StreamOptions) *Stream {
+	return NewStreamPeer(rwc, opts, peerOfConn(rwc))
+}
+
+// NewStreamPeer is NewStream for a caller that knows the peer better
+// than rwc shows: a hypervisor's unix socket in front of a guest's vsock
+// port, say.
+func NewStreamPeer(rwc io.ReadWriteCloser, opts StreamOptions, peer PeerInfo) *Stream {
 	if opts.MaxPayload == 0 {
 		opts.MaxPayload = wire.DefaultMaxPayload
 	}
@@ -56,6 +65,7 @@ func NewStream(rwc io.ReadWriteCloser, opts StreamOptions) *Stream {
 	}
 	s := &Stream{
 		rwc:    rwc,
+		peer:   peer,
 		max:    opts.MaxPayload,
 		closed: make(chan struct{}),
 	}
@@ -178,6 +188,23 @@ func (s *Stream) Close() error {
 
 // RemoteAddr returns the peer's address when the stream is a net.Conn.
 func (s *Stream) RemoteAddr() net.Addr { return s.addr }
+
+// PeerInfo says who the peer is, as the connection showed when the
+// stream was made:
+//
+//   - a unix socket (*net.UnixConn): "unix" with the credentials the
+//     kernel recorded when the peer connected (SO_PEERCRED on Linux,
+//     LOCAL_PEERCRED on darwin and FreeBSD, without the pid there);
+//   - TCP (*net.TCPConn, or a net.Conn with a TCP remote address, such
+//     as a *tls.Conn): "tcp";
+//   - AF_VSOCK (package vsock, github.com/mdlayher/vsock): "vsock" with
+//     the peer's context ID;
+//   - a value that implements PeerIdentifier answers for itself, and a
+//     wrapper with NetConn() net.Conn is looked through.
+//
+// Anything else (a pipe, a wrapper the program built) has the zero
+// PeerInfo: the program that built it vouches for its peer.
+func (s *Stream) PeerInfo() PeerInfo { return s.peer }
 
 // MaxPayload returns the receive payload cap.
 func (s *Stream) MaxPayload() uint32 { return s.max }

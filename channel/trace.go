@@ -55,3 +55,7 @@ func (t *traced) ReceiveInterruptible() bool {
 func (t *traced) Close() error         { return t.ch.Close() }
 func (t *traced) RemoteAddr() net.Addr { return t.ch.RemoteAddr() }
 func (t *traced) MaxPayload() uint32   { return MaxPayload(t.ch) }
+
+// PeerInfo passes on the traced channel's peer: tracing must not turn a
+// TCP peer into one the program vouches for.
+func (t *traced) PeerInfo() PeerInfo { return PeerOf(t.ch) }

@@ -401,6 +401,10 @@ func (c *virtioChannel) Receive(ctx context.Context, f *wire.Frame) error {
 // RemoteAddr returns the port's address.
 func (c *virtioChannel) RemoteAddr() net.Addr { return c.s.addr }
 
+// PeerInfo reports a virtio-console session: its host end belongs to
+// the hypervisor.
+func (c *virtioChannel) PeerInfo() PeerInfo { return PeerInfo{Transport: TransportVirtio} }
+
 // readWriteCloser joins a session's reader (possibly a helloScanner) to
 // its writer and closer.
 type readWriteCloser struct {

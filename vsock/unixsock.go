@@ -34,7 +34,9 @@ func DialHybrid(ctx context.Context, uds string, port uint32, opts channel.Strea
 		c.Close()
 		return nil, fmt.Errorf("vsock: hybrid %s port %d: %w", uds, port, err)
 	}
-	return channel.NewStream(c, opts), nil
+	// The peer is the guest behind the hypervisor's socket; its context
+	// ID is not on the socket.
+	return channel.NewStreamPeer(c, opts, channel.PeerInfo{Transport: channel.TransportVsock}), nil
 }
 
 func hybridHandshake(ctx context.Context, c net.Conn, port uint32) error {
@@ -115,8 +117,9 @@ func HyperkitSocket(dir string, cid, port uint32) string {
 // request "%08x.%08x\n" is written to the directory's "connect" socket,
 // after which the stream is the guest's.
 func DialHyperkit(ctx context.Context, dir string, cid, port uint32, opts channel.StreamOptions) (*channel.Stream, error) {
+	peer := channel.PeerInfo{Transport: channel.TransportVsock, HasCID: true, CID: cid}
 	if c, err := dialUnix(ctx, HyperkitSocket(dir, cid, port)); err == nil {
-		return channel.NewStream(c, opts), nil
+		return channel.NewStreamPeer(c, opts, peer), nil
 	}
 	connect := filepath.Join(dir, "connect")
 	c, err := dialUnix(ctx, connect)
@@ -131,7 +134,7 @@ func DialHyperkit(ctx context.Context, dir string, cid, port uint32, opts channe
 		return nil, fmt.Errorf("vsock: hyperkit %s: request %d:%d: %w", connect, cid, port, err)
 	}
 	_ = c.SetWriteDeadline(time.Time{})
-	return channel.NewStream(c, opts), nil
+	return channel.NewStreamPeer(c, opts, peer), nil
 }
 
 // ListenHyperkit accepts the connections a hyperkit guest opens to host
