@@ -17,11 +17,14 @@ type Options struct {
 	Logger *slog.Logger
 	// Name is announced to hosts in HELLO.
 	Name string
+	// Policy decides who may connect and what they may call, on every
+	// listener that has no policy of its own (see Listen).
+	Policy rpc.Policy
 }
 
 // NewServer returns an rpc.Server with the default handlers registered.
 func NewServer(opts Options) *rpc.Server {
-	srv := rpc.NewServer(rpc.ServerOptions{Logger: opts.Logger, Name: opts.Name})
+	srv := rpc.NewServer(rpc.ServerOptions{Logger: opts.Logger, Name: opts.Name, Policy: opts.Policy})
 	return srv
 }
 

@@ -17,6 +17,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Name is announced to hosts in HELLO.
 	Name string
+	// Policy decides who may connect and what they may call, on every
+	// listener that has no policy of its own (see Listen).
+	Policy rpc.Policy
 	// Reap makes the agent reap orphaned processes: it becomes a child
 	// subreaper, or is the reaper already as PID 1. Nothing else in the
 	// program may wait for child processes then.
@@ -44,7 +47,10 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	srv := NewServer(Options{Logger: cfg.Logger, Name: cfg.Name})
+	if err := cfg.Policy.Validate(); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	srv := NewServer(Options{Logger: cfg.Logger, Name: cfg.Name, Policy: cfg.Policy})
 	a := &Agent{Server: srv}
 	var err error
 	if a.Processes, err = process.NewManager(process.Options{Logger: cfg.Logger, Reap: cfg.Reap}); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/guestrpc/guestrpc/channel"
+	"github.com/guestrpc/guestrpc/internal/testenv"
 	"github.com/guestrpc/guestrpc/internal/testutil"
 )
 
@@ -98,7 +99,7 @@ func listenTCP(t *testing.T) net.Listener {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Skipf("no TCP loopback: %v", err)
+		testenv.Missing(t, "TCP loopback: %v", err)
 	}
 	t.Cleanup(func() { l.Close() })
 	return l

@@ -6,7 +6,10 @@
 // dependencies) with finit_module(2); brings up the loopback interface;
 // then serves rpc on the virtio-console port named by guestrpc.port= on
 // the kernel command line (default org.guestrpc.0) and on vsock port
-// 5100, and dials out in reverse mode to each guestrpc.dial= target. As
+// 5100, and dials out in reverse mode to each guestrpc.dial= target.
+// vsock peers other than the host (CID 2) are refused unless
+// guestrpc.allow_cid=CID[,CID] lists them (the list replaces the
+// default, so name 2 too to keep the host). As
 // PID 1 it reaps orphans and powers the machine off on
 // power.halt, or when serving ends.
 //
@@ -29,6 +32,7 @@ import (
 	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/channel"
 	"github.com/guestrpc/guestrpc/power"
+	"github.com/guestrpc/guestrpc/rpc"
 	"github.com/guestrpc/guestrpc/transport"
 	"github.com/guestrpc/guestrpc/vsock"
 )
@@ -73,7 +77,17 @@ func run(log *slog.Logger) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	srv, closeServices, err := newServer(ctx, log)
+	var policy rpc.Policy
+	if cids := cmdline["guestrpc.allow_cid"]; cids != "" {
+		for _, c := range strings.Split(cids, ",") {
+			cid, err := vsock.ParsePort(c)
+			if err != nil {
+				return fmt.Errorf("guestrpc.allow_cid: %w", err)
+			}
+			policy.AllowCIDs = append(policy.AllowCIDs, cid)
+		}
+	}
+	srv, closeServices, err := newServer(ctx, log, policy)
 	if err != nil {
 		return err
 	}

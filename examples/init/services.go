@@ -13,8 +13,8 @@ import (
 // newServer builds the agent with every service a guest offers; as PID 1
 // it reaps every orphan. Powering off goes through power.Default, which
 // calls reboot(2) directly as PID 1.
-func newServer(ctx context.Context, log *slog.Logger) (*rpc.Server, func(), error) {
-	a, err := agent.New(agent.Config{Logger: log, Name: "guestrpc-init", Reap: true})
+func newServer(ctx context.Context, log *slog.Logger, policy rpc.Policy) (*rpc.Server, func(), error) {
+	a, err := agent.New(agent.Config{Logger: log, Name: "guestrpc-init", Reap: true, Policy: policy})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -23,8 +23,10 @@ func TestGuestServices(t *testing.T) {
 	vm := qemu.Start(t, qemu.Config{
 		Programs: map[string]string{"/bin/vsockping": "./internal/e2e/vsockping"},
 		// Reverse mode: the agent keeps dialing vsock port 6000 on CID 1,
-		// where vsockping -reverse plays a host that only accepts.
-		Cmdline: "guestrpc.dial=vsock:1:6000",
+		// where vsockping -reverse plays a host that only accepts. The
+		// agent admits vsock loopback peers (CID 1) besides the host only
+		// because it is told to.
+		Cmdline: "guestrpc.dial=vsock:1:6000 guestrpc.allow_cid=1,2",
 	})
 	c := vm.Ready(t)
 	ctx := ctxFor(t, 8*time.Minute)
