@@ -56,9 +56,9 @@ type ServerOptions struct {
 
 // Defaults of ServerOptions.
 const (
-	DefaultMaxConns     = 64
-	DefaultMaxCalls     = 1024
-	DefaultMemoryBudget = 256 << 20
+	DefaultMaxConns     = 16
+	DefaultMaxCalls     = 256
+	DefaultMemoryBudget = 64 << 20
 	DefaultIdleTimeout  = 10 * time.Minute
 )
 
