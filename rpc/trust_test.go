@@ -228,3 +228,55 @@ func sortedCopy(s []string) []string {
 }
 
 func slicesContain(s []string, v string) bool { return slices.Contains(s, v) }
+
+// closeCounter counts Close calls.
+type closeCounter struct{ closed *atomic.Int32 }
+
+func (c closeCounter) Close() error { c.closed.Add(1); return nil }
+
+// TestSessionState: per-connection state is created once per connection,
+// not shared between connections, and closed when its connection ends.
+func TestSessionState(t *testing.T) {
+	type key struct{}
+	var created, closed atomic.Int32
+	srv := rpc.NewServer(rpc.ServerOptions{})
+	srv.HandleFunc("session.id", func(ctx context.Context, call *rpc.Call) (any, error) {
+		v := call.Session().Value(key{}, func() any {
+			return struct {
+				closeCounter
+				ID int32
+			}{closeCounter{&closed}, created.Add(1)}
+		})
+		return v.(struct {
+			closeCounter
+			ID int32
+		}).ID, nil
+	})
+	a, b := testutil.Pair(t, srv), testutil.Pair(t, srv)
+	ctx := testCtx(t)
+	ids := func(c *rpc.Client) []int32 {
+		var got []int32
+		for range 3 {
+			var id int32
+			if err := c.Call(ctx, "session.id", nil, &id); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, id)
+		}
+		return got
+	}
+	if diff := cmp.Diff([]int32{1, 1, 1}, ids(a)); diff != "" {
+		t.Errorf("connection a (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]int32{2, 2, 2}, ids(b)); diff != "" {
+		t.Errorf("connection b (-want +got):\n%s", diff)
+	}
+	if n := closed.Load(); n != 0 {
+		t.Errorf("%d session values closed while their connections live", n)
+	}
+	a.Close()
+	waitFor(t, "a's session state to be closed", func() bool { return closed.Load() == 1 })
+	if diff := cmp.Diff([]int32{2}, ids(b)[:1]); diff != "" {
+		t.Errorf("connection b after a left (-want +got):\n%s", diff)
+	}
+}
