@@ -449,33 +449,9 @@ func (sc *serverConn) open(f *wire.Frame) error {
 	if err != nil {
 		return sc.reject(id, InvalidArgument, err.Error())
 	}
-	if ok, why := sc.policy.allowsBytes(o.Method); !ok {
-		if !sc.refusedLogged {
-			sc.refusedLogged = true
-			sc.srv.log.Warn("rpc: refused a call by policy (logged once per connection)", "peer", sc.peer.Name, "transport", sc.peer.Transport, "reason", why)
-		}
-		return sc.reject(id, PermissionDenied, why)
-	}
-	r := sc.srv.lookup(o.Method)
-	if r == nil {
-		return sc.reject(id, Unimplemented, fmt.Sprintf("unknown method %q", o.Method))
-	}
-	sc.smu.Lock()
-	if n := sc.nstream; n >= sc.srv.opts.MaxStreams {
-		sc.smu.Unlock()
-		return sc.reject(id, ResourceExhausted, fmt.Sprintf("%d calls in flight on this connection, the limit", n))
-	}
-	if code, why := sc.srv.callStarted(); code != OK {
-		sc.smu.Unlock()
-		return sc.reject(id, code, why)
-	}
-	var charge int64
-	if len(o.Args) > len(Call{}.argsBuf) {
-		if charge = int64(len(o.Args)); !sc.srv.budget.take(charge) {
-			sc.smu.Unlock()
-			sc.srv.callDone()
-			return sc.reject(id, ResourceExhausted, fmt.Sprintf("%s: %d bytes of arguments would exceed the agent's memory budget of %d bytes", o.Method, len(o.Args), sc.srv.opts.MemoryBudget))
-		}
+	r, charge, refusal := sc.admitCall(&o)
+	if refusal != nil {
+		return sc.reject(id, refusal.Code, refusal.Message)
 	}
 	c := sc.newCall()
 	c.Method, c.Peer, c.sc = r.name, sc.peer, sc
@@ -520,6 +496,40 @@ func (sc *serverConn) open(f *wire.Frame) error {
 	}
 	sc.woke.Store(true)
 	return nil
+}
+
+// admitCall decides whether the call o may start: the policy allows its
+// method, a handler is registered, and it fits the limits on streams,
+// calls and memory. An admitted call returns with smu held, counted in
+// the server's calls, and its arguments' charge to the budget.
+func (sc *serverConn) admitCall(o *wire.Open) (r *route, charge int64, refusal *Error) {
+	if ok, why := sc.policy.allowsBytes(o.Method); !ok {
+		if !sc.refusedLogged {
+			sc.refusedLogged = true
+			sc.srv.log.Warn("rpc: refused a call by policy (logged once per connection)", "peer", sc.peer.Name, "transport", sc.peer.Transport, "reason", why)
+		}
+		return nil, 0, &Error{Code: PermissionDenied, Message: why}
+	}
+	if r = sc.srv.lookup(o.Method); r == nil {
+		return nil, 0, &Error{Code: Unimplemented, Message: fmt.Sprintf("unknown method %q", o.Method)}
+	}
+	sc.smu.Lock()
+	if n := sc.nstream; n >= sc.srv.opts.MaxStreams {
+		sc.smu.Unlock()
+		return nil, 0, &Error{Code: ResourceExhausted, Message: fmt.Sprintf("%d calls in flight on this connection, the limit", n)}
+	}
+	if code, why := sc.srv.callStarted(); code != OK {
+		sc.smu.Unlock()
+		return nil, 0, &Error{Code: code, Message: why}
+	}
+	if len(o.Args) > len(Call{}.argsBuf) {
+		if charge = int64(len(o.Args)); !sc.srv.budget.take(charge) {
+			sc.smu.Unlock()
+			sc.srv.callDone()
+			return nil, 0, &Error{Code: ResourceExhausted, Message: fmt.Sprintf("%s: %d bytes of arguments would exceed the agent's memory budget of %d bytes", o.Method, len(o.Args), sc.srv.opts.MemoryBudget)}
+		}
+	}
+	return r, charge, nil
 }
 
 // newCall returns a zeroed Call, the one an inline call left behind if
