@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -19,7 +20,12 @@ import (
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if target := os.Getenv(peerChildEnv); target != "" {
+		os.Exit(peerChild(target))
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func TestNewServesEveryService(t *testing.T) {
 	acted := make(chan power.Op, 1)

@@ -33,45 +33,80 @@ import (
 	"github.com/guestrpc/guestrpc/vsock"
 )
 
-// Listen returns an agent-side Listener for spec.
+// Listen returns an agent-side Listener for spec. It takes the socket
+// options mode= and group= but refuses the policy options (allow=,
+// block=, uid=, gid=, cid=, token-file=) rather than drop them: serve
+// such a spec with agent.ListenConfig, which applies them.
 func Listen(ctx context.Context, spec string, opts channel.StreamOptions) (channel.Listener, error) {
-	scheme, rest, err := split(spec)
+	t, err := ParseTarget(spec)
 	if err != nil {
 		return nil, err
 	}
-	switch scheme {
-	case "unix", "tcp":
-		return channel.Listen(ctx, spec, opts)
+	if t.Options.Policy() {
+		return nil, fmt.Errorf("%w: %q: policy options need agent.ListenConfig (transport.Listen cannot apply them)", ErrOption, spec)
+	}
+	return ListenTarget(ctx, t, opts)
+}
+
+// ListenTarget returns an agent-side Listener for t, applying its socket
+// options (mode=, group=). It does not apply the policy options: that is
+// the caller's part (agent.ListenConfig wraps the listener with
+// rpc.WithPolicy).
+func ListenTarget(ctx context.Context, t Target, opts channel.StreamOptions) (channel.Listener, error) {
+	if err := t.Check(); err != nil {
+		return nil, err
+	}
+	switch t.Scheme {
+	case "unix":
+		return channel.ListenUnixWith(t.Address, channel.UnixOptions{StreamOptions: opts, Mode: t.Options.Mode, Group: t.Options.Group})
+	case "tcp":
+		return channel.ListenTCP(t.Address, opts)
 	case "vsock":
-		port, err := vsock.ParsePort(rest)
+		port, err := vsock.ParsePort(t.Address)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %q: %v", channel.ErrBadTarget, spec, err)
+			return nil, fmt.Errorf("%w: %q: %v", channel.ErrBadTarget, t, err)
 		}
 		return vsock.Listen(port, opts)
 	case "virtio":
-		return channel.ListenVirtio(rest, channel.VirtioOptions{StreamOptions: opts})
+		return channel.ListenVirtio(t.Address, channel.VirtioOptions{StreamOptions: opts})
 	}
-	return nil, fmt.Errorf("%w: %q: unknown scheme %q (want unix, tcp, vsock or virtio)", channel.ErrBadTarget, spec, scheme)
+	return nil, fmt.Errorf("%w: %q: unknown scheme %q (want unix, tcp, vsock or virtio)", channel.ErrBadTarget, t, t.Scheme)
 }
 
 // DialAgent returns a dialer for the agent's reverse mode: the agent
-// connects out with it and then serves on the connection.
+// connects out with it and then serves on the connection. Like Listen,
+// it refuses policy options; see Reverse.
 func DialAgent(spec string, opts channel.StreamOptions) (func(context.Context) (channel.Channel, error), error) {
-	scheme, rest, err := split(spec)
+	t, err := ParseTarget(spec)
 	if err != nil {
 		return nil, err
 	}
-	switch scheme {
-	case "unix", "tcp":
-		return func(ctx context.Context) (channel.Channel, error) { return channel.Dial(ctx, spec, opts) }, nil
+	if t.Options.Policy() {
+		return nil, fmt.Errorf("%w: %q: policy options need agent.ListenConfig (transport.DialAgent cannot apply them)", ErrOption, spec)
+	}
+	return dialAgent(t, opts)
+}
+
+func dialAgent(t Target, opts channel.StreamOptions) (func(context.Context) (channel.Channel, error), error) {
+	if t.Options.Mode != 0 || t.Options.Group != "" {
+		return nil, fmt.Errorf("%w: %q: mode= and group= are for listening", ErrOption, t)
+	}
+	if t.Scheme != "tcp" && t.Scheme != "unix" && t.Scheme != "vsock" {
+		return nil, fmt.Errorf("%w: %q: unknown scheme %q for dialing out (want vsock, unix or tcp)", channel.ErrBadTarget, t, t.Scheme)
+	}
+	if err := t.Check(); err != nil {
+		return nil, err
+	}
+	switch t.Scheme {
 	case "vsock":
-		cid, port, err := cidPort(spec, rest)
+		cid, port, err := cidPort(t.String(), t.Address)
 		if err != nil {
 			return nil, err
 		}
 		return func(ctx context.Context) (channel.Channel, error) { return vsock.Dial(ctx, cid, port, opts) }, nil
 	}
-	return nil, fmt.Errorf("%w: %q: unknown scheme %q for dialing out (want vsock, unix or tcp)", channel.ErrBadTarget, spec, scheme)
+	target := t.Scheme + ":" + t.Address
+	return func(ctx context.Context) (channel.Channel, error) { return channel.Dial(ctx, target, opts) }, nil
 }
 
 // Dial connects to an agent from the host.

@@ -2,8 +2,20 @@
 // of transports at once:
 //
 //	guestrpc-agent --listen vsock:5100 --listen virtio:org.guestrpc.0
-//	guestrpc-agent --listen unix:/run/guestrpc.sock --listen tcp:127.0.0.1:5100
+//	guestrpc-agent --listen unix:/run/guestrpc.sock --listen tcp:127.0.0.1:5100 --token-file /etc/guestrpc/token
 //	guestrpc-agent --dial vsock:2:5100        # reverse mode: connect to the host, then serve
+//
+// Who may connect: unix sockets are created 0600 and admit root and the
+// agent's own uid (--allow-uid, --allow-gid widen that); vsock admits the
+// host, CID 2 (--allow-cid); virtio-console is the hypervisor's; TCP
+// needs a token from --token-file, and a non-loopback TCP address needs
+// --listen-public too. What they may call: --allow-rpcs and
+// --block-rpcs, comma-separated method globs. Each target may refine
+// these with options after its address, e.g.
+//
+//	--listen unix:/run/guestrpc-ro.sock,allow=sys.*;file.read;file.stat,mode=0660,group=wheel
+//
+// (see package transport and SECURITY.md).
 //
 // SIGTERM or SIGINT shuts it down gracefully. Build it static for an
 // initramfs: CGO_ENABLED=0 go build ./cmd/guestrpc-agent.
@@ -24,7 +36,6 @@ import (
 	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/channel"
 	"github.com/guestrpc/guestrpc/files"
-	"github.com/guestrpc/guestrpc/transport"
 )
 
 func main() {
@@ -39,64 +50,104 @@ type specList []string
 func (s *specList) String() string     { return strings.Join(*s, ",") }
 func (s *specList) Set(v string) error { *s = append(*s, v); return nil }
 
-func run(ctx context.Context, args []string, stderr io.Writer) int {
+// options are the parsed command line.
+type options struct {
+	listens, dials specList
+	verbose        bool
+	grace          time.Duration
+	name, root     string
+	readOnly, reap bool
+	policy         policyFlags
+}
+
+func parse(args []string, stderr io.Writer) (*options, int) {
 	fs := flag.NewFlagSet("guestrpc-agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var listens, dials specList
-	fs.Var(&listens, "listen", "serve on `SPEC`: unix:PATH, tcp:ADDR, vsock:PORT, virtio:NAME (repeatable)")
-	fs.Var(&dials, "dial", "reverse mode: connect to `SPEC` (vsock:CID:PORT, unix:PATH, tcp:ADDR) and serve on it (repeatable)")
-	verbose := fs.Bool("v", false, "log every session and call at debug level")
-	grace := fs.Duration("grace", 10*time.Second, "how long shutdown waits for in-flight calls")
-	name := fs.String("name", "", "agent name announced to hosts (default: guestrpc-agent)")
-	root := fs.String("root", "/", "confine the file.* methods to `DIR`")
-	readOnly := fs.Bool("read-only", false, "refuse file.* calls that would change the file system")
-	reap := fs.Bool("reap", os.Getpid() == 1, "reap orphaned processes (become a child subreaper); on by default as PID 1")
+	o := &options{}
+	fs.Var(&o.listens, "listen", "serve on `SPEC`: unix:PATH, tcp:ADDR, vsock:PORT, virtio:NAME, each with optional ,KEY=VALUE options (repeatable)")
+	fs.Var(&o.dials, "dial", "reverse mode: connect to `SPEC` (vsock:CID:PORT, unix:PATH, tcp:ADDR) and serve on it (repeatable)")
+	fs.BoolVar(&o.verbose, "v", false, "log every session and call at debug level")
+	fs.DurationVar(&o.grace, "grace", 10*time.Second, "how long shutdown waits for in-flight calls")
+	fs.StringVar(&o.name, "name", "", "agent name announced to hosts (default: guestrpc-agent)")
+	fs.StringVar(&o.root, "root", "/", "confine the file.* methods to `DIR`")
+	fs.BoolVar(&o.readOnly, "read-only", false, "refuse file.* calls that would change the file system")
+	fs.BoolVar(&o.reap, "reap", os.Getpid() == 1, "reap orphaned processes (become a child subreaper); on by default as PID 1")
+	o.policy.register(fs)
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return nil, 2
 	}
-	if len(listens) == 0 && len(dials) == 0 {
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "guestrpc-agent: unexpected arguments %q\n", fs.Args())
+		return nil, 2
+	}
+	if len(o.listens) == 0 && len(o.dials) == 0 {
 		fmt.Fprintln(stderr, "guestrpc-agent: nothing to serve: give at least one --listen or --dial")
 		fs.Usage()
-		return 2
+		return nil, 2
+	}
+	return o, 0
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	o, code := parse(args, stderr)
+	if o == nil {
+		return code
 	}
 	level := slog.LevelInfo
-	if *verbose {
+	if o.verbose {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	var ls []channel.Listener
+	lc, err := o.policy.config()
+	if err != nil {
+		fmt.Fprintf(stderr, "guestrpc-agent: %v\n", err)
+		return 2
+	}
+	if lc.Policy.Insecure {
+		log.Warn("--insecure: every peer on every transport is admitted without checks; for tests only")
+	}
+	ls, err := listeners(ctx, lc, o)
 	defer func() {
 		for _, l := range ls {
 			_ = l.Close()
 		}
 	}()
-	for _, spec := range listens {
-		l, err := transport.Listen(ctx, spec, channel.StreamOptions{})
-		if err != nil {
-			fmt.Fprintf(stderr, "guestrpc-agent: --listen %s: %v\n", spec, err)
-			return 1
-		}
-		ls = append(ls, l)
+	if err != nil {
+		fmt.Fprintf(stderr, "guestrpc-agent: %v\n", err)
+		return 1
 	}
-	var dialers []func(context.Context) (channel.Channel, error)
-	for _, spec := range dials {
-		dial, err := transport.DialAgent(spec, channel.StreamOptions{})
-		if err != nil {
-			fmt.Fprintf(stderr, "guestrpc-agent: --dial %s: %v\n", spec, err)
-			return 2
-		}
-		dialers = append(dialers, dial)
-	}
-	a, err := agent.New(agent.Config{Logger: log, Name: *name, Reap: *reap, Files: files.Options{Root: *root, ReadOnly: *readOnly}})
+	a, err := agent.New(agent.Config{Logger: log, Name: o.name, Reap: o.reap, Policy: lc.Policy, Files: files.Options{Root: o.root, ReadOnly: o.readOnly}})
 	if err != nil {
 		fmt.Fprintf(stderr, "guestrpc-agent: %v\n", err)
 		return 1
 	}
 	defer a.Close()
-	if err := agent.ServeAll(ctx, a.Server, log, *grace, ls, dialers); err != nil {
+	if err := agent.ServeAll(ctx, a.Server, log, o.grace, ls, nil); err != nil {
 		fmt.Fprintf(stderr, "guestrpc-agent: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// listeners opens every --listen target and makes a reverse-mode
+// listener for every --dial one; on error it returns those made so far,
+// for the caller to close.
+func listeners(ctx context.Context, lc *agent.ListenConfig, o *options) ([]channel.Listener, error) {
+	var ls []channel.Listener
+	for _, spec := range o.listens {
+		l, err := lc.Listen(ctx, spec)
+		if err != nil {
+			return ls, fmt.Errorf("--listen %s: %w", spec, err)
+		}
+		ls = append(ls, l)
+	}
+	for _, spec := range o.dials {
+		l, err := lc.Reverse(spec)
+		if err != nil {
+			return ls, fmt.Errorf("--dial %s: %w", spec, err)
+		}
+		ls = append(ls, l)
+	}
+	return ls, nil
 }
