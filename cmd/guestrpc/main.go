@@ -5,7 +5,10 @@
 //
 // TARGET is one of unix:PATH, tcp:ADDR, vsock:CID:PORT, hybrid:UDS:PORT,
 // hyperkit:DIR:CID:PORT or virtio:SOCKPATH (a QEMU/bhyve chardev socket).
-// GUESTRPC_CONNECT supplies it when --connect is absent.
+// GUESTRPC_CONNECT supplies it when --connect is absent. An agent
+// listening on TCP wants a token: --token-file FILE (or
+// GUESTRPC_TOKEN_FILE) names the file holding it; the token itself never
+// goes on the command line.
 package main
 
 import (
@@ -20,6 +23,7 @@ import (
 	"time"
 
 	"github.com/guestrpc/guestrpc/rpc"
+	"github.com/guestrpc/guestrpc/transport"
 )
 
 func main() {
@@ -48,6 +52,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.SetOutput(stderr)
 	target := fs.String("connect", os.Getenv("GUESTRPC_CONNECT"), "agent `TARGET`: unix:PATH, tcp:ADDR, vsock:CID:PORT, hybrid:UDS:PORT, hyperkit:DIR:CID:PORT, virtio:SOCKPATH")
 	dialTimeout := fs.Duration("dial-timeout", 10*time.Second, "how long to wait for the connection and handshake")
+	tokenFile := fs.String("token-file", os.Getenv("GUESTRPC_TOKEN_FILE"), "present the token in `FILE` to the agent (TCP agents require one); default $GUESTRPC_TOKEN_FILE")
 	cmds := commands()
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: guestrpc --connect TARGET COMMAND [ARGS]\n\ncommands:")
@@ -74,8 +79,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "guestrpc: no agent to talk to: give --connect TARGET or set GUESTRPC_CONNECT")
 		return 2
 	}
+	opts := rpc.ClientOptions{Name: "guestrpc-cli"}
+	if *tokenFile != "" {
+		tok, err := transport.ReadTokenFile(*tokenFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "guestrpc: --token-file: %v\n", err)
+			return 2
+		}
+		opts.Token = tok
+	}
 	dctx, cancel := context.WithTimeout(ctx, *dialTimeout)
-	c, err := rpc.Dial(dctx, *target, rpc.ClientOptions{Name: "guestrpc-cli"})
+	c, err := rpc.Dial(dctx, *target, opts)
 	cancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "guestrpc: connecting to %s: %v\n", *target, err)
