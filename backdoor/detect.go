@@ -11,13 +11,22 @@ type Detection struct {
 	Product    uint32 // product type (ECX of GETVERSION)
 }
 
-// GetVersion issues the GETVERSION command on p.
+// ProductUnset is the Product of a VMX too old to report its type.
+const ProductUnset = 0
+
+// GetVersion issues the GETVERSION command on p. As vmcheck.c does, it
+// loads EBX with something other than the magic and ECX's high word with
+// 0xFFFF, a pattern no VMX type has: a VMX too old to set ECX leaves it
+// there, and its product reads as ProductUnset.
 func GetVersion(p Port) (version, product uint32, ok bool) {
-	r := Regs{AX: Magic, BX: ^uint64(0) & 0xffffffff, CX: CmdGetVersion, DX: LowBandwidthPort}
+	r := Regs{AX: Magic, BX: ^uint64(Magic) & 0xffffffff, CX: hilo(0xffff, CmdGetVersion), DX: LowBandwidthPort}
 	p.InOut(&r)
 	// A missing device reads all ones; a backdoor echoes the magic in EBX.
 	if uint32(r.BX) != Magic || uint32(r.AX) == 0xffffffff {
 		return 0, 0, false
+	}
+	if hi16(r.CX) == 0xffff {
+		return uint32(r.AX), ProductUnset, true
 	}
 	return uint32(r.AX), uint32(r.CX), true
 }
