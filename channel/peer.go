@@ -5,7 +5,7 @@ package channel
 // rpc.Policy); handlers see it in rpc.Peer.
 type PeerInfo struct {
 	// Transport names what carries the channel: "unix", "tcp", "vsock",
-	// "virtio", or "" for a channel the program built itself (a pipe, a
+	// "virtio", "vmware-tclo", or "" for a channel the program built itself (a pipe, a
 	// test), which the program vouches for.
 	Transport string
 	// HasCred reports whether UID, GID and PID hold the peer's
@@ -26,6 +26,9 @@ const (
 	TransportTCP    = "tcp"
 	TransportVsock  = "vsock"
 	TransportVirtio = "virtio"
+	// TransportVMware is VMware's TCLO command loop over the backdoor,
+	// the hypervisor's own channel like virtio-console.
+	TransportVMware = "vmware-tclo"
 )
 
 // PeerIdentifier is implemented by channels that know who their peer is.

@@ -253,16 +253,18 @@ func TestIdleTimeout(t *testing.T) {
 			t.Errorf("a call outlasting the idle timeout: %q, %v", got, err)
 		}
 	})
-	t.Run("virtio exempt", func(t *testing.T) {
-		srv := rpc.NewServer(rpc.ServerOptions{IdleTimeout: idle})
-		c := testutil.PairOver(t, srv, func(c net.Conn) channel.Channel {
-			return peerChannel{channel.NewStream(c, channel.StreamOptions{}), channel.PeerInfo{Transport: channel.TransportVirtio}}
-		}, func(c net.Conn) channel.Channel { return channel.NewStream(c, channel.StreamOptions{}) })
-		time.Sleep(10 * idle)
-		if err := c.Call(testCtx(t), "sys.ping", nil, nil); err != nil {
-			t.Errorf("virtio session after 10 idle timeouts: %v", err)
-		}
-	})
+	for _, transport := range []string{channel.TransportVirtio, channel.TransportVMware} {
+		t.Run(transport+" exempt", func(t *testing.T) {
+			srv := rpc.NewServer(rpc.ServerOptions{IdleTimeout: idle})
+			c := testutil.PairOver(t, srv, func(c net.Conn) channel.Channel {
+				return peerChannel{channel.NewStream(c, channel.StreamOptions{}), channel.PeerInfo{Transport: transport}}
+			}, func(c net.Conn) channel.Channel { return channel.NewStream(c, channel.StreamOptions{}) })
+			time.Sleep(10 * idle)
+			if err := c.Call(testCtx(t), "sys.ping", nil, nil); err != nil {
+				t.Errorf("%s session after 10 idle timeouts: %v", transport, err)
+			}
+		})
+	}
 }
 
 // TestPartialLargeFrames: peers that announce large frames and send a

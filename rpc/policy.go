@@ -17,8 +17,8 @@ const HostCID = 2
 
 // Policy decides who may connect and what they may call. The zero
 // Policy is the safe default: unix peers running as root or as the
-// agent's own user, vsock peers at the host CID, virtio-console (the
-// hypervisor's own device), channels the program built itself, and TCP
+// agent's own user, vsock peers at the host CID, virtio-console and
+// VMware's TCLO loop (the hypervisor's own devices), channels the program built itself, and TCP
 // peers only with the token; every method may be called.
 type Policy struct {
 	// AllowUIDs and AllowGIDs admit unix-socket peers whose credentials
@@ -106,7 +106,7 @@ func (p *Policy) admit(peer channel.PeerInfo, token []byte) *Error {
 		return policyRefusal(PermissionDenied, "vsock peer CID %d is not in the allowed CIDs %v", peer.CID, allowed)
 	case channel.TransportTCP:
 		return policyRefusal(PermissionDenied, "TCP peers need a token (any local user can reach a TCP port), and this listener has none")
-	case channel.TransportVirtio, "":
+	case channel.TransportVirtio, channel.TransportVMware, "":
 		return nil
 	}
 	return policyRefusal(PermissionDenied, "transport %q has no admission rule", peer.Transport)

@@ -48,7 +48,7 @@ type ServerOptions struct {
 	MemoryBudget int64
 	// IdleTimeout closes a connection that has no call in flight and has
 	// completed no frame for this long after HELLO (default
-	// DefaultIdleTimeout; negative: never). virtio-console sessions are
+	// DefaultIdleTimeout; negative: never). virtio-console and VMware TCLO sessions are
 	// exempt: the port belongs to the hypervisor and a host legitimately
 	// stays connected for the life of the VM.
 	IdleTimeout time.Duration
@@ -562,13 +562,13 @@ func (sc *serverConn) recycle(c *Call) {
 var ErrIdle = errors.New("rpc: connection idle")
 
 // watchIdle closes the connection once it has had no call in flight and
-// completed no frame for d (d < 0: never; virtio-console sessions are
+// completed no frame for d (d < 0: never; virtio-console and TCLO sessions are
 // exempt, see ServerOptions.IdleTimeout). It counts frames rather than
 // timing them so the read loop pays an atomic add, not a clock read; an
 // idle connection is therefore closed between d and 2d after its last
 // frame. It returns a func that stops watching.
 func (sc *serverConn) watchIdle(d time.Duration) (stop func()) {
-	if d <= 0 || sc.peer.Transport == channel.TransportVirtio {
+	if d <= 0 || sc.peer.Transport == channel.TransportVirtio || sc.peer.Transport == channel.TransportVMware {
 		return func() {}
 	}
 	var mu sync.Mutex

@@ -83,6 +83,7 @@ func TestPolicyAdmission(t *testing.T) {
 		{"unix root, token required", rpc.Policy{Token: secret}, unix(0, 0), nil, rpc.Unauthenticated, "missing or wrong"},
 		{"tcp, insecure", rpc.Policy{Insecure: true}, tcp, nil, rpc.OK, ""},
 		{"virtio", rpc.Policy{}, channel.PeerInfo{Transport: channel.TransportVirtio}, nil, rpc.OK, ""},
+		{"vmware tclo", rpc.Policy{}, channel.PeerInfo{Transport: channel.TransportVMware}, nil, rpc.OK, ""},
 		{"a channel the program built", rpc.Policy{}, channel.PeerInfo{}, nil, rpc.OK, ""},
 		{"an unknown transport", rpc.Policy{}, channel.PeerInfo{Transport: "carrier-pigeon"}, nil, rpc.PermissionDenied, "no admission rule"},
 	}
