@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/guestrpc/guestrpc/files"
 	"github.com/guestrpc/guestrpc/internal/testutil/qemu"
 	"github.com/guestrpc/guestrpc/process"
@@ -21,7 +24,7 @@ import (
 // the agent as PID 1.
 func TestGuestServices(t *testing.T) {
 	vm := qemu.Start(t, qemu.Config{
-		Programs: map[string]string{"/bin/vsockping": "./internal/e2e/vsockping"},
+		Programs: map[string]string{"/bin/vsockping": "./internal/e2e/vsockping", "/bin/guestrpc-agent": "./cmd/guestrpc-agent"},
 		// Reverse mode: the agent keeps dialing vsock port 6000 on CID 1,
 		// where vsockping -reverse plays a host that only accepts. The
 		// agent admits vsock loopback peers (CID 1) besides the host only
@@ -181,6 +184,10 @@ func TestGuestServices(t *testing.T) {
 		t.Logf("vsock loopback (CID 1) in the guest: median RTT %v, 32 MiB upload at %.0f MiB/s", time.Duration(rep.MedianRTTns), rep.MiBps)
 	})
 
+	t.Run("a vsock peer other than the host is refused unless allowed", func(t *testing.T) {
+		vsockPeers(ctx, t, pc)
+	})
+
 	t.Run("reverse mode: the agent dials out over AF_VSOCK and serves", func(t *testing.T) {
 		var out, errOut bytes.Buffer
 		if _, err := pc.Run(ctx, process.Spec{Path: "/bin/vsockping", Args: []string{"-reverse", "6000"}}, nil, &out, &errOut); err != nil {
@@ -198,6 +205,39 @@ func TestGuestServices(t *testing.T) {
 			t.Fatalf("reverse-mode report %+v", rep)
 		}
 	})
+}
+
+// vsockPeers starts guestrpc-agent in the guest three times on vsock
+// ports, then connects to each from the vsock loopback, CID 1: a peer
+// that is not the host. Only the agents told to admit CID 1 let it in.
+func vsockPeers(ctx context.Context, t *testing.T, pc *process.Client) {
+	script := `
+/bin/guestrpc-agent --listen vsock:5201 2>/tmp/a1.log & a=$!
+/bin/guestrpc-agent --listen vsock:5202 --allow-cid 1 2>/tmp/a2.log & b=$!
+/bin/guestrpc-agent --listen vsock:5203,cid=1 2>/tmp/a3.log & c=$!
+for p in 5201 5202 5203; do /bin/vsockping -port $p -handshake; done
+kill $a $b $c; wait`
+	var out, errOut bytes.Buffer
+	if _, err := pc.Run(ctx, process.Spec{Shell: script}, nil, &out, &errOut); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	type outcome struct {
+		Port uint32 `json:"port"`
+		Code string `json:"code"`
+	}
+	var got []outcome
+	dec := json.NewDecoder(&out)
+	for dec.More() {
+		var o outcome
+		if err := dec.Decode(&o); err != nil {
+			t.Fatalf("vsockping output: %v", err)
+		}
+		got = append(got, o)
+	}
+	want := []outcome{{5201, "PermissionDenied"}, {5202, "OK"}, {5203, "OK"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("vsock loopback peer against agents [default, --allow-cid 1, cid=1] (-want +got):\n%s\nstderr: %s", diff, errOut.String())
+	}
 }
 
 func hexs(b []byte) string {

@@ -2,14 +2,18 @@
 // AF_VSOCK on CID 1 (vsock loopback), pings it, pushes a file through the
 // connection, and prints the figures as JSON. With -reverse PORT it plays
 // a host that only accepts: it listens on PORT and waits for the agent,
-// started with guestrpc.dial=vsock:1:PORT, to connect and serve. The e2e
-// suite runs it with process.start to prove package vsock on a real
-// kernel.
+// started with guestrpc.dial=vsock:1:PORT, to connect and serve. With
+// -handshake it only connects to -port (retrying while nothing listens
+// there yet), shakes hands and pings, and prints the outcome: "OK" or
+// the status code of the agent's refusal. The e2e suite runs it with
+// process.start to prove package vsock on a real kernel, and that an
+// agent refuses vsock peers other than the host unless told.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -41,7 +45,12 @@ func main() {
 
 func run() error {
 	reverse := flag.Uint("reverse", 0, "listen on this vsock `PORT` for the agent to dial in, instead of dialing it")
+	port := flag.Uint("port", vsock.DefaultPort, "the agent's vsock `PORT` on CID 1")
+	handshake := flag.Bool("handshake", false, "only shake hands and ping; print the outcome")
 	flag.Parse()
+	if *handshake {
+		return json.NewEncoder(os.Stdout).Encode(tryHandshake(uint32(*port)))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var ch channel.Channel
@@ -49,7 +58,7 @@ func run() error {
 	if *reverse != 0 {
 		ch, err = accept(ctx, uint32(*reverse))
 	} else {
-		ch, err = vsock.Dial(ctx, vsock.CIDLocal, vsock.DefaultPort, channel.StreamOptions{})
+		ch, err = vsock.Dial(ctx, vsock.CIDLocal, uint32(*port), channel.StreamOptions{})
 	}
 	if err != nil {
 		return err
@@ -91,6 +100,44 @@ func accept(ctx context.Context, port uint32) (channel.Channel, error) {
 	}
 	defer l.Close()
 	return l.Accept(ctx)
+}
+
+// Outcome is what -handshake prints.
+type Outcome struct {
+	Port    uint32 `json:"port"`
+	Code    string `json:"code"` // "OK" or the refusal's status code
+	Message string `json:"message,omitempty"`
+}
+
+func tryHandshake(port uint32) Outcome {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out := Outcome{Port: port}
+	var ch channel.Channel
+	var err error
+	for ctx.Err() == nil {
+		if ch, err = vsock.Dial(ctx, vsock.CIDLocal, port, channel.StreamOptions{}); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // the agent is still starting
+	}
+	if err == nil {
+		var c *rpc.Client
+		if c, err = rpc.NewClient(ctx, ch, rpc.ClientOptions{Name: "vsockping"}); err == nil {
+			err = c.Call(ctx, "sys.ping", nil, nil)
+			c.Close()
+		}
+	}
+	var re *rpc.Error
+	switch {
+	case err == nil:
+		out.Code = "OK"
+	case errors.As(err, &re):
+		out.Code, out.Message = re.Code.String(), re.Message
+	default:
+		out.Code, out.Message = "error", err.Error()
+	}
+	return out
 }
 
 type zeros struct{}
