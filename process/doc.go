@@ -103,4 +103,11 @@
 //	&http.Transport{DialContext: pc.Dial}
 //
 // is an http.RoundTripper into the guest.
+//
+// net.dial reaches whatever the agent can: services bound to the guest's
+// loopback that trust local connections, unix sockets only root may open,
+// networks the host cannot reach. It is gated like every method by the
+// server's rpc.Policy: refuse it with --block-rpcs net.dial (or leave it
+// out of --allow-rpcs, or a listener's allow=) where a peer should not
+// have that reach. See SECURITY.md.
 package process

@@ -14,6 +14,27 @@
 //	vsock:CID:PORT      usually vsock:2:PORT, the host
 //	unix:PATH, tcp:ADDR
 //
+// An agent-side target may end in options for its listener, each
+// ",KEY=VALUE", lists separated by ";":
+//
+//	allow=GLOB;GLOB   methods this listener allows (path.Match globs)
+//	block=GLOB;GLOB   methods it refuses
+//	uid=N;N, gid=N;N  unix peers admitted, by the kernel's credentials
+//	cid=N;N           vsock peers admitted, by context ID
+//	token-file=PATH   the token TCP peers must present in HELLO
+//	mode=0660         a unix socket's permissions (default 0600)
+//	group=NAME        a unix socket's group, by name or number
+//
+// for example
+//
+//	unix:/run/x.sock,allow=sys.*;file.read,mode=0660,group=wheel
+//
+// Each scheme takes only the options that apply to it (Target.Check);
+// an address cannot contain a comma. ParseTarget reads them; Listen and
+// ListenTarget apply mode= and group=; the policy options become an
+// rpc.Policy through agent.ListenConfig (Listen and DialAgent refuse
+// them rather than drop them, since this package cannot apply them).
+//
 // Host side (Dial):
 //
 //	unix:PATH               the agent's unix socket
