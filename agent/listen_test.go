@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/internal/testenv"
+	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
 	"github.com/guestrpc/guestrpc/transport"
 )
@@ -276,4 +278,77 @@ func TestListenRefusals(t *testing.T) {
 		}
 		l.Close()
 	})
+}
+
+// TestNetDialByPolicy: net.dial reaches services bound to the guest's
+// loopback, so it answers to the method policy like any method: blocked
+// agent-wide or left out of a listener's allow=, it is refused.
+func TestNetDialByPolicy(t *testing.T) {
+	svc, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		testenv.Missing(t, "TCP loopback: %v", err)
+	}
+	defer svc.Close()
+	go func() {
+		for {
+			c, err := svc.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("loopback-only secret"))
+			c.Close()
+		}
+	}()
+	a, err := agent.New(agent.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		lc   agent.ListenConfig
+		opts string
+		want string
+	}{
+		{"allowed by default", agent.ListenConfig{}, "", "OK"},
+		{"--block-rpcs net.dial", agent.ListenConfig{Policy: rpc.Policy{Block: []string{"net.dial"}}}, "", "PermissionDenied"},
+		{"not in the listener's allow=", agent.ListenConfig{}, ",allow=sys.*;file.*", "PermissionDenied"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			l, err := tt.lc.Listen(ctx, "unix:"+filepath.Join(dir, strconv.Itoa(i)+".sock")+tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() { defer close(done); _ = a.Serve(ctx, l) }()
+			defer func() { cancel(); <-done }()
+			c, err := rpc.Dial(ctx, "unix:"+l.Addr().String(), rpc.ClientOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			got := "OK"
+			conn, err := process.NewClient(c).Dial(ctx, "tcp", svc.Addr().String())
+			var re *rpc.Error
+			switch {
+			case errors.As(err, &re):
+				got = re.Code.String()
+			case err != nil:
+				t.Fatal(err)
+			default:
+				b, _ := io.ReadAll(conn)
+				conn.Close()
+				if string(b) != "loopback-only secret" {
+					t.Errorf("read %q through net.dial", b)
+				}
+			}
+			if got != tt.want {
+				t.Errorf("net.dial: %s, want %s", got, tt.want)
+			}
+		})
+	}
 }
