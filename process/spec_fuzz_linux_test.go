@@ -11,8 +11,8 @@ import (
 // prepare, which resolves the user, environment and program without
 // starting anything. Nothing may panic, and a spec that passes has
 // exactly one of path and shell, KEY=VALUE environment entries without
-// NUL bytes, and an argv that begins with the program. Seeds:
-// testdata/fuzz/FuzzSpec.
+// NUL bytes, arguments without them, and an argv that begins with the
+// program. Seeds: testdata/fuzz/FuzzSpec.
 func FuzzSpec(f *testing.F) {
 	for _, s := range []string{
 		`{"path":"true"}`, `{"shell":"echo hi","args":["a"]}`, `{"path":"/bin/sh","shell":"x"}`,
@@ -40,6 +40,11 @@ func FuzzSpec(f *testing.F) {
 		for _, kv := range spec.Env {
 			if k, _, ok := strings.Cut(kv, "="); !ok || k == "" || strings.ContainsRune(kv, 0) {
 				t.Fatalf("%s: check passed env entry %q", args, kv)
+			}
+		}
+		for _, a := range spec.Args {
+			if strings.ContainsRune(a, 0) {
+				t.Fatalf("%s: check passed argument %q with a NUL byte", args, a)
 			}
 		}
 		l, err := prepare(&spec)
