@@ -30,7 +30,7 @@ func (s *Service) archive(ctx context.Context, call *rpc.Call) (any, error) {
 	}
 	switch req.Op {
 	case "get":
-		root, err := s.tree.OpenRoot(rel)
+		root, err := s.pol.tree.OpenRoot(rel)
 		if err != nil {
 			return nil, s.fail(op, req.Path, err)
 		}
@@ -44,15 +44,15 @@ func (s *Service) archive(ctx context.Context, call *rpc.Call) (any, error) {
 		if err := s.writable(op, req.Path); err != nil {
 			return nil, err
 		}
-		if err := s.tree.MkdirAll(rel, 0o755); err != nil {
+		if err := s.pol.tree.MkdirAll(rel, 0o755); err != nil {
 			return nil, s.fail(op, req.Path, err)
 		}
-		root, err := s.tree.OpenRoot(rel)
+		root, err := s.pol.tree.OpenRoot(rel)
 		if err != nil {
 			return nil, s.fail(op, req.Path, err)
 		}
 		defer root.Close()
-		res, err := ExtractArchive(ctx, call, root, req.Gzip, s.log)
+		res, err := ExtractArchiveWith(ctx, call, root, ExtractOptions{Gzip: req.Gzip, KeepSetuid: req.KeepSetuid, Logger: s.log})
 		if err != nil {
 			return nil, s.fail(op, req.Path, err)
 		}
@@ -142,19 +142,39 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// ExtractArchive unpacks the tar stream r (gzip when gz) under root.
-// Entries cannot leave root: a name with ".." or a path through a
-// symlink fails. Modes and times are restored; owners too when the
-// process runs as root. Extraction is not atomic: a cut stream leaves
-// the entries that arrived.
+// ExtractOptions tune ExtractArchiveWith.
+type ExtractOptions struct {
+	// Gzip: the stream is a tar.gz.
+	Gzip bool
+	// KeepSetuid keeps the setuid and setgid bits of entries; by default
+	// they are cleared, so that unpacking a stranger's tarball as root
+	// does not install setuid-root programs. The sticky bit is kept: it
+	// grants nothing.
+	KeepSetuid bool
+	// Logger receives skipped entries; nil is silent.
+	Logger *slog.Logger
+}
+
+// ExtractArchive unpacks the tar stream r (gzip when gz) under root,
+// clearing setuid and setgid bits (see ExtractArchiveWith).
 func ExtractArchive(ctx context.Context, r io.Reader, root *os.Root, gz bool, log *slog.Logger) (ArchiveResult, error) {
+	return ExtractArchiveWith(ctx, r, root, ExtractOptions{Gzip: gz, Logger: log})
+}
+
+// ExtractArchiveWith unpacks the tar stream r under root. Entries cannot
+// leave root: a name with ".." or a path through a symlink fails. Modes
+// (less setuid and setgid unless opts.KeepSetuid) and times are
+// restored; owners too when the process runs as root. Extraction is not
+// atomic: a cut stream leaves the entries that arrived.
+func ExtractArchiveWith(ctx context.Context, r io.Reader, root *os.Root, opts ExtractOptions) (ArchiveResult, error) {
+	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	var res ArchiveResult
 	cr := &countReader{r: r}
 	in := io.Reader(cr)
-	if gz {
+	if opts.Gzip {
 		zr, err := gzip.NewReader(cr)
 		if err != nil {
 			return res, fmt.Errorf("archive: %w", err)
@@ -195,6 +215,9 @@ func ExtractArchive(ctx context.Context, r io.Reader, root *os.Root, gz bool, lo
 			}
 		}
 		mode := hdr.FileInfo().Mode()
+		if !opts.KeepSetuid {
+			mode &^= fs.ModeSetuid | fs.ModeSetgid
+		}
 		switch hdr.Typeflag {
 		case tar.TypeDir:
 			if err := root.Mkdir(name, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {

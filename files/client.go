@@ -300,9 +300,18 @@ func (c *Client) ArchiveGet(ctx context.Context, dir string, w io.Writer, gz boo
 }
 
 // ArchivePut extracts the tar stream r (gzip when gz) into the guest
-// directory dir, creating it if missing.
+// directory dir, creating it if missing. Setuid and setgid bits are
+// cleared (see ArchivePutWith).
 func (c *Client) ArchivePut(ctx context.Context, r io.Reader, dir string, gz bool) (*ArchiveResult, error) {
-	s, err := c.c.Open(ctx, "file.archive", ArchiveRequest{Path: dir, Op: "put", Gzip: gz})
+	return c.ArchivePutWith(ctx, r, ArchiveRequest{Path: dir, Gzip: gz})
+}
+
+// ArchivePutWith is ArchivePut with every field of the request; Op is
+// set to "put".
+func (c *Client) ArchivePutWith(ctx context.Context, r io.Reader, req ArchiveRequest) (*ArchiveResult, error) {
+	req.Op = "put"
+	dir := req.Path
+	s, err := c.c.Open(ctx, "file.archive", req)
 	if err != nil {
 		return nil, err
 	}

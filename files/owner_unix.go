@@ -14,3 +14,11 @@ func owner(fi fs.FileInfo) (uid, gid int) {
 	}
 	return -1, -1
 }
+
+// links returns the number of hard links of fi (1 when unknown).
+func links(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
+}

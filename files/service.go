@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
@@ -12,12 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
-// Options configure a Service.
+// Options configure a Service or a Policy.
 type Options struct {
 	// Logger receives transfer summaries and failures; nil is silent.
 	Logger *slog.Logger
@@ -27,13 +25,12 @@ type Options struct {
 	ReadOnly bool
 }
 
-// Service serves the file.* methods. It is safe for concurrent use.
+// Service serves the file.* methods under its Policy. It is safe for
+// concurrent use.
 type Service struct {
-	log      *slog.Logger
-	root     string
-	readOnly bool
-	tree     tree
-	bufs     sync.Pool // *[]byte of bufSize
+	log  *slog.Logger
+	pol  *Policy
+	bufs sync.Pool // *[]byte of bufSize
 }
 
 // bufSize is the copy buffer of a transfer: four DATA frames' worth.
@@ -43,39 +40,24 @@ const bufSize = 256 << 10
 func NewService(opts Options) (*Service, error) { return newService(opts, newTree) }
 
 func newService(opts Options, open func(string) (tree, error)) (*Service, error) {
-	root := opts.Root
-	if root == "" {
-		root = "/"
-	}
-	abs, err := filepath.Abs(root)
+	pol, err := newPolicy(opts, open)
 	if err != nil {
-		return nil, fmt.Errorf("files: root %q: %w", root, err)
+		return nil, err
 	}
-	fi, err := os.Stat(abs)
-	if err != nil {
-		return nil, fmt.Errorf("files: root %q: %w", root, err)
-	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("files: root %q: not a directory", root)
-	}
-	t, err := open(abs)
-	if err != nil {
-		return nil, fmt.Errorf("files: root %q: %w", root, err)
-	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	s := &Service{log: log, root: abs, readOnly: opts.ReadOnly, tree: t}
+	s := &Service{log: pol.log, pol: pol}
 	s.bufs.New = func() any { b := make([]byte, bufSize); return &b }
 	return s, nil
 }
 
 // Close releases the root's descriptors.
-func (s *Service) Close() error { return s.tree.Close() }
+func (s *Service) Close() error { return s.pol.Close() }
 
 // Root is the absolute directory that confines every path.
-func (s *Service) Root() string { return s.root }
+func (s *Service) Root() string { return s.pol.root }
+
+// Policy is the file policy the service obeys, to share with every
+// other way into the files (hgfs.packet).
+func (s *Service) Policy() *Policy { return s.pol }
 
 // Register adds the file.* methods to srv.
 func (s *Service) Register(srv *rpc.Server) {
@@ -93,55 +75,15 @@ func (s *Service) Register(srv *rpc.Server) {
 	srv.RegisterHandler("file.archive", rpc.HandlerFunc(s.archive))
 }
 
-// rel turns a guest path into a name relative to the root, refusing
-// any that leaves it.
-func (s *Service) rel(op, p string) (string, error) {
-	if p == "" {
-		return "", rpc.Errorf(rpc.InvalidArgument, "%s: empty path", op)
-	}
-	if strings.IndexByte(p, 0) >= 0 {
-		return "", rpc.Errorf(rpc.InvalidArgument, "%s %q: path holds a NUL byte", op, p)
-	}
-	full := p
-	if !filepath.IsAbs(p) {
-		full = filepath.Join(s.root, p)
-	}
-	r, err := filepath.Rel(s.root, filepath.Clean(full))
-	if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
-		return "", rpc.Errorf(rpc.PermissionDenied, "%s %q: %w %s", op, p, errEscapes, s.root)
-	}
-	return r, nil
-}
-
-// writable refuses op in read-only mode.
-func (s *Service) writable(op, p string) error {
-	if s.readOnly {
-		return rpc.Errorf(rpc.PermissionDenied, "%s %q: the agent serves files read-only", op, p)
-	}
-	return nil
-}
-
-// fail turns err from op on the guest path p into an rpc error.
-func (s *Service) fail(op, p string, err error) error {
-	var re *rpc.Error
-	if errors.As(err, &re) {
-		return err
-	}
-	code := rpc.CodeOf(err)
-	switch {
-	case isEscape(err):
-		code = rpc.PermissionDenied
-	case errors.Is(err, syscall.ENOTEMPTY), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EISDIR):
-		code = rpc.FailedPrecondition // before fs.ErrExist, which ENOTEMPTY also matches
-	}
-	return rpc.Errorf(code, "%s %q: %w", op, p, err)
-}
+func (s *Service) rel(op, p string) (string, error)   { return s.pol.resolve(op, p) }
+func (s *Service) writable(op, p string) error        { return s.pol.Writable(op, p) }
+func (s *Service) fail(op, p string, err error) error { return fail(op, p, err) }
 
 func (s *Service) info(rel, name string, fi fs.FileInfo) FileInfo {
 	uid, gid := owner(fi)
 	out := FileInfo{Name: name, Size: fi.Size(), Mode: fi.Mode(), ModTime: fi.ModTime(), UID: uid, GID: gid}
 	if fi.Mode()&fs.ModeSymlink != 0 {
-		out.Link, _ = s.tree.Readlink(rel)
+		out.Link, _ = s.pol.tree.Readlink(rel)
 	}
 	return out
 }
@@ -153,9 +95,9 @@ func (s *Service) stat(_ context.Context, req StatRequest) (FileInfo, error) {
 	}
 	var fi fs.FileInfo
 	if req.Lstat {
-		fi, err = s.tree.Lstat(rel)
+		fi, err = s.pol.tree.Lstat(rel)
 	} else {
-		fi, err = s.tree.Stat(rel)
+		fi, err = s.pol.tree.Stat(rel)
 	}
 	if err != nil {
 		return FileInfo{}, s.fail("file.stat", req.Path, err)
@@ -177,9 +119,9 @@ func (s *Service) mkdir(_ context.Context, req MkdirRequest) (struct{}, error) {
 		mode = 0o755
 	}
 	if req.Parents {
-		err = s.tree.MkdirAll(rel, mode)
+		err = s.pol.tree.MkdirAll(rel, mode)
 	} else {
-		err = s.tree.Mkdir(rel, mode)
+		err = s.pol.tree.Mkdir(rel, mode)
 	}
 	if err != nil {
 		return struct{}{}, s.fail(op, req.Path, err)
@@ -199,13 +141,13 @@ func (s *Service) remove(_ context.Context, req RemoveRequest) (struct{}, error)
 	if rel == "." {
 		return struct{}{}, rpc.Errorf(rpc.PermissionDenied, "%s %q: refusing to remove the root", op, req.Path)
 	}
-	if _, err := s.tree.Lstat(rel); err != nil {
+	if _, err := s.pol.tree.Lstat(rel); err != nil {
 		return struct{}{}, s.fail(op, req.Path, err)
 	}
 	if req.Recursive {
-		err = s.tree.RemoveAll(rel)
+		err = s.pol.tree.RemoveAll(rel)
 	} else {
-		err = s.tree.Remove(rel)
+		err = s.pol.tree.Remove(rel)
 	}
 	if err != nil {
 		return struct{}{}, s.fail(op, req.Path, err)
@@ -226,74 +168,38 @@ func (s *Service) rename(_ context.Context, req RenameRequest) (struct{}, error)
 	if err != nil {
 		return struct{}{}, err
 	}
-	if _, err := s.tree.Lstat(from); err != nil {
+	if _, err := s.pol.tree.Lstat(from); err != nil {
 		return struct{}{}, s.fail(op, req.From, err)
 	}
 	if !req.Overwrite {
-		if _, err := s.tree.Lstat(to); err == nil {
+		if _, err := s.pol.tree.Lstat(to); err == nil {
 			return struct{}{}, rpc.Errorf(rpc.AlreadyExists, "%s %q: %w (set overwrite to replace it)", op, req.To, fs.ErrExist)
 		}
 	}
-	if err := s.tree.Rename(from, to); err != nil {
+	if err := s.pol.tree.Rename(from, to); err != nil {
 		return struct{}{}, s.fail(op, req.From+" -> "+req.To, err)
 	}
 	return struct{}{}, nil
 }
 
 func (s *Service) chmod(_ context.Context, req ChmodRequest) (struct{}, error) {
-	const op = "file.chmod"
-	rel, err := s.rel(op, req.Path)
-	if err == nil {
-		err = s.writable(op, req.Path)
-	}
-	if err == nil {
-		if err = s.tree.Chmod(rel, req.Mode); err != nil {
-			err = s.fail(op, req.Path, err)
-		}
-	}
-	return struct{}{}, err
+	return struct{}{}, s.pol.Chmod("file.chmod", req.Path, req.Mode)
 }
 
 func (s *Service) chown(_ context.Context, req ChownRequest) (struct{}, error) {
-	const op = "file.chown"
-	rel, err := s.rel(op, req.Path)
-	if err == nil {
-		err = s.writable(op, req.Path)
-	}
-	if err != nil {
-		return struct{}{}, err
-	}
-	if req.Lchown {
-		err = s.tree.Lchown(rel, req.UID, req.GID)
-	} else {
-		err = s.tree.Chown(rel, req.UID, req.GID)
-	}
-	if err != nil {
-		return struct{}{}, s.fail(op, req.Path, err)
-	}
-	return struct{}{}, nil
+	return struct{}{}, s.pol.Chown("file.chown", req.Path, req.UID, req.GID, !req.Lchown)
 }
 
 func (s *Service) chtimes(_ context.Context, req ChtimesRequest) (struct{}, error) {
-	const op = "file.chtimes"
-	rel, err := s.rel(op, req.Path)
-	if err == nil {
-		err = s.writable(op, req.Path)
-	}
-	if err == nil {
-		if err = s.tree.Chtimes(rel, req.Atime, req.Mtime); err != nil {
-			err = s.fail(op, req.Path, err)
-		}
-	}
-	return struct{}{}, err
+	return struct{}{}, s.pol.Chtimes("file.chtimes", req.Path, req.Atime, req.Mtime)
 }
 
 func (s *Service) mktemp(_ context.Context, req MkTempRequest) (MkTempResult, error) {
 	const op = "file.mktemp"
 	dir := req.Dir
 	if dir == "" {
-		dir = s.root
-		if s.root == "/" {
+		dir = s.pol.root
+		if s.pol.root == "/" {
 			dir = os.TempDir()
 		}
 	}
@@ -310,10 +216,10 @@ func (s *Service) mktemp(_ context.Context, req MkTempRequest) (MkTempResult, er
 	for range 100 {
 		name := filepath.Join(rel, req.Prefix+randomName()+req.Suffix)
 		if req.Directory {
-			err = s.tree.Mkdir(name, 0o700)
+			err = s.pol.tree.Mkdir(name, 0o700)
 		} else {
 			var f *os.File
-			if f, err = s.tree.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600); err == nil {
+			if f, err = s.pol.tree.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600); err == nil {
 				err = f.Close()
 			}
 		}
@@ -323,7 +229,7 @@ func (s *Service) mktemp(_ context.Context, req MkTempRequest) (MkTempResult, er
 		if err != nil {
 			return MkTempResult{}, s.fail(op, dir, err)
 		}
-		return MkTempResult{Path: filepath.Join(s.root, name)}, nil
+		return MkTempResult{Path: filepath.Join(s.pol.root, name)}, nil
 	}
 	return MkTempResult{}, rpc.Errorf(rpc.ResourceExhausted, "%s %q: no free name after 100 tries", op, dir)
 }

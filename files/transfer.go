@@ -36,9 +36,9 @@ func (s *Service) list(ctx context.Context, call *rpc.Call) (any, error) {
 	if req.PageSize <= 0 || req.PageSize > 100_000 {
 		req.PageSize = defaultPageSize
 	}
-	f, err := s.tree.OpenFile(rel, os.O_RDONLY, 0)
+	f, err := s.pol.Open(op, req.Path, os.O_RDONLY, 0)
 	if err != nil {
-		return nil, s.fail(op, req.Path, err)
+		return nil, err
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err != nil {
@@ -54,7 +54,7 @@ func (s *Service) list(ctx context.Context, call *rpc.Call) (any, error) {
 		if len(names) > 0 {
 			page := make([]FileInfo, 0, len(names))
 			for _, name := range names {
-				fi, lerr := s.tree.Lstat(filepath.Join(rel, name))
+				fi, lerr := s.pol.tree.Lstat(filepath.Join(rel, name))
 				if lerr != nil {
 					continue // removed while we listed
 				}
@@ -119,16 +119,12 @@ func (s *Service) read(ctx context.Context, call *rpc.Call) (any, error) {
 	if err := call.DecodeArgs(&req); err != nil {
 		return nil, err
 	}
-	rel, err := s.rel(op, req.Path)
-	if err != nil {
-		return nil, err
-	}
 	if req.Offset < 0 || req.Length < 0 {
 		return nil, rpc.Errorf(rpc.InvalidArgument, "%s %q: offset %d and length %d must not be negative", op, req.Path, req.Offset, req.Length)
 	}
-	f, err := s.tree.OpenFile(rel, os.O_RDONLY, 0)
+	f, err := s.pol.Open(op, req.Path, os.O_RDONLY, 0)
 	if err != nil {
-		return nil, s.fail(op, req.Path, err)
+		return nil, err
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err != nil {
@@ -189,11 +185,11 @@ func (s *Service) write(ctx context.Context, call *rpc.Call) (any, error) {
 		return nil, rpc.Errorf(rpc.InvalidArgument, "%s %q: flag %q: want overwrite, create or append", op, req.Path, req.Flag)
 	}
 	if req.Parents {
-		if err := s.tree.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
+		if err := s.pol.tree.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
 			return nil, s.fail(op, req.Path, err)
 		}
 	}
-	old, statErr := s.tree.Lstat(rel)
+	old, statErr := s.pol.tree.Lstat(rel)
 	switch {
 	case statErr == nil && old.IsDir():
 		return nil, rpc.Errorf(rpc.FailedPrecondition, "%s %q: is a directory", op, req.Path)
@@ -219,7 +215,7 @@ func (s *Service) write(ctx context.Context, call *rpc.Call) (any, error) {
 		return s.appendTo(ctx, call, req, rel, mode, src, h)
 	}
 
-	d, err := s.tree.OpenDir(filepath.Dir(rel))
+	d, err := s.pol.tree.OpenDir(filepath.Dir(rel))
 	if err != nil {
 		return nil, s.fail(op, req.Path, err)
 	}
@@ -311,9 +307,9 @@ func verifySum(op, p string, call *rpc.Call, h hash.Hash) (string, error) {
 
 func (s *Service) appendTo(ctx context.Context, call *rpc.Call, req WriteRequest, rel string, mode fs.FileMode, src io.Reader, h hash.Hash) (any, error) {
 	const op = "file.write"
-	f, err := s.tree.OpenFile(rel, os.O_WRONLY|os.O_APPEND|os.O_CREATE, mode)
+	f, err := s.pol.Open(op, req.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, mode)
 	if err != nil {
-		return nil, s.fail(op, req.Path, err)
+		return nil, err
 	}
 	defer f.Close()
 	n, err := s.copyBuf(f, src)

@@ -41,6 +41,19 @@ type tree interface {
 	// rename and sync inside exactly that directory, whatever happens to
 	// the path meanwhile.
 	OpenDir(name string) (dirHandle, error)
+	// OpenMeta resolves name (a final symlink followed when follow) for
+	// a change of its attributes, so that the file checked is the file
+	// changed.
+	OpenMeta(name string, follow bool) (metaFile, error)
+	Close() error
+}
+
+// metaFile is a resolved file whose attributes change.
+type metaFile interface {
+	Stat() (fs.FileInfo, error)
+	Chmod(mode fs.FileMode) error
+	Chown(uid, gid int) error
+	Chtimes(atime, mtime time.Time) error
 	Close() error
 }
 
@@ -74,6 +87,42 @@ func (t rootTree) OpenDir(name string) (dirHandle, error) {
 	}
 	return rootDir{r}, nil
 }
+
+// OpenMeta names the file; os.Root resolves it again for each change,
+// so a swap between the check and the change stays beneath the root
+// but may change a different file.
+func (t rootTree) OpenMeta(name string, follow bool) (metaFile, error) {
+	m := rootMeta{t.Root, name, follow}
+	if _, err := m.Stat(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+type rootMeta struct {
+	r      *os.Root
+	name   string
+	follow bool
+}
+
+func (m rootMeta) Stat() (fs.FileInfo, error) {
+	if m.follow {
+		return m.r.Stat(m.name)
+	}
+	return m.r.Lstat(m.name)
+}
+
+func (m rootMeta) Chmod(mode fs.FileMode) error { return m.r.Chmod(m.name, mode) }
+
+func (m rootMeta) Chown(uid, gid int) error {
+	if m.follow {
+		return m.r.Chown(m.name, uid, gid)
+	}
+	return m.r.Lchown(m.name, uid, gid)
+}
+
+func (m rootMeta) Chtimes(atime, mtime time.Time) error { return m.r.Chtimes(m.name, atime, mtime) }
+func (m rootMeta) Close() error                         { return nil }
 
 type rootDir struct{ *os.Root }
 

@@ -172,6 +172,9 @@ type ArchiveRequest struct {
 	Path string `json:"path"`
 	Op   string `json:"op"`
 	Gzip bool   `json:"gzip,omitempty"`
+	// KeepSetuid keeps the setuid and setgid bits of extracted entries
+	// (put); by default they are cleared.
+	KeepSetuid bool `json:"keep_setuid,omitempty"`
 }
 
 // ArchiveResult is the result of file.archive.
