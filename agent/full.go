@@ -67,7 +67,10 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: files: %w", err)
 	}
 	a.Files.Register(srv)
-	a.HGFS = hgfs.NewServer(hgfs.Options{Logger: cfg.Logger})
+	if a.HGFS, err = hgfs.NewServer(hgfs.Options{Logger: cfg.Logger, Files: a.Files.Policy()}); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("agent: hgfs: %w", err)
+	}
 	a.HGFS.Register(srv)
 	po := power.Options{Logger: cfg.Logger}
 	if cfg.Power != nil {
@@ -84,11 +87,11 @@ func (a *Agent) Close() error {
 	if a.Processes != nil {
 		errs = append(errs, a.Processes.Close())
 	}
-	if a.Files != nil {
-		errs = append(errs, a.Files.Close())
-	}
 	if a.HGFS != nil {
 		errs = append(errs, a.HGFS.Close())
+	}
+	if a.Files != nil {
+		errs = append(errs, a.Files.Close()) // after HGFS, which shares its policy
 	}
 	return errors.Join(errs...)
 }

@@ -46,8 +46,10 @@ func (t *beneathTree) Close() error {
 func (t *beneathTree) openat2(name string, flag int, perm fs.FileMode) (int, error) {
 	how := unix.OpenHow{
 		Flags:   uint64(flag | unix.O_CLOEXEC),
-		Mode:    uint64(unixMode(perm)),
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	if flag&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
+		how.Mode = uint64(unixMode(perm)) // openat2 refuses a mode otherwise
 	}
 	for range 8 {
 		fd, err := unix.Openat2(t.fd, name, &how)

@@ -1,6 +1,8 @@
 package hgfs_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/binary"
 	"io"
 	"io/fs"
@@ -31,7 +33,7 @@ func (m memInfo) ModTime() time.Time { return time.Unix(0, 0) }
 func (m memInfo) IsDir() bool        { return false }
 func (m memInfo) Sys() any           { return nil }
 
-func (h *memHandler) Stat(u *url.URL) (fs.FileInfo, error) {
+func (h *memHandler) Stat(_ context.Context, u *url.URL) (fs.FileInfo, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	b, ok := h.files[u.Path]
@@ -41,7 +43,7 @@ func (h *memHandler) Stat(u *url.URL) (fs.FileInfo, error) {
 	return memInfo{u.Path, int64(len(b))}, nil
 }
 
-func (h *memHandler) Open(u *url.URL, req hgfs.OpenRequest) (hgfs.File, error) {
+func (h *memHandler) Open(_ context.Context, u *url.URL, req hgfs.OpenRequest) (hgfs.File, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.files[u.Path]; !ok {
@@ -53,7 +55,7 @@ func (h *memHandler) Open(u *url.URL, req hgfs.OpenRequest) (hgfs.File, error) {
 	return &memFile{h: h, name: u.Path}, nil
 }
 
-func (h *memHandler) Setattr(u *url.URL, a hgfs.Attr) error {
+func (h *memHandler) Setattr(_ context.Context, u *url.URL, a hgfs.Attr) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	b, ok := h.files[u.Path]
@@ -124,15 +126,15 @@ func FuzzDispatch(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, packet []byte) {
-		s := hgfs.NewServer(hgfs.Options{})
+		s := newServer(t, hgfs.Options{})
 		mem := &memHandler{files: map[string][]byte{"/a": []byte("hello")}}
 		s.RegisterHandler("file", mem)
 		s.RegisterHandler("archive", mem)
-		defer s.Close()
 		// Legacy requests work without a session; give the version 4
 		// ones a chance by opening one with a known packet first.
 		r := s.Dispatch(v4(hgfs.OpCreateSessionV4, 1, 0, (&pkt{}).u32(0).u32(0).u32(0).u32(0).b))
 		id := binary.LittleEndian.Uint64(r[52:])
+		packet = bytes.Clone(packet) // the fuzzer's input is read-only
 		if len(packet) >= 52 && binary.LittleEndian.Uint32(packet[4:]) == 0xff {
 			binary.LittleEndian.PutUint64(packet[36:], id)
 		}

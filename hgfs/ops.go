@@ -1,6 +1,7 @@
 package hgfs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,12 +10,12 @@ import (
 )
 
 // handle runs one operation and returns the reply body.
-func (s *Server) handle(req *request) ([]byte, error) {
+func (c *Conn) handle(ctx context.Context, req *request) ([]byte, error) {
 	d := &decoder{b: req.body}
 	if req.op == OpCreateSessionV4 {
-		return s.createSession(d)
+		return c.createSession(d)
 	}
-	if err := s.checkSession(req); err != nil {
+	if err := c.checkSession(req); err != nil {
 		return nil, err
 	}
 	switch req.op {
@@ -23,7 +24,7 @@ func (s *Server) handle(req *request) ([]byte, error) {
 		if !d.ok() {
 			return nil, errBadPacket
 		}
-		if err := s.destroySession(req.session); err != nil {
+		if err := c.destroySession(req.session); err != nil {
 			return nil, err
 		}
 		return put64(nil, 0), nil
@@ -34,17 +35,17 @@ func (s *Server) handle(req *request) ([]byte, error) {
 			return nil, errBadPacket
 		}
 		perm := fs.FileMode(perms&7) << 6
-		h, err := s.open(req, name, OpenRequest{Mode: int(mode), Flags: int(flags), Perm: perm})
+		h, err := c.open(ctx, req, name, OpenRequest{Mode: int(mode), Flags: int(flags), Perm: perm})
 		if err != nil {
 			return nil, err
 		}
 		return put32(nil, h), nil
 	case OpOpenV3:
-		return s.openV3(req, d)
+		return c.openV3(ctx, req, d)
 	case OpReadV3:
-		return s.readV3(req, d)
+		return c.readV3(ctx, req, d)
 	case OpWriteV3:
-		return s.writeV3(req, d)
+		return c.writeV3(ctx, req, d)
 	case OpClose, OpCloseV3:
 		h := d.u32()
 		if req.op == OpCloseV3 {
@@ -53,14 +54,11 @@ func (s *Server) handle(req *request) ([]byte, error) {
 		if !d.ok() {
 			return nil, errBadPacket
 		}
-		of, err := s.removeFile(req, h)
+		of, err := c.removeFile(req, h)
 		if err != nil {
 			return nil, err
 		}
-		of.mu.Lock()
-		err = of.f.Close()
-		of.mu.Unlock()
-		if err != nil {
+		if err := c.closeFile(of); err != nil {
 			return nil, err
 		}
 		if req.op == OpCloseV3 {
@@ -68,9 +66,9 @@ func (s *Server) handle(req *request) ([]byte, error) {
 		}
 		return nil, nil
 	case OpGetattrV2:
-		return s.getattrV2(req, d)
+		return c.getattrV2(ctx, req, d)
 	case OpSetattrV2:
-		return nil, s.setattrV2(req, d)
+		return nil, c.setattrV2(ctx, req, d)
 	}
 	return nil, failf(StatusOperationNotSupported, "op %d", req.op)
 }
@@ -80,18 +78,18 @@ func supportedOps() []Op {
 	return []Op{OpOpen, OpClose, OpGetattrV2, OpSetattrV2, OpOpenV3, OpReadV3, OpWriteV3, OpCloseV3, OpCreateSessionV4, OpDestroySessionV4}
 }
 
-func (s *Server) createSession(d *decoder) ([]byte, error) {
+func (c *Conn) createSession(d *decoder) ([]byte, error) {
 	ncaps, maxPacket := d.u32(), d.u32()
 	d.u32() // flags
 	d.u32() // reserved
 	if !d.ok() || uint64(ncaps)*8 > uint64(len(d.b)) {
 		return nil, errBadPacket
 	}
-	id, err := s.newSession()
+	id, err := c.newSession()
 	if err != nil {
 		return nil, err
 	}
-	offer := s.maxPacket
+	offer := c.s.maxPacket
 	if maxPacket >= PacketMax && maxPacket < offer {
 		offer = maxPacket
 	}
@@ -109,8 +107,8 @@ func (s *Server) createSession(d *decoder) ([]byte, error) {
 	return b, nil
 }
 
-func (s *Server) open(req *request, name string, or OpenRequest) (uint32, error) {
-	u, h, err := s.resolve(name)
+func (c *Conn) open(ctx context.Context, req *request, name string, or OpenRequest) (uint32, error) {
+	u, h, err := c.s.resolve(name)
 	if err != nil {
 		return 0, err
 	}
@@ -123,11 +121,11 @@ func (s *Server) open(req *request, name string, or OpenRequest) (uint32, error)
 	if or.Perm == 0 {
 		or.Perm = 0o644
 	}
-	f, err := h.Open(u, or)
+	f, err := h.Open(ctx, u, or)
 	if err != nil {
 		return 0, fmt.Errorf("open %s: %w", u, err)
 	}
-	handle, err := s.addFile(&openFile{f: f, u: u, h: h, session: req.session})
+	handle, err := c.addFile(&openFile{f: f, u: u, h: h, session: req.session})
 	if err != nil {
 		f.Close()
 		return 0, err
@@ -135,7 +133,7 @@ func (s *Server) open(req *request, name string, or OpenRequest) (uint32, error)
 	return handle, nil
 }
 
-func (s *Server) openV3(req *request, d *decoder) ([]byte, error) {
+func (c *Conn) openV3(ctx context.Context, req *request, d *decoder) ([]byte, error) {
 	mask, mode, flags := d.u64(), d.u32(), d.u32()
 	special, owner, group, other := d.u8(), d.u8(), d.u8(), d.u8()
 	d.u64() // attributes
@@ -162,7 +160,7 @@ func (s *Server) openV3(req *request, d *decoder) ([]byte, error) {
 	if mask&(openValidOwnerPerms|openValidGroupPerms|openValidOtherPerms|openValidSpecialPerms) != 0 {
 		or.Perm = permsToMode(special, owner, group, other)
 	}
-	h, err := s.open(req, name, or)
+	h, err := c.open(ctx, req, name, or)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +175,7 @@ func (s *Server) maxIO() int {
 	return int(s.maxPacket) - headerSize - legacyHeaderSize - 12
 }
 
-func (s *Server) readV3(req *request, d *decoder) ([]byte, error) {
+func (c *Conn) readV3(ctx context.Context, req *request, d *decoder) ([]byte, error) {
 	h, off, size := d.u32(), d.u64(), d.u32()
 	d.u64()
 	if !d.ok() {
@@ -186,14 +184,14 @@ func (s *Server) readV3(req *request, d *decoder) ([]byte, error) {
 	if off > 1<<62 {
 		return nil, failf(StatusInvalidParameter, "read at offset %d", off)
 	}
-	of, err := s.file(req, h)
+	of, err := c.file(req, h)
 	if err != nil {
 		return nil, err
 	}
-	n := min(int(size), s.maxIO())
+	n := min(int(size), c.s.maxIO())
 	b := make([]byte, 12+n)
 	of.mu.Lock()
-	got, err := of.readAt(b[12:], int64(off))
+	got, err := of.readAt(ctx, b[12:], int64(off))
 	of.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", of.u, err)
@@ -202,7 +200,7 @@ func (s *Server) readV3(req *request, d *decoder) ([]byte, error) {
 	return b[:12+got], nil
 }
 
-func (of *openFile) readAt(p []byte, off int64) (int, error) {
+func (of *openFile) readAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if ra, ok := of.f.(io.ReaderAt); ok {
 		n, err := ra.ReadAt(p, off)
 		if errors.Is(err, io.EOF) {
@@ -213,7 +211,7 @@ func (of *openFile) readAt(p []byte, off int64) (int, error) {
 	if off != of.pos {
 		return 0, failf(StatusInvalidParameter, "read at %d of a stream at %d", off, of.pos)
 	}
-	n, err := io.ReadFull(of.f, p)
+	n, err := readFull(ctx, of.f, p)
 	of.pos += int64(n)
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		err = nil
@@ -221,7 +219,37 @@ func (of *openFile) readAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-func (s *Server) writeV3(req *request, d *decoder) ([]byte, error) {
+// ctxReader and ctxWriter are Files whose sequential reads and writes
+// wait for something other than the disk, and give up with ctx.
+type ctxReader interface {
+	ReadContext(ctx context.Context, p []byte) (int, error)
+}
+
+type ctxWriter interface {
+	WriteContext(ctx context.Context, p []byte) (int, error)
+}
+
+// readFull is io.ReadFull that stops when ctx ends.
+func readFull(ctx context.Context, f File, p []byte) (int, error) {
+	cr, ok := f.(ctxReader)
+	if !ok {
+		return io.ReadFull(f, p)
+	}
+	n := 0
+	for n < len(p) {
+		m, err := cr.ReadContext(ctx, p[n:])
+		n += m
+		if err != nil {
+			if errors.Is(err, io.EOF) && n > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func (c *Conn) writeV3(ctx context.Context, req *request, d *decoder) ([]byte, error) {
 	h, flags, off, size := d.u32(), d.u8(), d.u64(), d.u32()
 	d.u64()
 	data := d.take(int(size))
@@ -231,12 +259,12 @@ func (s *Server) writeV3(req *request, d *decoder) ([]byte, error) {
 	if off > 1<<62 {
 		return nil, failf(StatusInvalidParameter, "write at offset %d", off)
 	}
-	of, err := s.file(req, h)
+	of, err := c.file(req, h)
 	if err != nil {
 		return nil, err
 	}
 	of.mu.Lock()
-	n, err := of.writeAt(data, int64(off), flags&writeAppend != 0)
+	n, err := of.writeAt(ctx, data, int64(off), flags&writeAppend != 0)
 	of.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", of.u, err)
@@ -245,7 +273,7 @@ func (s *Server) writeV3(req *request, d *decoder) ([]byte, error) {
 	return put64(b, 0), nil
 }
 
-func (of *openFile) writeAt(p []byte, off int64, appendMode bool) (int, error) {
+func (of *openFile) writeAt(ctx context.Context, p []byte, off int64, appendMode bool) (int, error) {
 	if appendMode {
 		if sk, ok := of.f.(io.Seeker); ok {
 			if _, err := sk.Seek(0, io.SeekEnd); err != nil {
@@ -260,7 +288,13 @@ func (of *openFile) writeAt(p []byte, off int64, appendMode bool) (int, error) {
 	if off != of.pos {
 		return 0, failf(StatusInvalidParameter, "write at %d of a stream at %d", off, of.pos)
 	}
-	n, err := of.f.Write(p)
+	var n int
+	var err error
+	if cw, ok := of.f.(ctxWriter); ok {
+		n, err = cw.WriteContext(ctx, p)
+	} else {
+		n, err = of.f.Write(p)
+	}
 	of.pos += int64(n)
 	return n, err
 }
@@ -268,7 +302,7 @@ func (of *openFile) writeAt(p []byte, off int64, appendMode bool) (int, error) {
 // statter is a File that describes itself.
 type statter interface{ Stat() (fs.FileInfo, error) }
 
-func (s *Server) getattrV2(req *request, d *decoder) ([]byte, error) {
+func (c *Conn) getattrV2(ctx context.Context, req *request, d *decoder) ([]byte, error) {
 	hints, h := d.u64(), d.u32()
 	name := d.name()
 	if !d.ok() {
@@ -277,21 +311,21 @@ func (s *Server) getattrV2(req *request, d *decoder) ([]byte, error) {
 	var fi fs.FileInfo
 	var err error
 	if hints&attrHintUseFileDesc != 0 {
-		of, ferr := s.file(req, h)
+		of, ferr := c.file(req, h)
 		if ferr != nil {
 			return nil, ferr
 		}
 		if st, ok := of.f.(statter); ok {
 			fi, err = st.Stat()
 		} else {
-			fi, err = of.h.Stat(of.u)
+			fi, err = of.h.Stat(ctx, of.u)
 		}
 	} else {
-		u, fh, rerr := s.resolve(name)
+		u, fh, rerr := c.s.resolve(name)
 		if rerr != nil {
 			return nil, rerr
 		}
-		fi, err = fh.Stat(u)
+		fi, err = fh.Stat(ctx, u)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("getattr: %w", err)
@@ -300,7 +334,7 @@ func (s *Server) getattrV2(req *request, d *decoder) ([]byte, error) {
 	return putName(b, ""), nil
 }
 
-func (s *Server) setattrV2(req *request, d *decoder) error {
+func (c *Conn) setattrV2(ctx context.Context, req *request, d *decoder) error {
 	hints := d.u64()
 	a := decodeAttrV2(d)
 	h := d.u32()
@@ -310,13 +344,13 @@ func (s *Server) setattrV2(req *request, d *decoder) error {
 	}
 	var u = (*urlHandler)(nil)
 	if hints&attrHintUseFileDesc != 0 {
-		of, err := s.file(req, h)
+		of, err := c.file(req, h)
 		if err != nil {
 			return err
 		}
 		u = &urlHandler{of.u, of.h}
 	} else {
-		pu, fh, err := s.resolve(name)
+		pu, fh, err := c.s.resolve(name)
 		if err != nil {
 			return err
 		}
@@ -339,7 +373,7 @@ func (s *Server) setattrV2(req *request, d *decoder) error {
 	var cur fs.FileInfo
 	if a.mask&(permBits|times) != 0 && a.mask&(permBits|times) != permBits|times {
 		var err error
-		if cur, err = u.h.Stat(u.u); err != nil {
+		if cur, err = u.h.Stat(ctx, u.u); err != nil {
 			return fmt.Errorf("setattr %s: %w", u.u, err)
 		}
 	}
@@ -378,7 +412,7 @@ func (s *Server) setattrV2(req *request, d *decoder) error {
 		}
 		attr.Atime, attr.Mtime = &at, &mt
 	}
-	if err := sa.Setattr(u.u, attr); err != nil {
+	if err := sa.Setattr(ctx, u.u, attr); err != nil {
 		return fmt.Errorf("setattr %s: %w", u.u, err)
 	}
 	return nil

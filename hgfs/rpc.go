@@ -12,11 +12,16 @@ import (
 // Method is the rpc method that carries HGFS packets.
 const Method = "hgfs.packet"
 
+// connKey finds a Server's Conn in an rpc session.
+type connKey struct{ s *Server }
+
 // Register exposes s as the rpc method hgfs.packet: the request packet
 // is the call's raw arguments (or, when they are empty, its DATA), and
-// the reply packet comes back as DATA.
+// the reply packet comes back as DATA. Each rpc connection gets its own
+// Conn: its sessions and open files end with the connection.
 func (s *Server) Register(srv *rpc.Server) {
 	srv.RegisterHandler(Method, rpc.HandlerFunc(func(ctx context.Context, call *rpc.Call) (any, error) {
+		conn := call.Session().Value(connKey{s}, func() any { return s.NewConn() }).(*Conn)
 		packet := call.Args
 		if len(packet) == 0 {
 			b, err := io.ReadAll(io.LimitReader(call, LargePacketMax+1))
@@ -25,7 +30,7 @@ func (s *Server) Register(srv *rpc.Server) {
 			}
 			packet = b
 		}
-		if _, err := call.Write(s.Dispatch(packet)); err != nil {
+		if _, err := call.Write(conn.Dispatch(ctx, packet)); err != nil {
 			return nil, err
 		}
 		return nil, nil
