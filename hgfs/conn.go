@@ -72,9 +72,10 @@ func (c *Conn) Dispatch(ctx context.Context, packet []byte) (reply []byte) {
 			reply = encodeReply(req, StatusGenericError, nil)
 		}
 	}()
-	body, err := c.handle(ctx, &req)
+	err = ctx.Err() // the caller gave up: do nothing
+	var body []byte
 	if err == nil {
-		err = ctx.Err()
+		body, err = c.handle(ctx, &req)
 	}
 	if err != nil {
 		st := statusOf(err)
