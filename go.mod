@@ -3,6 +3,7 @@ module github.com/guestrpc/guestrpc
 go 1.26.8
 
 require (
+	github.com/davecgh/go-xdr v0.0.0-20161123171359-e6a2ba005892
 	github.com/google/go-cmp v0.7.0
 	github.com/mdlayher/vsock v1.4.0
 	go.uber.org/goleak v1.3.0
