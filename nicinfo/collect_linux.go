@@ -120,7 +120,8 @@ func parseLink(m syscall.NetlinkMessage) (Interface, bool) {
 	}
 	a := attrs(&m)
 	ifc.Name = strings.TrimRight(string(a[unix.IFLA_IFNAME]), "\x00")
-	if hw := a[unix.IFLA_ADDRESS]; len(hw) > 0 {
+	// An all-zero address (loopback) is none, as net.Interfaces has it.
+	if hw := a[unix.IFLA_ADDRESS]; slices.ContainsFunc(hw, func(b byte) bool { return b != 0 }) {
 		ifc.MAC = net.HardwareAddr(hw).String()
 	}
 	if mtu, ok := u32(a[unix.IFLA_MTU]); ok {
