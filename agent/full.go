@@ -7,6 +7,7 @@ import (
 
 	"github.com/guestrpc/guestrpc/files"
 	"github.com/guestrpc/guestrpc/hgfs"
+	"github.com/guestrpc/guestrpc/nicinfo"
 	"github.com/guestrpc/guestrpc/power"
 	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
@@ -28,18 +29,21 @@ type Config struct {
 	Files files.Options
 	// Power overrides how power.* methods act (nil: the system's way).
 	Power *power.Options
+	// NicInfo configures guest.nicinfo (zero: collect from the system).
+	NicInfo nicinfo.Options
 }
 
 // Agent is a Server with every guest service registered: the built-in
 // sys.* methods, process.* and net.dial (package process), file.*
-// (package files), hgfs.packet (package hgfs) and power.* (package
-// power). Add methods with
+// (package files), hgfs.packet (package hgfs), power.* (package
+// power) and guest.nicinfo (package nicinfo). Add methods with
 // RegisterHandler, as on any rpc.Server.
 type Agent struct {
 	*rpc.Server
 	Processes *process.Manager
 	Files     *files.Service
 	HGFS      *hgfs.Server
+	NicInfo   *nicinfo.Service
 }
 
 // New returns an Agent. Close releases its processes and files.
@@ -77,6 +81,12 @@ func New(cfg Config) (*Agent, error) {
 		po = *cfg.Power
 	}
 	power.Register(srv, po)
+	no := cfg.NicInfo
+	if no.Logger == nil {
+		no.Logger = cfg.Logger
+	}
+	a.NicInfo = nicinfo.NewService(no)
+	a.NicInfo.Register(srv)
 	return a, nil
 }
 
@@ -92,6 +102,9 @@ func (a *Agent) Close() error {
 	}
 	if a.Files != nil {
 		errs = append(errs, a.Files.Close()) // after HGFS, which shares its policy
+	}
+	if a.NicInfo != nil {
+		errs = append(errs, a.NicInfo.Close())
 	}
 	return errors.Join(errs...)
 }

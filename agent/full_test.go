@@ -15,6 +15,7 @@ import (
 	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/files"
 	"github.com/guestrpc/guestrpc/internal/testutil"
+	"github.com/guestrpc/guestrpc/nicinfo"
 	"github.com/guestrpc/guestrpc/power"
 	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
@@ -45,10 +46,14 @@ func TestNewServesEveryService(t *testing.T) {
 	if err := c.Call(ctx, "sys.info", nil, &info); err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []string{"sys.ping", "process.start", "net.dial", "file.write", "file.read", "hgfs.packet", "power.halt"} {
+	for _, m := range []string{"sys.ping", "process.start", "net.dial", "file.write", "file.read", "hgfs.packet", "power.halt", "guest.nicinfo"} {
 		if !slices.Contains(info.Methods, m) {
 			t.Errorf("method %s missing from %v", m, info.Methods)
 		}
+	}
+
+	if res, err := nicinfo.Get(ctx, c); err != nil || !slices.ContainsFunc(res.Interfaces, func(i nicinfo.Interface) bool { return i.Loopback }) {
+		t.Fatalf("guest.nicinfo: %+v, %v; want the loopback interface", res, err)
 	}
 
 	var out bytes.Buffer
