@@ -160,6 +160,9 @@ func (p *Policy) Open(op, name string, flag int, perm fs.FileMode) (*os.File, er
 		}
 	}
 	f, err := p.tree.OpenFile(rel, flag&^os.O_TRUNC|syscall.O_NONBLOCK|syscall.O_NOCTTY, perm)
+	if errors.Is(err, syscall.ENXIO) { // a FIFO without a reader, a socket, a device without its hardware
+		return nil, rpc.Errorf(rpc.PermissionDenied, "%s %q: %w: only regular files and directories are read or written (%w)", op, name, ErrNotRegular, err)
+	}
 	if err != nil {
 		return nil, fail(op, name, err)
 	}
