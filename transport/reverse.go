@@ -12,12 +12,13 @@ import (
 
 // Reverse returns the agent's reverse mode as a Listener: Accept
 // connects out to t (vsock:CID:PORT, unix:PATH, tcp:ADDR) and returns
-// the connection, one session at a time: the next Accept waits until
-// the previous session's channel is closed, then dials again, waiting
-// between failed attempts from 100ms up to 5s. A failed dial is returned
-// from Accept (rpc.Server.Serve logs it and calls Accept again). As a
-// Listener, a reverse session takes a policy like any other (see
-// agent.ListenConfig). Like ListenTarget, Reverse leaves t's policy
+// the connection, one session at a time. The next Accept waits until the
+// previous session's channel is closed and then 100ms more, so a host
+// (or a refused peer) that ends sessions at once is not redialed in a
+// loop; between failed dials it waits from 100ms up to 5s. A failed dial
+// is returned from Accept (rpc.Server.Serve logs it and calls Accept
+// again). As a Listener, a reverse session takes a policy like any other
+// (see agent.ListenConfig). Like ListenTarget, Reverse leaves t's policy
 // options to the caller.
 func Reverse(t Target, opts channel.StreamOptions) (channel.Listener, error) {
 	dial, err := dialAgent(t, opts)
@@ -90,7 +91,7 @@ func (r *reverse) Accept(ctx context.Context) (channel.Channel, error) {
 		r.wait = min(max(2*r.wait, reverseMinWait), reverseMaxWait)
 		return nil, err
 	}
-	r.wait = 0
+	r.wait = reverseMinWait // before the next session's dial
 	sess, ended := watchClose(ch)
 	r.session = ended
 	return sess, nil
