@@ -77,6 +77,9 @@ func TestVirtioReconnect(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: accept: %v", round, err)
 		}
+		if p := PeerOf(guest); p != (PeerInfo{Transport: TransportVirtio}) {
+			t.Fatalf("round %d: session peer %+v, want the virtio transport (the hypervisor's)", round, p)
+		}
 		var f wire.Frame
 		if err := guest.Receive(ctx, &f); err != nil {
 			t.Fatalf("round %d: guest receive: %v", round, err)
