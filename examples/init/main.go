@@ -48,7 +48,8 @@ func main() {
 	}
 	if os.Getpid() == 1 {
 		// PID 1 must not exit: the kernel would panic. Power off instead.
-		_ = power.Default(power.Halt)
+		log.Info("serving ended; powering off")
+		_ = powerOff(log, power.Halt)
 		select {}
 	}
 	if err != nil {
@@ -133,6 +134,14 @@ func run(log *slog.Logger) error {
 	}
 	log.Info("guestrpc init ready", "port", port, "vsock", vsock.DefaultPort, "dial", cmdline["guestrpc.dial"], "setup", time.Since(start).Round(time.Microsecond))
 	return agent.ServeAll(ctx, srv, log, 5*time.Second, ls, dialers)
+}
+
+// powerOff performs op, first saying so on the console and waiting for
+// the line to leave it: the host tells a power-off from a crash by it.
+func powerOff(log *slog.Logger, op power.Op) error {
+	log.Info("calling reboot(2)", "op", op)
+	drainConsole()
+	return power.Default(op)
 }
 
 // loadModules loads each module named in dir/load-order; modules already

@@ -7,14 +7,18 @@ import (
 
 	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/backdoor"
+	"github.com/guestrpc/guestrpc/power"
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
 // newServer builds the agent with every service a guest offers; as PID 1
-// it reaps every orphan. Powering off goes through power.Default, which
-// calls reboot(2) directly as PID 1.
+// it reaps every orphan. Powering off goes through powerOff, which logs
+// the operation and calls reboot(2) directly as PID 1.
 func newServer(ctx context.Context, log *slog.Logger, policy rpc.Policy) (*rpc.Server, func(), error) {
-	a, err := agent.New(agent.Config{Logger: log, Name: "guestrpc-init", Reap: true, Policy: policy})
+	a, err := agent.New(agent.Config{Logger: log, Name: "guestrpc-init", Reap: true, Policy: policy, Power: &power.Options{
+		Logger: log,
+		Act:    func(op power.Op) error { return powerOff(log, op) },
+	}})
 	if err != nil {
 		return nil, nil, err
 	}

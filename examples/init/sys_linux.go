@@ -17,6 +17,13 @@ func finitModule(path string) error {
 	return unix.FinitModule(int(f.Fd()), "", 0)
 }
 
+// drainConsole waits until what init wrote to its stderr (the console)
+// has been sent (tcdrain), so a line logged just before reboot(2) is not
+// lost with the machine. Not a terminal: nothing to wait for.
+func drainConsole() {
+	_ = unix.IoctlSetInt(int(os.Stderr.Fd()), unix.TCSBRK, 1)
+}
+
 // loopbackUp sets IFF_UP on lo, so guest services on 127.0.0.1 work.
 func loopbackUp() error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)

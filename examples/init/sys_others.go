@@ -11,3 +11,5 @@ func finitModule(string) error { return errLinuxOnly }
 func loopbackUp() error { return errLinuxOnly }
 
 func mountAll() error { return errLinuxOnly }
+
+func drainConsole() {}

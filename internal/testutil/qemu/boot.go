@@ -53,7 +53,7 @@ const (
 
 // guestModules are the kernel modules the guest loads.
 func guestModules() []string {
-	return []string{"virtio_pci", "virtio_console", "vsock", "vmw_vsock_virtio_transport_common", "vsock_loopback"}
+	return []string{"virtio_pci", "virtio_console", "vsock", "vmw_vsock_virtio_transport_common", "vsock_loopback", "pvpanic_pci"}
 }
 
 // busyboxApplets are linked into /bin for tests that run shell commands.
@@ -118,6 +118,9 @@ func Start(t testing.TB, cfg Config) *VM {
 	args := []string{
 		"-machine", "pc,accel=" + accel() + ",vmport=" + vmport,
 		"-nodefaults", "-no-reboot", "-display", "none",
+		// A kernel panic (once init has loaded pvpanic_pci) ends QEMU
+		// with exit status 1, a power-off with 0: Wait tells them apart.
+		"-device", "pvpanic-pci", "-action", "panic=exit-failure",
 		"-m", fmt.Sprint(cfg.MemoryMiB), "-smp", "2",
 		"-kernel", a.Kernel, "-initrd", initrd,
 		"-append", strings.TrimSpace("console=ttyS0 quiet panic=-1 guestrpc.port=" + PortName + " " + cfg.Cmdline),
@@ -146,6 +149,9 @@ func Start(t testing.TB, cfg Config) *VM {
 	}
 	go vm.pumpConsole(t, out)
 	go func() {
+		// Wait closes the console pipe: let the pump read it to the end
+		// first, so the guest's last lines are in Console.
+		<-vm.logDone
 		vm.exitErr = vm.cmd.Wait()
 		close(vm.exited)
 	}()
