@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -196,5 +197,45 @@ func TestMethodString(t *testing.T) {
 	}
 	if _, err := NicInfoMessage(&NicInfoV3{}, MethodV1+1); err == nil {
 		t.Error("an unknown method: no error")
+	}
+}
+
+// TestDecodeMemoryBounded: what Decode allocates is a small multiple of
+// its input, for the densest valid input and for counts that the input
+// cannot hold.
+func TestDecodeMemoryBounded(t *testing.T) {
+	dense := xb{}.u32(3, 1, MaxNICs)
+	for range MaxNICs {
+		dense = dense.str("00:50:56:00:00:01").u32(MaxIPs)
+		for range MaxIPs {
+			dense = dense.u32(1, 0, 24, 0, 0) // type, empty address, prefix, no origin, no status
+		}
+		dense = dense.u32(0, 0, 0, 0)
+	}
+	dense = dense.u32(0, 0, 0, 0, 0)
+	liar := xb{}.u32(3, 1, MaxNICs).str("00:50:56:00:00:01").u32(MaxIPs) // 2048 IPs announced, none there
+	for _, tt := range []struct {
+		name  string
+		in    []byte
+		ok    bool
+		limit uint64
+	}{
+		{"densest", dense, true, 12 * uint64(len(dense))}, // go-xdr: ~9x
+		{"counts without bytes", liar, false, 4096},
+	} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		v, err := Decode(tt.in)
+		runtime.ReadMemStats(&after)
+		if (err == nil) != tt.ok {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		got := after.TotalAlloc - before.TotalAlloc
+		t.Logf("%s: %d input bytes, %d allocated", tt.name, len(tt.in), got)
+		if got > tt.limit {
+			t.Errorf("%s: Decode of %d bytes allocated %d, more than %d", tt.name, len(tt.in), got, tt.limit)
+		}
+		runtime.KeepAlive(v)
 	}
 }
