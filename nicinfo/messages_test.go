@@ -220,7 +220,7 @@ func TestDecodeMemoryBounded(t *testing.T) {
 		ok    bool
 		limit uint64
 	}{
-		{"densest", dense, true, 12 * uint64(len(dense))}, // go-xdr: ~9x
+		{"densest", dense, true, 32 * uint64(len(dense))}, // go-xdr: 5-9x, 12x under -race
 		{"counts without bytes", liar, false, 4096},
 	} {
 		var before, after runtime.MemStats
