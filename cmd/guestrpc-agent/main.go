@@ -4,6 +4,7 @@
 //	guestrpc-agent --listen vsock:5100 --listen virtio:org.guestrpc.0
 //	guestrpc-agent --listen unix:/run/guestrpc.sock --listen tcp:127.0.0.1:5100 --token-file /etc/guestrpc/token
 //	guestrpc-agent --dial vsock:2:5100        # reverse mode: connect to the host, then serve
+//	guestrpc-agent --vmware --listen vsock:5100  # also VMware Tools over the backdoor (TCLO)
 //
 // Who may connect: unix sockets are created 0600 and admit root and the
 // agent's own uid (--allow-uid, --allow-gid widen that); vsock admits the
@@ -57,6 +58,7 @@ type options struct {
 	grace          time.Duration
 	name, root     string
 	readOnly, reap bool
+	vmware         bool
 	policy         policyFlags
 }
 
@@ -72,6 +74,7 @@ func parse(args []string, stderr io.Writer) (*options, int) {
 	fs.StringVar(&o.root, "root", "/", "confine the file.* methods to `DIR`")
 	fs.BoolVar(&o.readOnly, "read-only", false, "refuse file.* calls that would change the file system")
 	fs.BoolVar(&o.reap, "reap", os.Getpid() == 1, "reap orphaned processes (become a child subreaper); on by default as PID 1")
+	fs.BoolVar(&o.vmware, "vmware", false, "serve the VMware toolbox (TCLO) when the backdoor's message channel answers")
 	o.policy.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, 2
@@ -80,8 +83,8 @@ func parse(args []string, stderr io.Writer) (*options, int) {
 		fmt.Fprintf(stderr, "guestrpc-agent: unexpected arguments %q\n", fs.Args())
 		return nil, 2
 	}
-	if len(o.listens) == 0 && len(o.dials) == 0 {
-		fmt.Fprintln(stderr, "guestrpc-agent: nothing to serve: give at least one --listen or --dial")
+	if len(o.listens) == 0 && len(o.dials) == 0 && !o.vmware {
+		fmt.Fprintln(stderr, "guestrpc-agent: nothing to serve: give at least one --listen, --dial or --vmware")
 		fs.Usage()
 		return nil, 2
 	}
@@ -123,6 +126,19 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer a.Close()
+	if o.vmware {
+		vm, err := a.ListenVMware(ctx, agent.VMwareOptions{Logger: log})
+		switch {
+		case err != nil && len(ls) == 0:
+			fmt.Fprintf(stderr, "guestrpc-agent: --vmware: %v\n", err)
+			return 1
+		case err != nil:
+			log.Warn("--vmware: not serving the toolbox", "error", err)
+		default:
+			defer vm.Close()
+			ls = append(ls, vm.Listener)
+		}
+	}
 	if err := agent.ServeAll(ctx, a.Server, log, o.grace, ls, nil); err != nil {
 		fmt.Fprintf(stderr, "guestrpc-agent: %v\n", err)
 		return 1

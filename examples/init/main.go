@@ -88,13 +88,12 @@ func run(log *slog.Logger) error {
 			policy.AllowCIDs = append(policy.AllowCIDs, cid)
 		}
 	}
-	srv, closeServices, err := newServer(ctx, log, policy)
+	srv, ls, closeServices, err := newServer(ctx, log, policy)
 	if err != nil {
 		return err
 	}
 	defer closeServices()
 
-	var ls []channel.Listener
 	// The port appears once virtio_console has probed the device; give it
 	// a moment rather than racing the driver.
 	var vl channel.Listener

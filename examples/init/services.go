@@ -7,6 +7,7 @@ import (
 
 	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/backdoor"
+	"github.com/guestrpc/guestrpc/channel"
 	"github.com/guestrpc/guestrpc/power"
 	"github.com/guestrpc/guestrpc/rpc"
 )
@@ -14,16 +15,27 @@ import (
 // newServer builds the agent with every service a guest offers; as PID 1
 // it reaps every orphan. Powering off goes through powerOff, which logs
 // the operation and calls reboot(2) directly as PID 1.
-func newServer(ctx context.Context, log *slog.Logger, policy rpc.Policy) (*rpc.Server, func(), error) {
-	a, err := agent.New(agent.Config{Logger: log, Name: "guestrpc-init", Reap: true, Policy: policy, Power: &power.Options{
+//
+// On a VMware hypervisor whose backdoor carries messages it also serves
+// the VMware toolbox over TCLO (the returned listeners), powering off the
+// same way; elsewhere, QEMU's vmport included, it says why not and goes
+// on without.
+func newServer(ctx context.Context, log *slog.Logger, policy rpc.Policy) (*rpc.Server, []channel.Listener, func(), error) {
+	po := power.Options{
 		Logger: log,
 		Act:    func(op power.Op) error { return powerOff(log, op) },
-	}})
+	}
+	a, err := agent.New(agent.Config{Logger: log, Name: "guestrpc-init", Reap: true, Policy: policy, Power: &po})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	a.RegisterHandler("guest.backdoor", rpc.Unary(probeBackdoor))
-	return a.Server, func() { a.Close() }, nil
+	vm, err := a.ListenVMware(ctx, agent.VMwareOptions{Logger: log, Power: po})
+	if err != nil {
+		log.Info("not serving the VMware toolbox", "reason", err)
+		return a.Server, nil, func() { a.Close() }, nil
+	}
+	return a.Server, []channel.Listener{vm.Listener}, func() { vm.Close(); a.Close() }, nil
 }
 
 // BackdoorProbe is what guest.backdoor reports.

@@ -1,0 +1,127 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/guestrpc/guestrpc/backdoor"
+	"github.com/guestrpc/guestrpc/channel"
+	"github.com/guestrpc/guestrpc/nicinfo"
+	"github.com/guestrpc/guestrpc/power"
+	"github.com/guestrpc/guestrpc/rpc"
+	"github.com/guestrpc/guestrpc/toolbox"
+)
+
+// VMware is the toolbox served over the VMware backdoor: Listener yields
+// the VMX's TCLO loop, served under toolbox.Policy, to add beside the
+// other listeners (ServeAll); the toolbox.* methods are on the agent.
+type VMware struct {
+	Listener channel.Listener
+	Toolbox  *toolbox.Service
+	rpci     *backdoor.RPCI
+	port     backdoor.Port
+}
+
+// VMwareOptions configure ListenVMware.
+type VMwareOptions struct {
+	Logger *slog.Logger
+	// Power performs OS_Halt and OS_Reboot (zero: the system's way).
+	Power power.Options
+	// Port replaces the real backdoor port (tests: a fake VMX). Nil
+	// detects the backdoor and opens the port.
+	Port backdoor.Port
+}
+
+// ErrNoVMware is returned by ListenVMware when the backdoor cannot carry
+// the toolbox. It wraps the reason: no hypervisor, no backdoor, a
+// backdoor without the message channel (QEMU's vmport answers
+// GETVERSION only), or backdoor.ErrNotSupported off linux/amd64.
+var ErrNoVMware = errors.New("agent: no VMware backdoor message channel")
+
+// ListenVMware detects the VMware backdoor and, when its message channel
+// answers, registers the toolbox on a, reports the tools version to the
+// VMX and returns the TCLO listener. Close releases it after the server
+// has shut down.
+func (a *Agent) ListenVMware(ctx context.Context, opts VMwareOptions) (*VMware, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	port, err := openBackdoor(opts.Port)
+	if err != nil {
+		return nil, err
+	}
+	// Probe the message channel: QEMU's vmport answers GETVERSION and
+	// refuses this; a VMX opens it.
+	ch, err := backdoor.OpenChannel(port, backdoor.ProtoRPCI)
+	if err != nil {
+		_ = port.Close()
+		return nil, fmt.Errorf("%w: %w", ErrNoVMware, err)
+	}
+	_ = ch.Close()
+	rpci := backdoor.NewRPCI(port, false)
+	nic := a.NicInfo
+	reporter := nicinfo.NewReporter()
+	if opts.Power.Logger == nil {
+		opts.Power.Logger = log
+	}
+	svc, err := toolbox.NewService(toolbox.Options{
+		Logger: log,
+		RPCI:   rpci,
+		Power:  opts.Power,
+		PrimaryIP: func(ctx context.Context) (string, error) {
+			r, err := nic.Result(ctx)
+			if err != nil {
+				return "", err
+			}
+			return r.PrimaryIP, nil
+		},
+		SendNicInfo: func(ctx context.Context, out toolbox.RPCI) error {
+			info, err := nic.Info(ctx)
+			if err != nil {
+				return err
+			}
+			_, err = reporter.SendNicInfo(ctx, out.Call, info.V3(nicinfo.Select{}), true)
+			return err
+		},
+	})
+	if err != nil {
+		_ = port.Close()
+		return nil, err
+	}
+	svc.Register(a.Server)
+	if err := svc.Start(ctx); err != nil {
+		log.Warn("agent: reporting the tools version to the VMX", "error", err)
+	}
+	l := backdoor.ListenTCLO(port, backdoor.TCLOOptions{Logger: log, RPCI: rpci})
+	return &VMware{Listener: rpc.WithPolicy(l, toolbox.Policy()), Toolbox: svc, rpci: rpci, port: port}, nil
+}
+
+func openBackdoor(p backdoor.Port) (backdoor.Port, error) {
+	if p != nil {
+		return p, nil
+	}
+	d, err := backdoor.Detect()
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%w: %w", ErrNoVMware, err)
+	case !d.Hypervisor:
+		return nil, fmt.Errorf("%w: %w", ErrNoVMware, backdoor.ErrNoHypervisor)
+	case !d.Backdoor:
+		return nil, fmt.Errorf("%w: %w (hypervisor %q)", ErrNoVMware, backdoor.ErrNoBackdoor, d.Vendor)
+	}
+	p, err = backdoor.OpenPort()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoVMware, err)
+	}
+	return p, nil
+}
+
+// Close stops the toolbox and closes the channels and the port. Shut the
+// server down first.
+func (v *VMware) Close() error {
+	errs := []error{v.Listener.Close(), v.Toolbox.Close(), v.rpci.Close(), v.port.Close()}
+	return errors.Join(errs...)
+}
