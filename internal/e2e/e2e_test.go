@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/guestrpc/guestrpc/internal/testutil/qemu"
+	"github.com/guestrpc/guestrpc/nicinfo"
 	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
 )
@@ -81,6 +82,24 @@ func TestGuest(t *testing.T) {
 		if !p.Hypervisor || p.Backdoor {
 			t.Fatalf("vmport=off: got %+v, want a hypervisor without a backdoor", p)
 		}
+	})
+
+	t.Run("guest.nicinfo reads the guest kernel's interfaces", func(t *testing.T) {
+		res, err := nicinfo.Get(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// QEMU runs with -nodefaults: lo, brought up by init, is all there is.
+		lo := slices.IndexFunc(res.Interfaces, func(i nicinfo.Interface) bool { return i.Name == "lo" })
+		if lo < 0 || !res.Interfaces[lo].Up || !res.Interfaces[lo].Loopback ||
+			!slices.ContainsFunc(res.Interfaces[lo].Addrs, func(a nicinfo.Addr) bool { return a.IP.String() == "127.0.0.1" && a.PrefixLen == 8 }) {
+			t.Fatalf("no up loopback interface with 127.0.0.1/8 in %+v", res.Interfaces)
+		}
+		msg, err := nicinfo.NicInfoMessage(res.V3(nicinfo.Select{}), nicinfo.MethodV3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("guest: %d interfaces, %d routes, primary IP %q, NicInfo message of %d bytes", len(res.Interfaces), len(res.Routes), res.PrimaryIP, len(msg))
 	})
 
 	t.Run("virtio-serial: a HELLO mid-session starts a new session", func(t *testing.T) {
