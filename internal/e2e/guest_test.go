@@ -88,6 +88,23 @@ func TestGuestServices(t *testing.T) {
 		testOrphansReaped(ctx, t, pc)
 	})
 
+	t.Run("init run again as a plain process exits 1 with its reason", func(t *testing.T) {
+		// Not PID 1, it mounts nothing and does not power off; the port
+		// is PID 1's, so it gives up on it and exits with status 1.
+		var errOut bytes.Buffer
+		_, err := pc.Run(ctx, process.Spec{Path: "/init"}, nil, io.Discard, &errOut)
+		var ee *process.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode != 1 {
+			t.Fatalf("second /init: %v, want exit status 1; stderr:\n%s", err, errOut.String())
+		}
+		if !strings.Contains(errOut.String(), `msg="init failed"`) || !strings.Contains(errOut.String(), "virtio port") {
+			t.Errorf("second /init's stderr does not name the busy port:\n%s", errOut.String())
+		}
+		if strings.Contains(errOut.String(), "reboot(2)") {
+			t.Errorf("a second /init that is not PID 1 tried to power off:\n%s", errOut.String())
+		}
+	})
+
 	t.Run("64 MiB up and down with sha256", func(t *testing.T) {
 		const size = 64 << 20
 		src := make([]byte, size)
