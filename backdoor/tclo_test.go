@@ -221,3 +221,46 @@ func TestTCLOListenerClose(t *testing.T) {
 		t.Errorf("Accept after Close: %v", err)
 	}
 }
+
+// TestTCLOPortOps counts the port operations one TCLO command costs the
+// guest, from the poll that fetches it to the poll that sends its reply:
+// SENDSIZE(0), RECVSIZE, INSB, RECVSTATUS, then SENDSIZE, OUTSB, RECVSIZE
+// with high bandwidth offered — 7; in low bandwidth one more per 4 bytes.
+func TestTCLOPortOps(t *testing.T) {
+	for _, tt := range []struct {
+		hb   bool
+		want int
+	}{{true, 7}, {false, 1 + 1 + 6 + 1 + 1 + 5 + 1}} {
+		t.Run(fmt.Sprintf("highbw=%v", tt.hb), func(t *testing.T) {
+			vmx := &fakevmx.VMX{TB: t, HighBandwidth: tt.hb}
+			gate := make(chan struct{})
+			release := make(chan struct{})
+			wait := func(ctx context.Context, d time.Duration) error {
+				select {
+				case gate <- struct{}{}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				select {
+				case <-release:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			serveTCLO(t, vmx, backdoor.TCLOOptions{Wait: wait})
+			<-gate // idle, between polls
+			before := vmx.Ops()
+			vmx.QueueTCLO("echo 0123456789abcdef") // 21 bytes; the reply 19
+			release <- struct{}{}
+			<-gate
+			if got := vmx.Ops() - before; got != tt.want {
+				t.Errorf("%d port operations for a command and its reply, want %d", got, tt.want)
+			}
+			if diff := cmp.Diff([]string{"OK 0123456789abcdef"}, vmx.Replies()); diff != "" {
+				t.Errorf("replies (-want +got):\n%s", diff)
+			}
+			close(release)
+		})
+	}
+}
