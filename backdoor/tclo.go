@@ -181,12 +181,15 @@ func hasControl(b []byte) bool {
 	return false
 }
 
-// tcloReply turns a STATUS into the reply text.
+// tcloReply turns a STATUS into the reply text. A result too large for
+// one message becomes an error, so the loop never fails on a reply.
 func tcloReply(payload []byte) string {
 	st, err := wire.ParseStatus(payload)
 	switch {
 	case err != nil:
 		return replyError + "malformed status"
+	case st.Code == codeOK && len(replyOK)+len(st.Result) > MaxMessage:
+		return fmt.Sprintf("%sreply of %d bytes exceeds the %d-byte message limit", replyError, len(replyOK)+len(st.Result), MaxMessage)
 	case st.Code == codeOK:
 		return replyOK + string(st.Result)
 	case st.Code == codeUnimplemented:

@@ -47,9 +47,10 @@ func FuzzTCLOReply(f *testing.F) {
 	f.Add(wire.AppendStatus(nil, 3, "Unknown or invalid option", nil))
 	f.Add(wire.AppendStatus(nil, 12, "unknown method", nil))
 	f.Add([]byte{0, 0, 0xff, 0xff})
+	f.Add(wire.AppendStatus(nil, 0, "", make([]byte, MaxMessage-2)))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		r := tcloReply(p)
-		if !strings.HasPrefix(r, "OK ") && !strings.HasPrefix(r, "ERROR ") {
+		if !strings.HasPrefix(r, "OK ") && !strings.HasPrefix(r, "ERROR ") || len(r) > MaxMessage {
 			t.Fatalf("reply %q", r)
 		}
 	})
