@@ -65,3 +65,10 @@ func unixPeer(c *net.UnixConn) PeerInfo {
 	p.HasCred = true
 	return p
 }
+
+// PeerOfConn returns what rwc's transport says about its peer, as
+// NewStream records it: unix credentials, a vsock CID, "tcp", or the zero
+// PeerInfo for a connection the program built itself. Protocol adapters
+// that serve another wire format on a connection use it to hand the peer
+// on to an rpc.Server (see NewStreamPeer).
+func PeerOfConn(rwc io.ReadWriteCloser) PeerInfo { return peerOfConn(rwc) }
