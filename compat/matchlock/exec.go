@@ -56,14 +56,14 @@ func (cc *conn) execBatch(ctx context.Context, t uint8, req *ExecRequest) error 
 	if req.Stdin != nil {
 		stdin = bytes.NewReader(req.Stdin)
 	}
+	runCtx, kill := context.WithCancel(ctx)
+	defer kill()
 	var out, errOut *capBuffer
-	var stdout, stderr io.Writer = frameSink{cc.w, MsgStdout}, frameSink{cc.w, MsgStderr}
+	var stdout, stderr io.Writer = frameSink{cc.w, MsgStdout, kill}, frameSink{cc.w, MsgStderr, kill}
 	if t == MsgExec {
 		out, errOut = &capBuffer{max: cc.srv.opts.MaxExecOutput}, &capBuffer{max: cc.srv.opts.MaxExecOutput}
 		stdout, stderr = out, errOut
 	}
-	runCtx, kill := context.WithCancel(ctx)
-	defer kill()
 	p, err := process.NewClient(cc.rpc.Client).Start(runCtx, specOf(req), stdin, stdout, stderr)
 	if err != nil {
 		cc.fail(t, err)
@@ -114,13 +114,13 @@ func (cc *conn) hangUp(ctx context.Context, p *process.Process, kill context.Can
 func (cc *conn) execInteractive(ctx context.Context, t uint8, spec process.Spec) error {
 	pr, pw := io.Pipe()
 	defer pw.Close()
-	var stderr io.Writer
-	if t == MsgExecPipe {
-		stderr = frameSink{cc.w, MsgStderr}
-	}
 	runCtx, kill := context.WithCancel(ctx)
 	defer kill()
-	p, err := process.NewClient(cc.rpc.Client).Start(runCtx, spec, pr, frameSink{cc.w, MsgStdout}, stderr)
+	var stderr io.Writer
+	if t == MsgExecPipe {
+		stderr = frameSink{cc.w, MsgStderr, kill}
+	}
+	p, err := process.NewClient(cc.rpc.Client).Start(runCtx, spec, pr, frameSink{cc.w, MsgStdout, kill}, stderr)
 	if err != nil {
 		cc.fail(t, err)
 		return err
@@ -176,14 +176,17 @@ func (cc *conn) closeWrite() {
 	}
 }
 
-// frameSink sends what is written as frames of one type.
+// frameSink sends what is written as frames of one type; when the host
+// cannot take them it kills the command.
 type frameSink struct {
-	w *frameWriter
-	t uint8
+	w    *frameWriter
+	t    uint8
+	kill context.CancelFunc
 }
 
 func (f frameSink) Write(p []byte) (int, error) {
 	if err := f.w.send(f.t, p); err != nil {
+		f.kill()
 		return 0, err
 	}
 	return len(p), nil

@@ -87,8 +87,12 @@ func (cc *conn) writeFile(ctx context.Context, h Header) error {
 	if err == nil {
 		err = decodeJSON(small, &req)
 	}
-	if err == nil && up.pw == nil { // no content member: an empty file
-		_, err = up.start(ctx, fc, req)
+	if err == nil && up.pw == nil {
+		// No "content" member: an empty file, or the content under a
+		// name that differs in case, which encoding/json also takes.
+		if _, err = up.start(ctx, fc, req); err == nil {
+			_, err = up.pw.Write(req.Content)
+		}
 	}
 	err = up.finish(err)
 	if err == nil && !up.existed && !up.modeKnown {

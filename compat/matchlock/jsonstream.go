@@ -2,6 +2,7 @@ package matchlock
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -298,17 +299,24 @@ func (s *objScanner) streamed(open func([]byte) (io.Writer, error)) error {
 	}
 	d := b64Stream{w: w, buf: make([]byte, 0, b64Chunk), out: make([]byte, base64.StdEncoding.DecodedLen(b64Chunk))}
 	for {
-		c, err := s.r.ReadByte()
-		if err != nil {
+		if _, err := s.r.Peek(1); err != nil {
 			return unexpectedEOF(err)
 		}
-		switch c {
-		case '"':
+		chunk, _ := s.r.Peek(s.r.Buffered())
+		i := indexEither(chunk, '"', '\\')
+		if err := d.addAll(chunk[:i]); err != nil {
+			return err
+		}
+		_, _ = s.r.Discard(i)
+		if i == len(chunk) {
+			continue
+		}
+		c, _ := s.r.ReadByte()
+		if c == '"' {
 			return d.flush(true)
-		case '\\':
-			if c, err = s.escape(); err != nil {
-				return err
-			}
+		}
+		if c, err = s.escape(); err != nil {
+			return err
 		}
 		if err := d.add(c); err != nil {
 			return err
@@ -387,6 +395,26 @@ func (d *b64Stream) add(c byte) error {
 	return nil
 }
 
+// addAll adds raw string bytes (no quote, no backslash). As in JSON, a
+// raw line break is refused (base64 would skip it); base64 refuses the
+// other control characters and every byte it cannot decode.
+func (d *b64Stream) addAll(p []byte) error {
+	if i := indexEither(p, '\r', '\n'); i < len(p) {
+		return fmt.Errorf("%w: control character %#x in a string", errSyntax, p[i])
+	}
+	for len(p) > 0 {
+		n := min(len(p), cap(d.buf)-len(d.buf))
+		d.buf = append(d.buf, p[:n]...)
+		p = p[n:]
+		if len(d.buf) == cap(d.buf) {
+			if err := d.flush(false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func (d *b64Stream) flush(last bool) error {
 	if len(d.buf) == 0 {
 		return nil
@@ -407,4 +435,17 @@ func (d *b64Stream) flush(last bool) error {
 		return sinkError{err}
 	}
 	return nil
+}
+
+// indexEither is the index of the first a or b in p, len(p) if none
+// (two IndexByte scans: assembly, unlike IndexAny's loop).
+func indexEither(p []byte, a, b byte) int {
+	i := bytes.IndexByte(p, a)
+	if i < 0 {
+		i = len(p)
+	}
+	if j := bytes.IndexByte(p[:i], b); j >= 0 {
+		return j
+	}
+	return i
 }

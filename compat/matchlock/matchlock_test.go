@@ -23,9 +23,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // env is an agent serving matchlock's protocol on a unix socket.
 type env struct {
-	dir  string // the files root, where tests put their files
-	sock string
-	cl   *matchlock.Client
+	dir   string // the files root, where tests put their files
+	sock  string
+	cl    *matchlock.Client
+	agent *agent.Agent
 }
 
 func newEnv(t *testing.T, policy rpc.Policy, tune func(*matchlock.Options)) *env {
@@ -35,6 +36,7 @@ func newEnv(t *testing.T, policy rpc.Policy, tune func(*matchlock.Options)) *env
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.agent = a
 	opts := matchlock.Options{Server: a.Server}
 	if tune != nil {
 		tune(&opts)

@@ -179,7 +179,7 @@ func (s *Server) checkRequest(h Header) error {
 	case MsgWriteFile:
 		limit = s.opts.MaxWriteFile
 	default:
-		return fmt.Errorf("%w: type %d does not start a request", ErrUnexpected, h.Type)
+		return fmt.Errorf("%w: %s does not start a request", ErrUnexpected, typeName(h.Type))
 	}
 	if h.Length > limit {
 		return fmt.Errorf("%w: %s of %d bytes, cap %d", ErrFrameTooLarge, typeName(h.Type), h.Length, limit)

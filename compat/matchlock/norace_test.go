@@ -1,0 +1,5 @@
+//go:build !race
+
+package matchlock_test
+
+const big, bigLimit = 64 << 20, 24 << 20
