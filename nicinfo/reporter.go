@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // SendFunc sends one RPCI message to the VMX and returns its result (the
@@ -165,4 +166,27 @@ func (r *Reporter) Gather(ctx context.Context, send SendFunc, g Gather) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// Poll runs Gather at once and then every interval (OVT's default poll
+// interval is 30s) until ctx ends, so that changed addresses, names and
+// the uptime reach the VMX; unchanged ones are not resent. g is called
+// for each round's Gather. Failures go to onError (nil: dropped) and do
+// not stop polling. It returns ctx's error.
+func (r *Reporter) Poll(ctx context.Context, send SendFunc, interval time.Duration, g func() Gather, onError func(error)) error {
+	if interval <= 0 {
+		interval = 30 * time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := r.Gather(ctx, send, g()); err != nil && onError != nil && ctx.Err() == nil {
+			onError(err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -188,5 +189,47 @@ func TestReporterGather(t *testing.T) {
 	}
 	if !bytes.HasPrefix(nic, []byte("SetGuestInfo  10 ")) {
 		t.Fatalf("NIC message %q", nic[:20])
+	}
+}
+
+// TestReporterPoll: each round sends only what changed, failures are
+// reported without ending the loop, and cancellation ends it.
+func TestReporterPoll(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var msgs [][]byte
+	send := func(_ context.Context, m []byte) ([]byte, error) {
+		msgs = append(msgs, m)
+		if strings.HasPrefix(string(m), "SetGuestInfo  6 ") {
+			return nil, errors.New("refused")
+		}
+		return nil, nil
+	}
+	round := 0
+	gather := func() Gather {
+		round++
+		if round == 3 {
+			cancel()
+		}
+		up := uint64(100 * round)
+		return Gather{Info: sample(), OSName: "debian12-64", Uptime: func() (uint64, error) { return up, nil }}
+	}
+	var failures int
+	err := NewReporter().Poll(ctx, send, time.Millisecond, gather, func(error) { failures++ })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Poll: %v, want context.Canceled", err)
+	}
+	nic, _ := NicInfoMessage(sample().V3(Select{}), MethodV3)
+	os := OSNameMessage("debian12-64")
+	want := [][]byte{
+		os, DNSNameMessage("guest"), nic, UptimeMessage(100),
+		os, UptimeMessage(200), // the refused OS name is tried again; the rest did not change
+		os, UptimeMessage(300),
+	}
+	if diff := cmp.Diff(want, msgs); diff != "" {
+		t.Errorf("RPCI log (-want +got):\n%s", diff)
+	}
+	if failures != 2 {
+		t.Errorf("%d failures reported, want 2 (the third round was canceled)", failures)
 	}
 }
