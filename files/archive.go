@@ -13,6 +13,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/guestrpc/guestrpc/rpc"
@@ -162,111 +163,153 @@ func ExtractArchive(ctx context.Context, r io.Reader, root *os.Root, gz bool, lo
 }
 
 // ExtractArchiveWith unpacks the tar stream r under root. Entries cannot
-// leave root: a name with ".." or a path through a symlink fails. Modes
-// (less setuid and setgid unless opts.KeepSetuid) and times are
-// restored; owners too when the process runs as root. Extraction is not
-// atomic: a cut stream leaves the entries that arrived.
+// leave root: a name with ".." or a path through a symlink fails, and
+// no change follows a symlink an entry made. Modes (less setuid and
+// setgid unless opts.KeepSetuid) and times are restored; owners too when
+// the process runs as root. Sparse entries are refused (their holes
+// would expand a small stream without bound). Extraction is not atomic:
+// a cut stream leaves the entries that arrived.
 func ExtractArchiveWith(ctx context.Context, r io.Reader, root *os.Root, opts ExtractOptions) (ArchiveResult, error) {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	x := &extractor{root: root, opts: opts, log: opts.Logger, chown: os.Geteuid() == 0}
+	if x.log == nil {
+		x.log = slog.New(slog.DiscardHandler)
 	}
-	var res ArchiveResult
 	cr := &countReader{r: r}
 	in := io.Reader(cr)
 	if opts.Gzip {
 		zr, err := gzip.NewReader(cr)
 		if err != nil {
-			return res, fmt.Errorf("archive: %w", err)
+			return x.res, fmt.Errorf("archive: %w", err)
 		}
 		defer zr.Close()
 		in = zr
 	}
-	type dirTimes struct {
-		name  string
-		mode  fs.FileMode
-		mtime time.Time
-		atime time.Time
-	}
-	var dirs []dirTimes
-	chown := os.Geteuid() == 0
 	tr := tar.NewReader(in)
 	for {
 		if err := ctx.Err(); err != nil {
-			return res, err
+			return x.res, err
 		}
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return res, fmt.Errorf("archive: entry %d: %w", res.Entries+1, err)
+			return x.res, fmt.Errorf("archive: entry %d: %w", x.res.Entries+1, err)
 		}
-		name := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
-		if name == "." {
-			continue
-		}
-		if !fs.ValidPath(name) {
-			return res, fmt.Errorf("archive entry %q: %w", hdr.Name, errEscapes)
-		}
-		if dir := path.Dir(name); dir != "." {
-			if err := root.MkdirAll(dir, 0o755); err != nil {
-				return res, fmt.Errorf("archive entry %q: %w", hdr.Name, err)
-			}
-		}
-		mode := hdr.FileInfo().Mode()
-		if !opts.KeepSetuid {
-			mode &^= fs.ModeSetuid | fs.ModeSetgid
-		}
-		switch hdr.Typeflag {
-		case tar.TypeDir:
-			if err := root.Mkdir(name, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-				return res, fmt.Errorf("archive entry %q: %w", hdr.Name, err)
-			}
-			dirs = append(dirs, dirTimes{name, mode, hdr.ModTime, hdr.AccessTime})
-		case tar.TypeReg:
-			if err := extractFile(root, name, tr, mode, hdr, chown); err != nil {
-				return res, fmt.Errorf("archive entry %q: %w", hdr.Name, err)
-			}
-			res.Entries++
-			continue
-		case tar.TypeSymlink:
-			_ = root.Remove(name)
-			if err := root.Symlink(hdr.Linkname, name); err != nil {
-				return res, fmt.Errorf("archive entry %q: %w", hdr.Name, err)
-			}
-		case tar.TypeLink:
-			target := path.Clean(strings.TrimPrefix(hdr.Linkname, "./"))
-			if !fs.ValidPath(target) {
-				return res, fmt.Errorf("archive entry %q: link to %q: %w", hdr.Name, hdr.Linkname, errEscapes)
-			}
-			_ = root.Remove(name)
-			if err := root.Link(target, name); err != nil {
-				return res, fmt.Errorf("archive entry %q: %w", hdr.Name, err)
-			}
-		default:
-			log.Warn("archive: skipping entry of unsupported type", "name", hdr.Name, "type", string(hdr.Typeflag))
-			continue
-		}
-		if chown {
-			if err := root.Lchown(name, hdr.Uid, hdr.Gid); err != nil {
-				log.Warn("archive: setting owner", "name", hdr.Name, "error", err)
-			}
-		}
-		res.Entries++
-	}
-	// Directories last, deepest first, so that adding their entries
-	// did not move their times and a read-only mode does not stop them.
-	for _, d := range slices.Backward(dirs) {
-		if err := root.Chmod(d.name, d.mode); err != nil {
-			return res, fmt.Errorf("archive entry %q: %w", d.name, err)
-		}
-		if err := root.Chtimes(d.name, orNow(d.atime, d.mtime), d.mtime); err != nil {
-			return res, fmt.Errorf("archive entry %q: %w", d.name, err)
+		if err := x.entry(tr, hdr); err != nil {
+			return x.res, fmt.Errorf("archive entry %q: %w", hdr.Name, err)
 		}
 	}
-	res.Bytes = cr.n
-	return res, nil
+	err := x.finishDirs()
+	x.res.Bytes = cr.n
+	return x.res, err
+}
+
+// extractor is the state of one extraction.
+type extractor struct {
+	root  *os.Root
+	opts  ExtractOptions
+	log   *slog.Logger
+	chown bool
+	dirs  []dirTimes
+	res   ArchiveResult
+}
+
+type dirTimes struct {
+	name  string
+	mode  fs.FileMode
+	mtime time.Time
+	atime time.Time
+}
+
+// errSparse refuses a sparse entry.
+var errSparse = errors.New("sparse entries are not supported")
+
+// entry extracts one entry.
+func (x *extractor) entry(tr *tar.Reader, hdr *tar.Header) error {
+	name := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
+	if name == "." {
+		return nil
+	}
+	if !fs.ValidPath(name) {
+		return errEscapes
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return errSparse
+		}
+	}
+	if dir := path.Dir(name); dir != "." {
+		if err := x.root.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	mode := hdr.FileInfo().Mode()
+	if !x.opts.KeepSetuid {
+		mode &^= fs.ModeSetuid | fs.ModeSetgid
+	}
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		if err := x.root.Mkdir(name, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		x.dirs = append(x.dirs, dirTimes{name, mode, hdr.ModTime, hdr.AccessTime})
+	case tar.TypeReg:
+		if err := extractFile(x.root, name, tr, mode, hdr, x.chown); err != nil {
+			return err
+		}
+		x.res.Entries++
+		return nil
+	case tar.TypeSymlink:
+		_ = x.root.Remove(name)
+		if err := x.root.Symlink(hdr.Linkname, name); err != nil {
+			return err
+		}
+	case tar.TypeLink:
+		target := path.Clean(strings.TrimPrefix(hdr.Linkname, "./"))
+		if !fs.ValidPath(target) {
+			return fmt.Errorf("link to %q: %w", hdr.Linkname, errEscapes)
+		}
+		_ = x.root.Remove(name)
+		if err := x.root.Link(target, name); err != nil {
+			return err
+		}
+		x.res.Entries++
+		return nil // a hard link shares its target's owner: no chown
+	default:
+		x.log.Warn("archive: skipping entry of unsupported type", "name", hdr.Name, "type", string(hdr.Typeflag))
+		return nil
+	}
+	if x.chown {
+		if err := x.root.Lchown(name, hdr.Uid, hdr.Gid); err != nil {
+			x.log.Warn("archive: setting owner", "name", hdr.Name, "error", err)
+		}
+	}
+	x.res.Entries++
+	return nil
+}
+
+// finishDirs sets the modes and times of directories last, deepest
+// first, so that adding their entries did not move their times and a
+// read-only mode does not stop them. A directory that a later entry
+// replaced (with a symlink, say) is left alone.
+func (x *extractor) finishDirs() error {
+	for _, d := range slices.Backward(x.dirs) {
+		f, err := x.root.OpenFile(d.name, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+		if err != nil {
+			x.log.Warn("archive: directory replaced by a later entry", "name", d.name, "error", err)
+			continue
+		}
+		err = f.Chmod(d.mode)
+		f.Close()
+		if err == nil {
+			err = x.root.Chtimes(d.name, orNow(d.atime, d.mtime), d.mtime)
+		}
+		if err != nil {
+			return fmt.Errorf("archive entry %q: %w", d.name, err)
+		}
+	}
+	return nil
 }
 
 func extractFile(root *os.Root, name string, r io.Reader, mode fs.FileMode, hdr *tar.Header, chown bool) error {

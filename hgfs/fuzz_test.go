@@ -104,11 +104,10 @@ func (f *memFile) Read(p []byte) (int, error)  { return 0, io.EOF }
 func (f *memFile) Write(p []byte) (int, error) { return f.WriteAt(p, 0) }
 func (f *memFile) Close() error                { return nil }
 
-// FuzzDispatch feeds arbitrary packets to the server: it must always
-// answer with a well-formed reply and never panic.
-func FuzzDispatch(f *testing.F) {
+// dispatchSeeds are one packet of each operation.
+func dispatchSeeds() [][]byte {
 	var sess [8]byte
-	seeds := [][]byte{
+	return [][]byte{
 		nil,
 		{1, 2, 3},
 		legacy(hgfs.OpOpen, 1, (&pkt{}).u32(0).u32(2).u8(6).name("/a").b),
@@ -122,7 +121,12 @@ func FuzzDispatch(f *testing.F) {
 		v4(hgfs.OpSetattrV2, 9, 0, (&pkt{}).u64(0).raw(make([]byte, 104)).u32(0).name("/b").b),
 		v4(hgfs.OpOpenV3, 10, 0, openV3("archive:/x", hgfs.OpenModeReadOnly, hgfs.OpenFlagOpen, 0)),
 	}
-	for _, s := range seeds {
+}
+
+// FuzzDispatch feeds arbitrary packets to the server: it must always
+// answer with a well-formed reply and never panic.
+func FuzzDispatch(f *testing.F) {
+	for _, s := range dispatchSeeds() {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, packet []byte) {
