@@ -25,7 +25,8 @@
 // as other Methods), SetGuestInfoMessage and its DNS_NAME, OS_NAME,
 // OS_NAME_FULL and UPTIME shorthands, BroadcastIPMessage with
 // Info.PrimaryIP. A Reporter sends only what changed since the VMX last
-// accepted it and remembers which fallback worked.
+// accepted it and remembers which fallback worked; Reporter.Poll repeats
+// OVT's gather round (OS names, DNS_NAME, NIC info, UPTIME) on a timer.
 //
 // Service serves the same data to any transport as guest.nicinfo (JSON).
 //
