@@ -264,3 +264,43 @@ func TestTCLOPortOps(t *testing.T) {
 		})
 	}
 }
+
+// A session the server refuses (here: a policy that wants a token the
+// VMX cannot give) is retried only after RestartDelay each time, never
+// in a spin, and the VMX's channel is left alone.
+func TestTCLORefusedSessionWaits(t *testing.T) {
+	vmx := &fakevmx.VMX{TB: t}
+	waited := make(chan time.Duration, 16)
+	wait := func(ctx context.Context, d time.Duration) error {
+		select {
+		case waited <- d:
+		default:
+		}
+		select {
+		case <-time.After(time.Millisecond):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	srv := rpc.NewServer(rpc.ServerOptions{})
+	l := backdoor.ListenTCLO(vmx, backdoor.TCLOOptions{Wait: wait, RestartDelay: 3 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, rpc.WithPolicy(l, rpc.Policy{Token: []byte("secret")})) }()
+	for range 3 {
+		select {
+		case d := <-waited:
+			if d != 3*time.Second {
+				t.Errorf("waited %v between refused sessions, want RestartDelay", d)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("no wait between refused sessions")
+		}
+	}
+	cancel()
+	<-done
+	if n := vmx.Opens(backdoor.ProtoTCLO); n != 0 {
+		t.Errorf("a refused session opened the TCLO channel %d times", n)
+	}
+}

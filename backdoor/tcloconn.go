@@ -27,9 +27,8 @@ type tcloConn struct {
 	ctx       context.Context // canceled by Close
 	cancel    context.CancelFunc
 
-	smu     sync.Mutex // Send side
-	stream  uint32     // the stream of the command in flight; 0 if none
-	settled bool       // the server's HELLO arrived
+	smu    sync.Mutex // Send side
+	stream uint32     // the stream of the command in flight; 0 if none
 
 	bmu       sync.Mutex // the backdoor channel
 	ch        *Channel
@@ -89,8 +88,6 @@ func (c *tcloConn) Send(ctx context.Context, f *wire.Frame) error {
 	c.smu.Lock()
 	defer c.smu.Unlock()
 	switch {
-	case f.Type == wire.TypeHello:
-		c.settled = true
 	case f.Type == wire.TypeStatus && f.StreamID == 0:
 		st, _ := wire.ParseStatus(f.Payload)
 		c.l.opts.Logger.Warn("backdoor: the server refused the TCLO session", "reason", string(st.Message))
