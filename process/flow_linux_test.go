@@ -97,7 +97,9 @@ func writeBlocked(pid int) (blockedWrite, error) {
 		return b, err
 	}
 	// wchan is "0" where kernel symbols are hidden; the state must do.
-	b.inWrite = state == "S" && (strings.Contains(string(wchan), "pipe_write") || string(wchan) == "0")
+	// Older kernels name the sleep pipe_wait.
+	w := string(wchan)
+	b.inWrite = state == "S" && (strings.Contains(w, "pipe_write") || strings.Contains(w, "pipe_wait") || w == "0")
 	ioStats, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
 	if err != nil {
 		return b, err
