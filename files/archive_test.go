@@ -141,25 +141,64 @@ func TestArchiveErrors(t *testing.T) {
 	if err == nil {
 		t.Error("put of garbage gzip succeeded")
 	}
-	// An entry climbing out with ".." is refused.
-	var tarball bytes.Buffer
-	outside := t.TempDir()
-	evil := makeEvilTar(t, &tarball)
-	_, err = e.c.ArchivePut(ctx, &tarball, "d", false)
-	wantCode(t, "put "+evil, err, rpc.PermissionDenied)
-	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
-		t.Errorf("extraction escaped: %v", entries)
-	}
 }
 
-func makeEvilTar(t *testing.T, buf *bytes.Buffer) string {
-	t.Helper()
-	tw := tar.NewWriter(buf)
-	name := "../../escaped"
-	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: 1, Typeflag: tar.TypeReg}); err != nil {
-		t.Fatal(err)
+// TestArchiveHostileEntries extracts entries that aim at a real sibling
+// of the root (reachable by ".." from the target directory, through a
+// symlink or a hard link): each is refused and the sibling stays as it
+// was.
+func TestArchiveHostileEntries(t *testing.T) {
+	reg := func(name string) *tar.Header {
+		return &tar.Header{Name: name, Mode: 0o644, Size: 1, Typeflag: tar.TypeReg}
 	}
-	tw.Write([]byte("x"))
-	tw.Close()
-	return name
+	tests := []struct {
+		name    string
+		entries []*tar.Header
+	}{
+		{"dot-dot", []*tar.Header{reg("../../outside/escaped")}},
+		{"dot-dot inside a name", []*tar.Header{reg("a/../../../outside/escaped")}},
+		{"absolute", []*tar.Header{reg("/outside/escaped")}},
+		{"through a symlink entry", []*tar.Header{{Name: "l", Typeflag: tar.TypeSymlink, Linkname: "../../outside"}, reg("l/escaped")}},
+		{"through an absolute symlink entry", []*tar.Header{{Name: "l", Typeflag: tar.TypeSymlink, Linkname: "/"}, reg("l/escaped")}},
+		{"hard link out", []*tar.Header{{Name: "h", Typeflag: tar.TypeLink, Linkname: "../../outside/secret"}}},
+		{"over a symlink out", []*tar.Header{{Name: "s", Typeflag: tar.TypeSymlink, Linkname: "../../outside/secret"}, reg("s")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := t.TempDir()
+			root, outside := filepath.Join(base, "root"), filepath.Join(base, "outside")
+			for _, d := range []string{root, outside} {
+				if err := os.Mkdir(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(filepath.Join(outside, "secret"), []byte("secret"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			e := newEnv(t, files.Options{Root: root})
+			var tarball bytes.Buffer
+			tw := tar.NewWriter(&tarball)
+			for _, h := range tt.entries {
+				if err := tw.WriteHeader(h); err != nil {
+					t.Fatal(err)
+				}
+				if h.Size > 0 {
+					tw.Write([]byte("x"))
+				}
+			}
+			tw.Close()
+			_, err := e.c.ArchivePut(context.Background(), &tarball, "d", false)
+			if tt.name != "over a symlink out" {
+				wantCode(t, "put", err, rpc.PermissionDenied)
+			}
+			entries, _ := os.ReadDir(outside)
+			b, _ := os.ReadFile(filepath.Join(outside, "secret"))
+			if len(entries) != 1 || string(b) != "secret" {
+				t.Errorf("extraction reached the sibling of the root: %v, secret %q", entries, b)
+			}
+			if top, _ := os.ReadDir(base); len(top) != 2 {
+				t.Errorf("extraction wrote beside the root: %v", top)
+			}
+		})
+	}
 }
