@@ -1,7 +1,12 @@
 package files
 
+import "fmt"
+
 // NewPortableService is NewService with the os.Root tree that serves
 // where openat2 is missing, so tests cover both.
 func NewPortableService(opts Options) (*Service, error) {
 	return newService(opts, func(dir string) (tree, error) { return openRootTree(dir) })
 }
+
+// TreeKind names the type of the tree that resolves s's paths.
+func TreeKind(s *Service) string { return fmt.Sprintf("%T", s.pol.tree) }
