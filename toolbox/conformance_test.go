@@ -101,7 +101,10 @@ func TestConformance(t *testing.T) {
 			if diff := cmp.Diff(tt.acts, acts); diff != "" {
 				t.Errorf("power actions (-want +got):\n%s", diff)
 			}
-			h.svc.Close() // waits for the requests that follow a reset
+			// The requests that follow a reset go out after its reply:
+			// wait for them before Close cancels what is still pending.
+			h.requests(t, len(tt.requests))
+			h.svc.Close()
 			if diff := cmp.Diff(tt.requests, h.vmx.Requests()); diff != "" {
 				t.Errorf("RPCI requests (-want +got):\n%s", diff)
 			}
