@@ -10,3 +10,7 @@ func NewPortableService(opts Options) (*Service, error) {
 
 // TreeKind names the type of the tree that resolves s's paths.
 func TreeKind(s *Service) string { return fmt.Sprintf("%T", s.pol.tree) }
+
+// SetBeforeCommit makes every write of s call f after its data is on
+// disk and before it is renamed or linked into place.
+func SetBeforeCommit(s *Service, f func()) { s.beforeCommit = f }

@@ -24,7 +24,12 @@ import (
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv("GUESTRPC_TEST_KILL_AGENT") != "" {
+		runKilledAgent()
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // env is a service over a temporary root and a client connected to it.
 type env struct {

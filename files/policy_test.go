@@ -194,8 +194,9 @@ func testSymlinkSwapped(t *testing.T, newSvc func(files.Options) (*files.Service
 		done <- err
 	}()
 	pw.Write(bytes.Repeat([]byte("a"), 64<<10))
-	// Wait for the agent's temporary file: the write is under way.
-	for i := 0; len(temps(e.root)) == 0; i++ {
+	// Wait for the agent's temporary file (named, or unnamed and open):
+	// the write is under way.
+	for i := 0; len(temps(e.root)) == 0 && !unnamedOpen(e.root); i++ {
 		if i > 1000 {
 			t.Fatal("no temporary file appeared")
 		}

@@ -31,6 +31,9 @@ type Service struct {
 	log  *slog.Logger
 	pol  *Policy
 	bufs sync.Pool // *[]byte of bufSize
+	// beforeCommit, when set (by tests), runs after a write's data is on
+	// disk and before it is renamed or linked into place.
+	beforeCommit func()
 }
 
 // bufSize is the copy buffer of a transfer: four DATA frames' worth.

@@ -212,36 +212,38 @@ func (s *Service) write(ctx context.Context, call *rpc.Call) (any, error) {
 		src = io.TeeReader(call, h)
 	}
 	if req.Flag == Append {
-		return s.appendTo(ctx, call, req, rel, mode, src, h)
+		return s.appendTo(ctx, call, req, mode, src, h)
 	}
+	return s.replace(ctx, call, req, rel, mode, replaced{old, statErr == nil}, src, h)
+}
 
+// replaced is the file a write replaces, if any.
+type replaced struct {
+	fi     fs.FileInfo
+	exists bool
+}
+
+// replace writes the new contents beside the target and renames (or,
+// for CreateOnly, links) them into place only when all arrived and are
+// on disk: the target is always the old file or the new one, whole.
+func (s *Service) replace(ctx context.Context, call *rpc.Call, req WriteRequest, rel string, mode fs.FileMode, old replaced, src io.Reader, h hash.Hash) (any, error) {
+	const op = "file.write"
 	d, err := s.pol.tree.OpenDir(filepath.Dir(rel))
 	if err != nil {
 		return nil, s.fail(op, req.Path, err)
 	}
 	defer d.Close()
 	base := filepath.Base(rel)
-	var tmp *os.File
-	var tmpName string
-	for range 100 {
-		tmpName = "." + base + ".guestrpc-" + randomName() + ".tmp"
-		if tmp, err = d.Create(tmpName, 0o600); !errors.Is(err, fs.ErrExist) {
-			break
-		}
-	}
+	tmp, err := newPending(d, base)
 	if err != nil {
 		return nil, s.fail(op, req.Path, err)
 	}
-	committed := false
 	defer func() {
-		if !committed {
-			tmp.Close()
-			if err := d.Remove(tmpName); err != nil {
-				s.log.Warn("files: removing temporary file", "path", req.Path, "temp", tmpName, "error", err)
-			}
+		if err := tmp.discard(); err != nil {
+			s.log.Warn("files: removing temporary file", "path", req.Path, "temp", tmp.name, "error", err)
 		}
 	}()
-	n, err := s.copyBuf(tmp, src)
+	n, err := s.copyBuf(tmp.f, src)
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, cerr
@@ -255,34 +257,23 @@ func (s *Service) write(ctx context.Context, call *rpc.Call) (any, error) {
 		}
 	}
 	// Owner first: chown clears the setuid and setgid bits.
-	if err := s.setOwner(tmp, req.WriteOptions, old, statErr == nil); err != nil {
+	if err := s.setOwner(tmp.f, req.WriteOptions, old.fi, old.exists); err != nil {
 		return nil, s.fail(op, req.Path, err)
 	}
-	if err := tmp.Chmod(mode); err != nil {
+	if err := tmp.f.Chmod(mode); err != nil {
 		return nil, s.fail(op, req.Path, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return nil, s.fail(op, req.Path, err)
-	}
-	if err := tmp.Close(); err != nil {
+	if err := tmp.f.Sync(); err != nil {
 		return nil, s.fail(op, req.Path, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if req.Flag == CreateOnly {
-		if err := d.Link(tmpName, base); err != nil {
-			return nil, s.fail(op, req.Path, err)
-		}
-		committed = true
-		if err := d.Remove(tmpName); err != nil {
-			s.log.Warn("files: removing temporary link", "path", req.Path, "error", err)
-		}
-	} else {
-		if err := d.Rename(tmpName, base); err != nil {
-			return nil, s.fail(op, req.Path, err)
-		}
-		committed = true
+	if s.beforeCommit != nil {
+		s.beforeCommit()
+	}
+	if err := tmp.commit(base, req.Flag == CreateOnly); err != nil {
+		return nil, s.fail(op, req.Path, err)
 	}
 	if err := d.Sync(); err != nil {
 		return nil, s.fail(op, req.Path, err)
@@ -305,7 +296,7 @@ func verifySum(op, p string, call *rpc.Call, h hash.Hash) (string, error) {
 	return got, nil
 }
 
-func (s *Service) appendTo(ctx context.Context, call *rpc.Call, req WriteRequest, rel string, mode fs.FileMode, src io.Reader, h hash.Hash) (any, error) {
+func (s *Service) appendTo(ctx context.Context, call *rpc.Call, req WriteRequest, mode fs.FileMode, src io.Reader, h hash.Hash) (any, error) {
 	const op = "file.write"
 	f, err := s.pol.Open(op, req.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, mode)
 	if err != nil {

@@ -230,6 +230,19 @@ func temps(root string) []string {
 	return out
 }
 
+// unnamedOpen reports whether the process holds an unnamed (O_TMPFILE)
+// file under root open.
+func unnamedOpen(root string) bool {
+	entries, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range entries {
+		l, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		if err == nil && strings.HasPrefix(l, root+"/") && strings.Contains(l, "/#") && strings.HasSuffix(l, " (deleted)") {
+			return true
+		}
+	}
+	return false
+}
+
 func assertNoTemps(t *testing.T, root string) {
 	t.Helper()
 	if l := temps(root); len(l) > 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -147,4 +148,39 @@ func unixMode(m fs.FileMode) uint32 {
 		u |= unix.S_ISVTX
 	}
 	return u
+}
+
+// CreateUnnamed makes an O_TMPFILE file in the directory, where the
+// file system supports it and LinkUnnamed can name it.
+func (d fdDir) CreateUnnamed(perm fs.FileMode) (*os.File, error) {
+	if unix.Geteuid() != 0 && !procMounted() {
+		return nil, errors.ErrUnsupported // no way to link it
+	}
+	fd, err := unix.Openat(d.fd, ".", unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, unixMode(perm))
+	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EINVAL) {
+		return nil, errors.ErrUnsupported
+	}
+	if err != nil {
+		return nil, d.wrap("openat O_TMPFILE", ".", err)
+	}
+	return os.NewFile(uintptr(fd), d.name+"/(unnamed)"), nil
+}
+
+// LinkUnnamed names f: by descriptor with AT_EMPTY_PATH (which needs
+// CAP_DAC_READ_SEARCH), else through /proc/self/fd.
+func (d fdDir) LinkUnnamed(f *os.File, name string) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var lerr error
+	if err := rc.Control(func(fd uintptr) {
+		lerr = unix.Linkat(int(fd), "", d.fd, name, unix.AT_EMPTY_PATH)
+		if errors.Is(lerr, unix.ENOENT) || errors.Is(lerr, unix.EPERM) {
+			lerr = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(fd)), d.fd, name, unix.AT_SYMLINK_FOLLOW)
+		}
+	}); err != nil {
+		return err
+	}
+	return d.wrap("linkat", name, lerr)
 }
