@@ -3,17 +3,20 @@ package agent_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
 
 	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/files"
+	"github.com/guestrpc/guestrpc/hgfs"
 	"github.com/guestrpc/guestrpc/internal/testutil"
 	"github.com/guestrpc/guestrpc/nicinfo"
 	"github.com/guestrpc/guestrpc/power"
@@ -80,5 +83,45 @@ func TestNewServesEveryService(t *testing.T) {
 	}
 	if op := <-acted; op != power.Reboot {
 		t.Fatalf("power acted %q, want reboot", op)
+	}
+}
+
+// TestHGFSObeysFilePolicy sends hgfs.packet to an agent with a root and
+// read-only files: HGFS reaches no file outside the root and changes
+// nothing inside it, like file.*.
+func TestHGFSObeysFilePolicy(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "inside"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, err := agent.New(agent.Config{Files: files.Options{Root: root, ReadOnly: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	c := testutil.Pair(t, a.Server)
+	open := func(name string, mode uint32) hgfs.Status {
+		cp := strings.ReplaceAll(strings.TrimPrefix(name, "/"), "/", "\x00")
+		p := binary.LittleEndian.AppendUint32(nil, 1)                // request id
+		p = binary.LittleEndian.AppendUint32(p, uint32(hgfs.OpOpen)) // legacy Open
+		p = binary.LittleEndian.AppendUint32(p, mode)
+		p = binary.LittleEndian.AppendUint32(p, hgfs.OpenFlagOpen)
+		p = append(p, 6)
+		p = binary.LittleEndian.AppendUint32(p, uint32(len(cp)))
+		p = append(append(p, cp...), 0)
+		r, err := hgfs.Call(context.Background(), c, p)
+		if err != nil || len(r) < 8 {
+			t.Fatalf("hgfs.packet: %x %v", r, err)
+		}
+		return hgfs.Status(binary.LittleEndian.Uint32(r[4:]))
+	}
+	if st := open("/etc/passwd", hgfs.OpenModeReadOnly); st != hgfs.StatusAccessDenied {
+		t.Errorf("open of /etc/passwd outside the root: status %d, want ACCESS_DENIED", st)
+	}
+	if st := open(filepath.Join(root, "inside"), hgfs.OpenModeWriteOnly); st != hgfs.StatusAccessDenied {
+		t.Errorf("open for writing in read-only mode: status %d, want ACCESS_DENIED", st)
+	}
+	if st := open(filepath.Join(root, "inside"), hgfs.OpenModeReadOnly); st != hgfs.StatusSuccess {
+		t.Errorf("open for reading inside the root: status %d", st)
 	}
 }

@@ -22,6 +22,20 @@
 // size 0, such as /proc's, to learn their real size), and "archive",
 // which reads a directory as tar.gz and extracts one written to it.
 //
+// Both handlers obey a files.Policy (Options.Files; share the file.*
+// service's): names are confined beneath its root, read-only mode
+// refuses writes and setattr, and the hard-link and regular-file rules
+// hold, so HGFS reaches exactly what file.* reaches. A refusal is
+// ACCESS_DENIED. GetattrV2 of an archive reports size 0 (unknown until
+// built) rather than building it; every operation takes its caller's
+// context and gives up with it.
+//
+// Sessions and open files belong to a Conn, one per peer: Register
+// gives each rpc connection its own, released when the connection ends;
+// handles are numbered per Conn, so no peer can reach another's files.
+// Sessions and handles per Conn and open files across Conns are capped
+// (Options).
+//
 // Register exposes the server through an rpc.Server as the method
 // hgfs.packet, so a VMware toolbox routing VIX HGFS requests, or a host
 // that speaks HGFS itself, reaches it over any transport.
