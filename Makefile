@@ -4,14 +4,20 @@
 #                seeds, and the QEMU end-to-end suite (installs QEMU and a
 #                kernel through apt when missing; required, never skipped:
 #                any test that skips fails the run, see internal/testutil/noskip)
-#   make bench   benchmarks beside their floors (raw sockets, os/exec)
+#   make bench   guestrpc-agent as its own process beside qemu-ga and
+#                cross-process floors, interleaved (BENCHMARKS.md); installs
+#                qemu-guest-agent through apt when missing.
+#                BENCHFLAGS=-json for machines
+#   make bench-micro  the in-process go test benchmarks beside their floors
 #   make fuzz    run every fuzz target for FUZZTIME each
 #   make lint    gofmt, go vet, cross-builds
 
 GO       ?= go
 FUZZTIME ?= 30s
 
-.PHONY: test unit e2e-setup bench fuzz lint
+BENCHFLAGS ?=
+
+.PHONY: test unit e2e-setup bench bench-setup bench-micro fuzz lint
 
 test: lint e2e-setup
 	GUESTRPC_E2E=1 $(GO) run ./internal/testutil/noskip -race -count=1 -timeout 40m ./...
@@ -28,7 +34,19 @@ lint:
 	GOARCH=arm64 $(GO) build ./...
 	GOOS=darwin $(GO) build ./...
 
-bench:
+bench: bench-setup
+	$(GO) run ./cmd/guestrpc-bench $(BENCHFLAGS)
+
+# qemu-ga for the comparison column; when it cannot be installed the
+# harness says so and skips that column.
+bench-setup:
+	@command -v qemu-ga >/dev/null 2>&1 || [ -x /usr/sbin/qemu-ga ] || { \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y qemu-guest-agent >/dev/null 2>&1 || \
+	  { $$sudo apt-get update >/dev/null 2>&1 && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y qemu-guest-agent >/dev/null 2>&1; } || \
+	  echo "bench: could not install qemu-guest-agent; the qemu-ga column will be skipped"; }
+
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./rpc/ ./process/ ./files/
 
 fuzz:

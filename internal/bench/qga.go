@@ -60,6 +60,24 @@ type qgaRequest struct {
 	Arguments any    `json:"arguments,omitempty"`
 }
 
+// marshalRequest encodes one request line (without its newline); a
+// fileWrite is appended as it is, not run through encoding/json's
+// validation of a megabyte of base64.
+func marshalRequest(command string, args any) ([]byte, error) {
+	w, ok := args.(fileWrite)
+	if !ok {
+		return json.Marshal(qgaRequest{Execute: command, Arguments: args})
+	}
+	head, err := json.Marshal(qgaRequest{Execute: command})
+	if err != nil {
+		return nil, err
+	}
+	body, _ := w.MarshalJSON()
+	out := append(head[:len(head)-1], `,"arguments":`...)
+	out = append(out, body...)
+	return append(out, '}'), nil
+}
+
 type qgaReply struct {
 	Return json.RawMessage `json:"return"`
 	Error  *QGAError       `json:"error"`
@@ -68,7 +86,7 @@ type qgaReply struct {
 // Call runs command with args (nil for none) and decodes the reply's
 // "return" member into result (unless nil). ctx bounds the exchange.
 func (q *QGA) Call(ctx context.Context, command string, args, result any) error {
-	req, err := json.Marshal(qgaRequest{Execute: command, Arguments: args})
+	req, err := marshalRequest(command, args)
 	if err != nil {
 		return fmt.Errorf("qga: %s: %w", command, err)
 	}

@@ -22,7 +22,10 @@ func (q *QGA) Exec(ctx context.Context, path string, args []string) (QGAExecStat
 	var started struct {
 		PID *int64 `json:"pid"`
 	}
-	req := map[string]any{"path": path, "arg": args, "capture-output": true}
+	req := map[string]any{"path": path, "capture-output": true}
+	if len(args) > 0 {
+		req["arg"] = args
+	}
 	if err := q.Call(ctx, "guest-exec", req, &started); err != nil {
 		return QGAExecStatus{}, 0, err
 	}
@@ -38,6 +41,20 @@ func (q *QGA) Exec(ctx context.Context, path string, args []string) (QGAExecStat
 			return st, polls, nil
 		}
 	}
+}
+
+// fileWrite marshals guest-file-write's arguments without the cost of
+// escaping a megabyte of base64 through encoding/json.
+type fileWrite struct {
+	handle int64
+	data   []byte
+}
+
+func (w fileWrite) MarshalJSON() ([]byte, error) {
+	out := make([]byte, 0, 40+base64.StdEncoding.EncodedLen(len(w.data)))
+	out = fmt.Appendf(out, `{"handle":%d,"buf-b64":"`, w.handle)
+	out = base64.StdEncoding.AppendEncode(out, w.data)
+	return append(out, '"', '}'), nil
 }
 
 type qgaRW struct {
@@ -68,8 +85,7 @@ func (q *QGA) writeAll(ctx context.Context, h int64, r io.Reader, chunk int) (in
 		n, rerr := io.ReadFull(r, buf)
 		if n > 0 {
 			var res qgaRW
-			args := map[string]any{"handle": h, "buf-b64": base64.StdEncoding.EncodeToString(buf[:n])}
-			if err := q.Call(ctx, "guest-file-write", args, &res); err != nil {
+			if err := q.Call(ctx, "guest-file-write", fileWrite{h, buf[:n]}, &res); err != nil {
 				return total, err
 			}
 			if res.Count != n {

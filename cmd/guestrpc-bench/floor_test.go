@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/guestrpc/guestrpc/internal/testutil"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// floorPair serves one floor connection in mode on a socket pair.
+func floorPair(t *testing.T, mode byte, dir, download string) *floorConn {
+	t.Helper()
+	a, z := testutil.SocketPair(t)
+	done := make(chan error, 1)
+	go func() { done <- serveFloorConn(a, dir, download) }()
+	t.Cleanup(func() { z.Close(); a.Close(); <-done })
+	if _, err := z.Write([]byte{mode}); err != nil {
+		t.Fatal(err)
+	}
+	return &floorConn{c: z, buf: make([]byte, 4096)}
+}
+
+func TestFloorEcho(t *testing.T) {
+	f := floorPair(t, modeEcho, t.TempDir(), "")
+	for i := range 3 {
+		copy(f.buf, bytes.Repeat([]byte{byte(i + 1)}, pingSize))
+		if err := f.ping(); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(f.buf[:pingSize], bytes.Repeat([]byte{byte(i + 1)}, pingSize)) {
+			t.Fatalf("echo %d came back as %x", i, f.buf[:pingSize])
+		}
+	}
+}
+
+func TestFloorUploadDownload(t *testing.T) {
+	dir := t.TempDir()
+	data := bytes.Repeat([]byte("0123456789abcdef"), 10000)
+	up := floorPair(t, modeUpload, dir, "")
+	for range 2 { // the second upload replaces the first file
+		if err := up.upload(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "floor-up"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("floor-up holds %d bytes (%v), want the %d sent", len(got), err, len(data))
+	}
+	down := floorPair(t, modeDownload, dir, filepath.Join(dir, "floor-up"))
+	for range 2 {
+		if err := down.download(int64(len(data))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestFloorUnknownMode(t *testing.T) {
+	a, z := testutil.SocketPair(t)
+	if _, err := z.Write([]byte{'x'}); err != nil {
+		t.Fatal(err)
+	}
+	if err := serveFloorConn(a, t.TempDir(), ""); err == nil {
+		t.Fatal("mode x was served")
+	}
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/guestrpc/guestrpc/internal/bench"
+)
+
+// measure runs everything and returns the report.
+func measure(ctx context.Context, o *options, stderr io.Writer) (*bench.Report, error) {
+	load0 := readTrim("/proc/loadavg")
+	start := time.Now()
+	e, err := setup(ctx, o, stderr)
+	if e != nil {
+		defer e.close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	sub := e.sub
+	idle, err := idleRSS(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	m := newMeasured(int64(len(sub.data)), o.conc)
+	if err := warmUp(ctx, sub, o); err != nil {
+		return nil, err
+	}
+	for r := range o.rounds {
+		fmt.Fprintf(stderr, "round %d/%d (load %s)\n", r+1, o.rounds, readTrim("/proc/loadavg"))
+		if err := oneRound(ctx, sub, m, o, r); err != nil {
+			return nil, fmt.Errorf("round %d: %w", r+1, err)
+		}
+	}
+	fmt.Fprintf(stderr, "moving %d MiB through each agent for the RSS figure\n", o.movedMiB)
+	if err := sub.topUp(ctx, o.movedMiB<<20); err != nil {
+		return nil, fmt.Errorf("moving data: %w", err)
+	}
+	after := bench.Series{Name: "RSS after moving data", Unit: "MB", Scale: 1e6,
+		Note: fmt.Sprintf("guestrpc moved %d MiB, qemu-ga %d MiB, half each way; read %v after the last transfer", sub.movedAgent>>20, sub.movedQGA>>20, settle)}
+	if err := readRSS(e, &after); err != nil {
+		return nil, err
+	}
+	rows := append(m.rows(), idle.Row(), after.Row())
+	size, err := sizeRow(e.agentBin, e.qgaBin)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, size)
+	if o.idle > 0 {
+		fmt.Fprintf(stderr, "opening %d idle connections\n", o.idle)
+		ic, err := idleConns(ctx, e.agent, e.agentSock(), o.idle)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, ic...)
+	}
+	rep := &bench.Report{Rounds: o.rounds, Rows: rows, Notes: e.notes}
+	rep.Machine = machine(e, o)
+	rep.Machine["load average (1, 5, 15 min) before"] = firstFields(load0, 3)
+	rep.Machine["load average (1, 5, 15 min) after"] = firstFields(readTrim("/proc/loadavg"), 3)
+	rep.Machine["run time"] = time.Since(start).Round(time.Second).String()
+	return rep, nil
+}
+
+func oneRound(ctx context.Context, sub *subjects, m *measured, o *options, r int) error {
+	if err := sub.pings(ctx, m, o.pings); err != nil {
+		return err
+	}
+	if err := sub.concurrent(ctx, m, o.pings); err != nil {
+		return err
+	}
+	if err := sub.execs(ctx, m, o.execs); err != nil {
+		return err
+	}
+	return sub.transfers(ctx, m, r)
+}
+
+// warmUp runs a few of each latency operation, not recorded.
+func warmUp(ctx context.Context, sub *subjects, o *options) error {
+	scratch := newMeasured(int64(len(sub.data)), o.conc)
+	if err := sub.pings(ctx, scratch, 50); err != nil {
+		return err
+	}
+	if err := sub.concurrent(ctx, scratch, 50); err != nil {
+		return err
+	}
+	return sub.execs(ctx, scratch, 3)
+}
+
+// idleRSS reads each agent's RSS after its first call.
+func idleRSS(ctx context.Context, e *env) (bench.Series, error) {
+	s := bench.Series{Name: "RSS idle", Unit: "MB", Scale: 1e6, Note: fmt.Sprintf("after connecting and one ping, %v quiet", settle)}
+	if err := e.sub.c.Call(ctx, "sys.ping", nil, nil); err != nil {
+		return s, err
+	}
+	if e.sub.q != nil {
+		if err := e.sub.q.Ping(ctx); err != nil {
+			return s, err
+		}
+	}
+	return s, readRSS(e, &s)
+}
+
+func readRSS(e *env, s *bench.Series) error {
+	v, err := rssAfterSettle(e.agent)
+	if err != nil {
+		return err
+	}
+	s.Guestrpc = []float64{v}
+	if e.qga != nil {
+		q, err := e.qga.rss()
+		if err != nil {
+			return err
+		}
+		s.QGA = []float64{float64(q)}
+	}
+	return nil
+}
+
+// machine describes where the figures come from.
+func machine(e *env, o *options) map[string]string {
+	m := map[string]string{
+		"cores":  fmt.Sprint(runtime.NumCPU()),
+		"kernel": readTrim("/proc/sys/kernel/osrelease"),
+		"go":     runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
+		"rounds": fmt.Sprintf("%d interleaved; per round %d pings of each kind, %d execs each way, one %d MiB transfer each way per subject", o.rounds, o.pings, o.execs, o.sizeMiB),
+		"files":  o.dir + " (" + fsType(o.dir) + ")",
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m["cpu"] = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if e.qgaBin != "" {
+		if out, err := exec.Command(e.qgaBin, "--version").Output(); err == nil {
+			m["qemu-ga"] = firstLine(string(out))
+		}
+	}
+	return m
+}
+
+func fsType(dir string) string {
+	b, err := os.ReadFile("/proc/mounts")
+	if err != nil {
+		return "?"
+	}
+	best, typ := "", "?"
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && strings.HasPrefix(dir, f[1]) && len(f[1]) >= len(best) {
+			best, typ = f[1], f[2]
+		}
+	}
+	return typ
+}
+
+func readTrim(path string) string {
+	b, _ := os.ReadFile(path)
+	return strings.TrimSpace(string(b))
+}
+
+func firstFields(s string, n int) string {
+	f := strings.Fields(s)
+	return strings.Join(f[:min(n, len(f))], " ")
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}

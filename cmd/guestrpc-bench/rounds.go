@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/guestrpc/guestrpc/files"
+	"github.com/guestrpc/guestrpc/internal/bench"
+	"github.com/guestrpc/guestrpc/process"
+	"github.com/guestrpc/guestrpc/rpc"
+)
+
+// subjects are the things measured side by side in each round.
+type subjects struct {
+	c              *rpc.Client
+	pc             *process.Client
+	fc             *files.Client
+	q              *bench.QGA // nil without qemu-ga
+	echo, up, down *floorConn
+	root           string // the agent's --root; qemu-ga and the floor child use the same files
+	data           []byte // what each upload sends
+	conc           int    // concurrent sys.ping calls
+
+	movedAgent, movedQGA int64 // bytes each agent has moved so far
+}
+
+// measured are the per-round series, in table order.
+type measured struct {
+	sysPing, clientPing, concPing, exec, upload, download bench.Series
+}
+
+func newMeasured(size int64, conc int) *measured {
+	mib := size >> 20
+	return &measured{
+		sysPing:    bench.Series{Name: "`sys.ping` call", Unit: "µs", Scale: 1e3, Note: "floor: 16-byte ping-pong with an echo process; qemu-ga: guest-ping"},
+		clientPing: bench.Series{Name: "PING/PONG frames (`Client.Ping`)", Unit: "µs", Scale: 1e3, Note: "floor: the same ping-pong"},
+		concPing:   bench.Series{Name: fmt.Sprintf("%d concurrent `sys.ping` calls, wall time per call", conc), Unit: "µs", Scale: 1e3},
+		exec:       bench.Series{Name: "exec /bin/true, output captured", Unit: "ms", Scale: 1e6, Note: "floor: os/exec with pipes; qemu-ga: guest-exec + guest-exec-status polled back to back"},
+		upload:     bench.Series{Name: fmt.Sprintf("upload %d MiB to a new file", mib), Unit: "MB/s", Higher: true, Note: "floor: a child writes the socket's bytes to a file and fsyncs; qemu-ga: 1 MiB base64 chunks"},
+		download:   bench.Series{Name: fmt.Sprintf("download %d MiB", mib), Unit: "MB/s", Higher: true, Note: "floor: a child sendfiles the file into the socket; qemu-ga: 1 MiB base64 chunks"},
+	}
+}
+
+func (m *measured) rows() []bench.Row {
+	var rows []bench.Row
+	for _, s := range []*bench.Series{&m.sysPing, &m.clientPing, &m.concPing, &m.exec, &m.upload, &m.download} {
+		rows = append(rows, s.Row())
+	}
+	return rows
+}
+
+// timed runs fn and returns its duration in nanoseconds.
+func timed(fn func() error) (float64, error) {
+	start := time.Now()
+	err := fn()
+	return float64(time.Since(start)), err
+}
+
+// sample is one round's timings of one operation, per subject.
+type sample struct{ g, f, q []float64 }
+
+// add appends the medians of s to series (NaN-free: an absent subject
+// appends nothing).
+func (s *sample) addTo(series *bench.Series, floor bool) {
+	series.Guestrpc = append(series.Guestrpc, bench.Median(s.g))
+	if floor {
+		series.Floor = append(series.Floor, bench.Median(s.f))
+	}
+	if len(s.q) > 0 {
+		series.QGA = append(series.QGA, bench.Median(s.q))
+	}
+}
+
+// pings interleaves n of each kind of ping, one after another.
+func (sub *subjects) pings(ctx context.Context, m *measured, n int) error {
+	var sys, cli sample
+	for range n {
+		d, err := timed(func() error { return sub.c.Call(ctx, "sys.ping", nil, nil) })
+		if err != nil {
+			return fmt.Errorf("sys.ping: %w", err)
+		}
+		sys.g = append(sys.g, d)
+		if d, err = timed(func() error { _, err := sub.c.Ping(ctx); return err }); err != nil {
+			return fmt.Errorf("Client.Ping: %w", err)
+		}
+		cli.g = append(cli.g, d)
+		if d, err = timed(sub.echo.ping); err != nil {
+			return fmt.Errorf("floor ping-pong: %w", err)
+		}
+		sys.f = append(sys.f, d)
+		if sub.q != nil {
+			if d, err = timed(func() error { return sub.q.Ping(ctx) }); err != nil {
+				return err
+			}
+			sys.q = append(sys.q, d)
+		}
+	}
+	cli.f = sys.f
+	sys.addTo(&m.sysPing, true)
+	cli.addTo(&m.clientPing, true)
+	return nil
+}
+
+// concurrent runs n sys.ping calls from sub.conc goroutines and records
+// the wall time per call.
+func (sub *subjects) concurrent(ctx context.Context, m *measured, n int) error {
+	per := max(n/sub.conc, 1)
+	errs := make(chan error, sub.conc)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range sub.conc {
+		wg.Go(func() {
+			for range per {
+				if err := sub.c.Call(ctx, "sys.ping", nil, nil); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	d := float64(time.Since(start)) / float64(per*sub.conc)
+	close(errs)
+	if err := <-errs; err != nil {
+		return fmt.Errorf("concurrent sys.ping: %w", err)
+	}
+	m.concPing.Guestrpc = append(m.concPing.Guestrpc, d)
+	return nil
+}
+
+// execs interleaves n runs of /bin/true each way.
+func (sub *subjects) execs(ctx context.Context, m *measured, n int) error {
+	var s sample
+	var out, errb bytes.Buffer
+	for range n {
+		d, err := timed(func() error {
+			_, err := sub.pc.Run(ctx, process.Spec{Path: "/bin/true"}, nil, &out, &errb)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("process.start /bin/true: %w", err)
+		}
+		s.g = append(s.g, d)
+		if d, err = timed(func() error {
+			cmd := exec.CommandContext(ctx, "/bin/true")
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			return cmd.Run()
+		}); err != nil {
+			return fmt.Errorf("os/exec /bin/true: %w", err)
+		}
+		s.f = append(s.f, d)
+		if sub.q != nil {
+			if d, err = timed(func() error { return qgaTrue(ctx, sub.q) }); err != nil {
+				return err
+			}
+			s.q = append(s.q, d)
+		}
+	}
+	s.addTo(&m.exec, true)
+	return nil
+}
+
+func qgaTrue(ctx context.Context, q *bench.QGA) error {
+	st, _, err := q.Exec(ctx, "/bin/true", nil)
+	if err == nil && (st.ExitCode == nil || *st.ExitCode != 0) {
+		err = fmt.Errorf("qemu-ga: /bin/true ended with %+v", st)
+	}
+	return err
+}
+
+// mbps turns a transfer of size bytes in d nanoseconds into MB/s.
+func mbps(size int64, d float64) float64 { return float64(size) / (d / 1e9) / 1e6 }
+
+// transfers moves one upload and one download each way, in an order
+// that rotates with the round so no subject always goes first.
+func (sub *subjects) transfers(ctx context.Context, m *measured, round int) error {
+	size := int64(len(sub.data))
+	type op struct {
+		series  *bench.Series
+		subject int // 0 guestrpc, 1 floor, 2 qemu-ga
+		fn      func() error
+	}
+	ops := []op{
+		{&m.upload, 0, func() error {
+			_, err := sub.fc.Upload(ctx, bytes.NewReader(sub.data), "up", files.WriteOptions{})
+			return err
+		}},
+		{&m.upload, 1, func() error { return sub.up.upload(sub.data) }},
+		{&m.download, 0, func() error {
+			_, err := sub.fc.Download(ctx, "down", io.Discard, files.ReadOptions{})
+			return err
+		}},
+		{&m.download, 1, func() error { return sub.down.download(size) }},
+	}
+	if sub.q != nil {
+		ops = append(ops,
+			op{&m.upload, 2, func() error {
+				_, err := sub.q.Upload(ctx, filepath.Join(sub.root, "qga-up"), bytes.NewReader(sub.data), 1<<20)
+				return err
+			}},
+			op{&m.download, 2, func() error {
+				_, err := sub.q.Download(ctx, filepath.Join(sub.root, "down"), io.Discard, 1<<20)
+				return err
+			}})
+	}
+	k := round % len(ops)
+	for _, o := range append(slices.Clone(ops[k:]), ops[:k]...) {
+		d, err := timed(o.fn)
+		if err != nil {
+			return fmt.Errorf("%s (subject %d): %w", o.series.Name, o.subject, err)
+		}
+		v := mbps(size, d)
+		switch o.subject {
+		case 0:
+			o.series.Guestrpc = append(o.series.Guestrpc, v)
+			sub.movedAgent += size
+		case 1:
+			o.series.Floor = append(o.series.Floor, v)
+		case 2:
+			o.series.QGA = append(o.series.QGA, v)
+			sub.movedQGA += size
+		}
+	}
+	return nil
+}
