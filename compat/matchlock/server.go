@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/guestrpc/guestrpc/channel"
-	"github.com/guestrpc/guestrpc/compat/internal/bridge"
+	"github.com/guestrpc/guestrpc/internal/bridge"
 	"github.com/guestrpc/guestrpc/rpc"
 )
 

@@ -16,7 +16,7 @@ import (
 	mdvsock "github.com/mdlayher/vsock"
 
 	"github.com/guestrpc/guestrpc/channel"
-	"github.com/guestrpc/guestrpc/compat/internal/bridge"
+	"github.com/guestrpc/guestrpc/internal/bridge"
 	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
 )
