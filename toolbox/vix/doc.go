@@ -30,5 +30,6 @@
 // (OVT kills any pid the user may); ListFiles patterns are Go regular
 // expressions (OVT: GLib's PCRE) and names are sorted; <at> is the
 // modification time; programs run as the user Authenticate names (none:
-// the agent's user).
+// the agent's user); the root's ".." is not listed when the file policy
+// confines the files to it.
 package vix

@@ -157,3 +157,16 @@ func writeFile(t *testing.T, p, data string) {
 		t.Fatal(err)
 	}
 }
+
+// agentSrvRO is agentSrv with the files served read-only.
+func agentSrvRO(t testing.TB, root string) *rpc.Server {
+	t.Helper()
+	srv := rpc.NewServer(rpc.ServerOptions{})
+	fs, err := files.NewService(files.Options{Root: root, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	fs.Register(srv)
+	return srv
+}
