@@ -145,7 +145,7 @@ func TestPersistent(t *testing.T) {
 	if _, err := g.raw.Write(stream.Bytes()); err != nil {
 		t.Fatal(err)
 	}
-	for _, cmd := range []string{"echo sent; echo err >&2", "echo last"} {
+	for _, cmd := range []string{"echo err >&2", "echo sent", "echo last"} {
 		if err := g.host.Send(ctx, cmd); err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +158,7 @@ func TestPersistent(t *testing.T) {
 	if err := <-g.result; err != nil {
 		t.Errorf("Run after the host disconnected: %v", err)
 	}
-	want := "p2047\np2048\na\nsent\nerr\nlast\n"
+	want := "p2047\np2048\na\nerr\nsent\nlast\n"
 	if d := cmp.Diff(want, g.out.String()); d != "" {
 		t.Errorf("output (-want +got):\n%s", d)
 	}
