@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/guestrpc/guestrpc/channel"
-	"github.com/guestrpc/guestrpc/compat/internal/bridge"
+	"github.com/guestrpc/guestrpc/internal/bridge"
 	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
 )
