@@ -8,10 +8,12 @@ import (
 
 	"github.com/guestrpc/guestrpc/backdoor"
 	"github.com/guestrpc/guestrpc/channel"
+	"github.com/guestrpc/guestrpc/internal/bridge"
 	"github.com/guestrpc/guestrpc/nicinfo"
 	"github.com/guestrpc/guestrpc/power"
 	"github.com/guestrpc/guestrpc/rpc"
 	"github.com/guestrpc/guestrpc/toolbox"
+	"github.com/guestrpc/guestrpc/toolbox/vix"
 )
 
 // VMware is the toolbox served over the VMware backdoor: Listener yields
@@ -20,6 +22,8 @@ import (
 type VMware struct {
 	Listener channel.Listener
 	Toolbox  *toolbox.Service
+	VIX      *vix.Server
+	vixConn  *bridge.Conn
 	rpci     *backdoor.RPCI
 	port     backdoor.Port
 }
@@ -32,6 +36,12 @@ type VMwareOptions struct {
 	// Port replaces the real backdoor port (tests: a fake VMX). Nil
 	// detects the backdoor and opens the port.
 	Port backdoor.Port
+	// VIXAuthenticate vets the credentials of VIX guest operations
+	// (Vix_1_Relayed_Command), which run on the agent's own handlers as a
+	// VMware-transport peer under the agent's policy. Nil refuses every
+	// op but GetToolsState with AUTH_FAIL; vix.TrustVMX trusts the VMX, as
+	// govmomi does (guestrpc-agent --vmware-trust-vix).
+	VIXAuthenticate vix.Authenticator
 }
 
 // ErrNoVMware is returned by ListenVMware when the backdoor cannot carry
@@ -67,10 +77,22 @@ func (a *Agent) ListenVMware(ctx context.Context, opts VMwareOptions) (*VMware, 
 	if opts.Power.Logger == nil {
 		opts.Power.Logger = log
 	}
+	vc, err := bridge.Open(ctx, a.Server, channel.PeerInfo{Transport: channel.TransportVMware}, "vix", nil)
+	if err != nil {
+		_ = port.Close()
+		return nil, fmt.Errorf("agent: VIX: %w", err)
+	}
+	vs, err := vix.New(vix.Options{Logger: log, Client: vc.Client, Authenticate: opts.VIXAuthenticate})
+	if err != nil {
+		_ = vc.Close()
+		_ = port.Close()
+		return nil, err
+	}
 	svc, err := toolbox.NewService(toolbox.Options{
 		Logger: log,
 		RPCI:   rpci,
 		Power:  opts.Power,
+		VIX:    vs.Handle,
 		PrimaryIP: func(ctx context.Context) (string, error) {
 			r, err := nic.Result(ctx)
 			if err != nil {
@@ -88,6 +110,8 @@ func (a *Agent) ListenVMware(ctx context.Context, opts VMwareOptions) (*VMware, 
 		},
 	})
 	if err != nil {
+		_ = vs.Close()
+		_ = vc.Close()
 		_ = port.Close()
 		return nil, err
 	}
@@ -96,7 +120,7 @@ func (a *Agent) ListenVMware(ctx context.Context, opts VMwareOptions) (*VMware, 
 		log.Warn("agent: reporting the tools version to the VMX", "error", err)
 	}
 	l := backdoor.ListenTCLO(port, backdoor.TCLOOptions{Logger: log, RPCI: rpci})
-	return &VMware{Listener: rpc.WithPolicy(l, toolbox.Policy()), Toolbox: svc, rpci: rpci, port: port}, nil
+	return &VMware{Listener: rpc.WithPolicy(l, toolbox.Policy()), Toolbox: svc, VIX: vs, vixConn: vc, rpci: rpci, port: port}, nil
 }
 
 func openBackdoor(p backdoor.Port) (backdoor.Port, error) {
@@ -122,6 +146,6 @@ func openBackdoor(p backdoor.Port) (backdoor.Port, error) {
 // Close stops the toolbox and closes the channels and the port. Shut the
 // server down first.
 func (v *VMware) Close() error {
-	errs := []error{v.Listener.Close(), v.Toolbox.Close(), v.rpci.Close(), v.port.Close()}
+	errs := []error{v.Listener.Close(), v.Toolbox.Close(), v.VIX.Close(), v.vixConn.Close(), v.rpci.Close(), v.port.Close()}
 	return errors.Join(errs...)
 }

@@ -5,6 +5,7 @@
 //	guestrpc-agent --listen unix:/run/guestrpc.sock --listen tcp:127.0.0.1:5100 --token-file /etc/guestrpc/token
 //	guestrpc-agent --dial vsock:2:5100        # reverse mode: connect to the host, then serve
 //	guestrpc-agent --vmware --listen vsock:5100  # also VMware Tools over the backdoor (TCLO)
+//	guestrpc-agent --vmware --vmware-trust-vix   # and VIX guest operations for the VMX
 //
 // Who may connect: unix sockets are created 0600 and admit root and the
 // agent's own uid (--allow-uid, --allow-gid widen that); vsock admits the
@@ -37,6 +38,7 @@ import (
 	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/channel"
 	"github.com/guestrpc/guestrpc/files"
+	"github.com/guestrpc/guestrpc/toolbox/vix"
 )
 
 func main() {
@@ -59,6 +61,7 @@ type options struct {
 	name, root     string
 	readOnly, reap bool
 	vmware         bool
+	trustVIX       bool
 	policy         policyFlags
 }
 
@@ -75,6 +78,7 @@ func parse(args []string, stderr io.Writer) (*options, int) {
 	fs.BoolVar(&o.readOnly, "read-only", false, "refuse file.* calls that would change the file system")
 	fs.BoolVar(&o.reap, "reap", os.Getpid() == 1, "reap orphaned processes (become a child subreaper); on by default as PID 1")
 	fs.BoolVar(&o.vmware, "vmware", false, "serve the VMware toolbox (TCLO) when the backdoor's message channel answers")
+	fs.BoolVar(&o.trustVIX, "vmware-trust-vix", false, "run VIX guest operations (vSphere's guest ops) for any credential the VMX relays, as the agent's user, as govmomi's toolbox does; without it they are refused with AUTH_FAIL")
 	o.policy.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, 2
@@ -127,7 +131,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	defer a.Close()
 	if o.vmware {
-		vm, err := a.ListenVMware(ctx, agent.VMwareOptions{Logger: log})
+		vo := agent.VMwareOptions{Logger: log}
+		if o.trustVIX {
+			log.Warn("--vmware-trust-vix: VIX guest operations run as the agent for whoever controls the VMX")
+			vo.VIXAuthenticate = vix.TrustVMX
+		}
+		vm, err := a.ListenVMware(ctx, vo)
 		switch {
 		case err != nil && len(ls) == 0:
 			fmt.Fprintf(stderr, "guestrpc-agent: --vmware: %v\n", err)

@@ -64,3 +64,21 @@ func TestInsecureWarns(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q; want exit 0 and a warning about --insecure", code, errOut.String())
 	}
 }
+
+// TestTrustVIXFlag: VIX guest operations are refused unless the flag
+// asks to trust the VMX.
+func TestTrustVIXFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"--vmware"}, false},
+		{[]string{"--vmware", "--vmware-trust-vix"}, true},
+	} {
+		var errOut bytes.Buffer
+		o, code := parse(tc.args, &errOut)
+		if o == nil || code != 0 || o.trustVIX != tc.want {
+			t.Errorf("%q: trust %v (exit %d, %q), want %v", tc.args, o != nil && o.trustVIX, code, errOut.String(), tc.want)
+		}
+	}
+}
