@@ -20,11 +20,14 @@ type Options struct {
 	// Policy decides who may connect and what they may call, on every
 	// listener that has no policy of its own (see Listen).
 	Policy rpc.Policy
+	// MaxConns caps connections across all listeners (0:
+	// rpc.DefaultMaxConns).
+	MaxConns int
 }
 
 // NewServer returns an rpc.Server with the default handlers registered.
 func NewServer(opts Options) *rpc.Server {
-	srv := rpc.NewServer(rpc.ServerOptions{Logger: opts.Logger, Name: opts.Name, Policy: opts.Policy})
+	srv := rpc.NewServer(rpc.ServerOptions{Logger: opts.Logger, Name: opts.Name, Policy: opts.Policy, MaxConns: opts.MaxConns})
 	return srv
 }
 

@@ -31,6 +31,9 @@ type Config struct {
 	Power *power.Options
 	// NicInfo configures guest.nicinfo (zero: collect from the system).
 	NicInfo nicinfo.Options
+	// MaxConns caps connections across all listeners (0:
+	// rpc.DefaultMaxConns).
+	MaxConns int
 }
 
 // Agent is a Server with every guest service registered: the built-in
@@ -54,7 +57,7 @@ func New(cfg Config) (*Agent, error) {
 	if err := cfg.Policy.Validate(); err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
-	srv := NewServer(Options{Logger: cfg.Logger, Name: cfg.Name, Policy: cfg.Policy})
+	srv := NewServer(Options{Logger: cfg.Logger, Name: cfg.Name, Policy: cfg.Policy, MaxConns: cfg.MaxConns})
 	a := &Agent{Server: srv}
 	var err error
 	if a.Processes, err = process.NewManager(process.Options{Logger: cfg.Logger, Reap: cfg.Reap}); err != nil {

@@ -38,6 +38,7 @@ import (
 	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/channel"
 	"github.com/guestrpc/guestrpc/files"
+	"github.com/guestrpc/guestrpc/rpc"
 	"github.com/guestrpc/guestrpc/toolbox/vix"
 )
 
@@ -62,6 +63,7 @@ type options struct {
 	readOnly, reap bool
 	vmware         bool
 	trustVIX       bool
+	maxConns       int
 	policy         policyFlags
 }
 
@@ -79,8 +81,13 @@ func parse(args []string, stderr io.Writer) (*options, int) {
 	fs.BoolVar(&o.reap, "reap", os.Getpid() == 1, "reap orphaned processes (become a child subreaper); on by default as PID 1")
 	fs.BoolVar(&o.vmware, "vmware", false, "serve the VMware toolbox (TCLO) when the backdoor's message channel answers")
 	fs.BoolVar(&o.trustVIX, "vmware-trust-vix", false, "run VIX guest operations (vSphere's guest ops) for any credential the VMX relays, as the agent's user, as govmomi's toolbox does; without it they are refused with AUTH_FAIL")
+	fs.IntVar(&o.maxConns, "max-conns", rpc.DefaultMaxConns, "serve at most `N` connections at once across all transports; more are refused with ResourceExhausted")
 	o.policy.register(fs)
 	if err := fs.Parse(args); err != nil {
+		return nil, 2
+	}
+	if o.maxConns < 1 {
+		fmt.Fprintf(stderr, "guestrpc-agent: --max-conns %d: need at least 1\n", o.maxConns)
 		return nil, 2
 	}
 	if fs.NArg() > 0 {
@@ -124,7 +131,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "guestrpc-agent: %v\n", err)
 		return 1
 	}
-	a, err := agent.New(agent.Config{Logger: log, Name: o.name, Reap: o.reap, Policy: lc.Policy, Files: files.Options{Root: o.root, ReadOnly: o.readOnly}})
+	a, err := agent.New(agent.Config{Logger: log, Name: o.name, Reap: o.reap, Policy: lc.Policy, MaxConns: o.maxConns, Files: files.Options{Root: o.root, ReadOnly: o.readOnly}})
 	if err != nil {
 		fmt.Fprintf(stderr, "guestrpc-agent: %v\n", err)
 		return 1
