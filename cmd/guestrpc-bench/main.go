@@ -22,6 +22,7 @@ import (
 
 	"github.com/guestrpc/guestrpc/files"
 	"github.com/guestrpc/guestrpc/process"
+	"github.com/guestrpc/guestrpc/rpc"
 )
 
 func main() {
@@ -46,7 +47,7 @@ func parse(args []string, stderr io.Writer) (*options, bool) {
 	fs.IntVar(&o.pings, "pings", 300, "pings of each kind per round")
 	fs.IntVar(&o.execs, "execs", 20, "runs of /bin/true each way per round")
 	fs.IntVar(&o.conc, "concurrency", 16, "goroutines for the concurrent sys.ping figure")
-	fs.IntVar(&o.idle, "idle", 15, "idle connections to open for the per-connection cost (0: skip; the agent admits 16)")
+	fs.IntVar(&o.idle, "idle", 10000, "idle connections to open for the per-connection cost (0: skip)")
 	fs.Int64Var(&o.sizeMiB, "size", 64, "MiB per upload and download")
 	fs.Int64Var(&o.movedMiB, "moved", 1024, "MiB each agent moves before its RSS is read again")
 	fs.StringVar(&o.agent, "agent", "", "a built guestrpc-agent to measure (default: go build one, static and stripped)")
@@ -173,7 +174,7 @@ func startFloorChild(ctx context.Context, e *env, root string) (*child, error) {
 // startAgents starts guestrpc-agent and, unless it is missing or left
 // out, qemu-ga.
 func (e *env) startAgents(ctx context.Context, o *options, stderr io.Writer) error {
-	agent, c, err := startAgent(ctx, e.agentBin, e.dir, e.sub.root)
+	agent, c, err := startAgent(ctx, e.agentBin, e.dir, e.sub.root, o.idle+rpc.DefaultMaxConns)
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,7 @@ func sizeRow(agentBin, qgaBin string) (bench.Row, error) {
 // clientCost is the harness's own heap and stack in use and goroutines.
 func clientCost() (bytes, goroutines float64) {
 	runtime.GC()
+	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return float64(ms.HeapInuse + ms.StackInuse), float64(runtime.NumGoroutine())

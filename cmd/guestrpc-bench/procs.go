@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -86,10 +87,10 @@ func waitDial[T any](ctx context.Context, c *child, dial func(context.Context) (
 
 // startAgent starts guestrpc-agent on a unix socket in dir, its files
 // rooted at root, and connects to it.
-func startAgent(ctx context.Context, bin, dir, root string) (*child, *rpc.Client, error) {
+func startAgent(ctx context.Context, bin, dir, root string, maxConns int) (*child, *rpc.Client, error) {
 	sock := filepath.Join(dir, "agent.sock")
 	ch, err := startChild("guestrpc-agent", filepath.Join(dir, "agent.log"), bin,
-		"--listen", "unix:"+sock, "--root", root, "--name", "guestrpc-bench")
+		"--listen", "unix:"+sock, "--root", root, "--name", "guestrpc-bench", "--max-conns", strconv.Itoa(maxConns))
 	if err != nil {
 		return nil, nil, err
 	}
