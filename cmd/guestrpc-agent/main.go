@@ -6,6 +6,7 @@
 //	guestrpc-agent --dial vsock:2:5100        # reverse mode: connect to the host, then serve
 //	guestrpc-agent --vmware --listen vsock:5100  # also VMware Tools over the backdoor (TCLO)
 //	guestrpc-agent --vmware --vmware-trust-vix   # and VIX guest operations for the VMX
+//	guestrpc-agent --listen vsock:5100 --matchlock --prokshy prokshy --vsockexec 2:1024,persistent
 //
 // Who may connect: unix sockets are created 0600 and admit root and the
 // agent's own uid (--allow-uid, --allow-gid widen that); vsock admits the
@@ -65,6 +66,7 @@ type options struct {
 	trustVIX       bool
 	maxConns       int
 	policy         policyFlags
+	compat         compatFlags
 }
 
 func parse(args []string, stderr io.Writer) (*options, int) {
@@ -83,6 +85,7 @@ func parse(args []string, stderr io.Writer) (*options, int) {
 	fs.BoolVar(&o.trustVIX, "vmware-trust-vix", false, "run VIX guest operations (vSphere's guest ops) for any credential the VMX relays, as the agent's user, as govmomi's toolbox does; without it they are refused with AUTH_FAIL")
 	fs.IntVar(&o.maxConns, "max-conns", rpc.DefaultMaxConns, "serve at most `N` connections at once across all transports; more are refused with ResourceExhausted")
 	o.policy.register(fs)
+	o.compat.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, 2
 	}
@@ -94,7 +97,7 @@ func parse(args []string, stderr io.Writer) (*options, int) {
 		fmt.Fprintf(stderr, "guestrpc-agent: unexpected arguments %q\n", fs.Args())
 		return nil, 2
 	}
-	if len(o.listens) == 0 && len(o.dials) == 0 && !o.vmware {
+	if len(o.listens) == 0 && len(o.dials) == 0 && !o.vmware && !o.compat.any() {
 		fmt.Fprintln(stderr, "guestrpc-agent: nothing to serve: give at least one --listen, --dial or --vmware")
 		fs.Usage()
 		return nil, 2
@@ -154,6 +157,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 			defer vm.Close()
 			ls = append(ls, vm.Listener)
 		}
+	}
+	if o.compat.any() {
+		c, err := a.StartCompat(ctx, o.compat.options(log))
+		if err != nil {
+			fmt.Fprintf(stderr, "guestrpc-agent: %v\n", err)
+			return 1
+		}
+		defer c.Close()
 	}
 	if err := agent.ServeAll(ctx, a.Server, log, o.grace, ls, nil); err != nil {
 		fmt.Fprintf(stderr, "guestrpc-agent: %v\n", err)

@@ -11,7 +11,9 @@
 // guestrpc.allow_cid=CID[,CID] lists them (the list replaces the
 // default, so name 2 too to keep the host). As
 // PID 1 it reaps orphans and powers the machine off on
-// power.halt, or when serving ends.
+// power.halt, or when serving ends. guestrpc.matchlock=1,
+// guestrpc.prokshy=NAME and guestrpc.vsockexec=CID:PORT[,persistent] turn
+// on the seed protocols beside it (compat.go).
 //
 // The QEMU end-to-end suite boots exactly this program.
 package main

@@ -30,12 +30,13 @@ func newServer(ctx context.Context, log *slog.Logger, policy rpc.Policy) (*rpc.S
 		return nil, nil, nil, err
 	}
 	a.RegisterHandler("guest.backdoor", rpc.Unary(probeBackdoor))
+	stopCompat := startCompat(ctx, log, a, kernelArgs())
 	vm, err := a.ListenVMware(ctx, agent.VMwareOptions{Logger: log, Power: po})
 	if err != nil {
 		log.Info("not serving the VMware toolbox", "reason", err)
-		return a.Server, nil, func() { a.Close() }, nil
+		return a.Server, nil, func() { stopCompat(); a.Close() }, nil
 	}
-	return a.Server, []channel.Listener{vm.Listener}, func() { vm.Close(); a.Close() }, nil
+	return a.Server, []channel.Listener{vm.Listener}, func() { vm.Close(); stopCompat(); a.Close() }, nil
 }
 
 // BackdoorProbe is what guest.backdoor reports.
