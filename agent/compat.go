@@ -120,12 +120,22 @@ func (a *Agent) runVsockExec(ctx context.Context, o CompatOptions, log *slog.Log
 		dial = func(context.Context) (net.Conn, error) { return mdvsock.Dial(cid, port, nil) }
 	}
 	opts := vsockexec.Options{Server: a.Server, Persistent: o.VsockExecPersistent, Logger: log}
+	failing := false // a host that is not there yet is said once
 	for ctx.Err() == nil {
 		conn, err := dial(ctx)
-		if err == nil {
+		dialed := err == nil
+		if dialed {
+			failing = false
 			err = vsockexec.Run(ctx, conn, opts)
 		}
-		if err != nil && !errors.Is(err, context.Canceled) {
+		switch {
+		case err == nil, errors.Is(err, context.Canceled):
+		case !dialed && failing:
+			log.Debug("vsockexec: connect failed", "addr", o.VsockExec, "err", err)
+		case !dialed:
+			failing = true
+			log.Warn("vsockexec: cannot connect to the host; retrying every second", "addr", o.VsockExec, "err", err)
+		default:
 			log.Warn("vsockexec: connection ended", "addr", o.VsockExec, "err", err)
 		}
 		t := time.NewTimer(time.Second)
