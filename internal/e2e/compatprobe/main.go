@@ -129,4 +129,3 @@ func probeVsockExec(ctx context.Context, portArg string) (*VsockExecReport, erro
 	}
 	return nil, fmt.Errorf("the commands did not run: %w", ctx.Err())
 }
-
