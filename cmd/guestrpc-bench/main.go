@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/guestrpc/guestrpc/files"
@@ -36,6 +37,7 @@ type options struct {
 	sizeMiB, movedMiB                int64
 	agent, qga, dir                  string
 	noQGA, json                      bool
+	agentEnv                         envList
 	floorChild, floorDir, download   string
 }
 
@@ -50,6 +52,7 @@ func parse(args []string, stderr io.Writer) (*options, bool) {
 	fs.IntVar(&o.idle, "idle", 10000, "idle connections to open for the per-connection cost (0: skip)")
 	fs.Int64Var(&o.sizeMiB, "size", 64, "MiB per upload and download")
 	fs.Int64Var(&o.movedMiB, "moved", 1024, "MiB each agent moves before its RSS is read again")
+	fs.Var(&o.agentEnv, "agent-env", "add `K=V` to the agent's environment, e.g. GOGC=50 to try runtime settings (repeatable)")
 	fs.StringVar(&o.agent, "agent", "", "a built guestrpc-agent to measure (default: go build one, static and stripped)")
 	fs.StringVar(&o.qga, "qga", "", "qemu-ga binary (default: from PATH or /usr/sbin)")
 	fs.BoolVar(&o.noQGA, "no-qga", false, "leave qemu-ga out")
@@ -66,6 +69,19 @@ func parse(args []string, stderr io.Writer) (*options, bool) {
 		return nil, false
 	}
 	return o, true
+}
+
+// envList collects repeated -agent-env K=V.
+type envList []string
+
+func (e *envList) String() string { return strings.Join(*e, " ") }
+
+func (e *envList) Set(v string) error {
+	if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+		return fmt.Errorf("%q is not K=V", v)
+	}
+	*e = append(*e, v)
+	return nil
 }
 
 func defaultDir() string {
@@ -174,7 +190,7 @@ func startFloorChild(ctx context.Context, e *env, root string) (*child, error) {
 // startAgents starts guestrpc-agent and, unless it is missing or left
 // out, qemu-ga.
 func (e *env) startAgents(ctx context.Context, o *options, stderr io.Writer) error {
-	agent, c, err := startAgent(ctx, e.agentBin, e.dir, e.sub.root, o.idle+rpc.DefaultMaxConns)
+	agent, c, err := startAgent(ctx, e.agentBin, e.dir, e.sub.root, o.idle+rpc.DefaultMaxConns, o.agentEnv)
 	if err != nil {
 		return err
 	}

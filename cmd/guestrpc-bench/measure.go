@@ -43,12 +43,12 @@ func measure(ctx context.Context, o *options, stderr io.Writer) (*bench.Report, 
 	if err := sub.topUp(ctx, o.movedMiB<<20); err != nil {
 		return nil, fmt.Errorf("moving data: %w", err)
 	}
-	after := bench.Series{Name: "RSS after moving data", Unit: "MB", Scale: 1e6,
-		Note: fmt.Sprintf("guestrpc moved %d MiB, qemu-ga %d MiB, half each way; read %v after the last transfer", sub.movedAgent>>20, sub.movedQGA>>20, settle)}
+	after := rssSeries("after moving data",
+		fmt.Sprintf("guestrpc moved %d MiB, qemu-ga %d MiB, half each way; read %v after the last transfer", sub.movedAgent>>20, sub.movedQGA>>20, settle))
 	if err := readRSS(e, &after); err != nil {
 		return nil, err
 	}
-	rows := append(m.rows(), idle.Row(), after.Row())
+	rows := append(m.rows(), idle[0].Row(), after[0].Row(), idle[1].Row(), after[1].Row())
 	size, err := sizeRow(e.agentBin, e.qgaBin)
 	if err != nil {
 		return nil, err
@@ -95,9 +95,10 @@ func warmUp(ctx context.Context, sub *subjects, o *options) error {
 	return sub.execs(ctx, scratch, 3)
 }
 
-// idleRSS reads each agent's RSS after its first call.
-func idleRSS(ctx context.Context, e *env) (bench.Series, error) {
-	s := bench.Series{Name: "RSS idle", Unit: "MB", Scale: 1e6, Note: fmt.Sprintf("after connecting and one ping, %v quiet", settle)}
+// idleRSS reads each agent's memory after its first call.
+func idleRSS(ctx context.Context, e *env) ([2]bench.Series, error) {
+	note := fmt.Sprintf("after connecting and one ping, %v quiet", settle)
+	s := rssSeries("idle", note)
 	if err := e.sub.c.Call(ctx, "sys.ping", nil, nil); err != nil {
 		return s, err
 	}
@@ -109,18 +110,35 @@ func idleRSS(ctx context.Context, e *env) (bench.Series, error) {
 	return s, readRSS(e, &s)
 }
 
-func readRSS(e *env, s *bench.Series) error {
-	v, err := rssAfterSettle(e.agent)
-	if err != nil {
-		return err
+// rssSeries are the RSS and anonymous-RSS series for one moment.
+func rssSeries(when, note string) [2]bench.Series {
+	return [2]bench.Series{
+		{Name: "RSS " + when, Unit: "MB", Scale: 1e6, Note: note},
+		{Name: "anonymous RSS " + when, Unit: "MB", Scale: 1e6,
+			Note: "RssAnon: the process's private memory, without the mapped binary and shared libraries"},
 	}
-	s.Guestrpc = []float64{v}
-	if e.qga != nil {
-		q, err := e.qga.rss()
-		if err != nil {
-			return err
+}
+
+// readRSS reads VmRSS and RssAnon of each agent after settling.
+func readRSS(e *env, s *[2]bench.Series) error {
+	time.Sleep(settle)
+	for _, a := range []struct {
+		c   *child
+		dst func(*bench.Series) *[]float64
+	}{
+		{e.agent, func(s *bench.Series) *[]float64 { return &s.Guestrpc }},
+		{e.qga, func(s *bench.Series) *[]float64 { return &s.QGA }},
+	} {
+		if a.c == nil {
+			continue
 		}
-		s.QGA = []float64{float64(q)}
+		for i, field := range []string{"VmRSS", "RssAnon"} {
+			v, err := bench.ProcStatus(a.c.pid(), field)
+			if err != nil {
+				return fmt.Errorf("%s: %w", a.c.name, err)
+			}
+			*a.dst(&s[i]) = []float64{float64(v)}
+		}
 	}
 	return nil
 }

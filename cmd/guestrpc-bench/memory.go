@@ -19,13 +19,6 @@ import (
 // its RSS.
 const settle = time.Second
 
-// rssMB reads a child's RSS in bytes after settling.
-func rssAfterSettle(c *child) (float64, error) {
-	time.Sleep(settle)
-	n, err := c.rss()
-	return float64(n), err
-}
-
 // topUp moves 64 MiB pairs (one upload, one download) through each
 // agent until each has moved at least want bytes.
 func (sub *subjects) topUp(ctx context.Context, want int64) error {
@@ -100,7 +93,8 @@ func idleConns(ctx context.Context, agent *child, sock string, n int) ([]bench.R
 		}
 		clients = append(clients, c)
 	}
-	rss1, err := rssAfterSettle(agent)
+	time.Sleep(settle)
+	rss1, err := agent.rss()
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +102,7 @@ func idleConns(ctx context.Context, agent *child, sock string, n int) ([]bench.R
 	per := func(a, b float64) []float64 { return []float64{(b - a) / float64(n)} }
 	note := fmt.Sprintf("%d connections over unix sockets, after HELLO", n)
 	agentSide := bench.Series{Name: "idle connection, agent side", Unit: "KB", Scale: 1e3, Note: note + "; RSS growth per connection",
-		Guestrpc: per(float64(rss0), rss1)}
+		Guestrpc: per(float64(rss0), float64(rss1))}
 	clientSide := bench.Series{Name: "idle connection, client side", Unit: "KB", Scale: 1e3, Note: "Go heap and stacks in use per connection",
 		Guestrpc: per(mem0, mem1)}
 	goroutines := bench.Series{Name: "idle connection, client goroutines", Unit: "", Note: "per connection",

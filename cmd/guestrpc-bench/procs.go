@@ -23,13 +23,16 @@ type child struct {
 	log  *os.File
 }
 
-func startChild(name, logPath string, path string, args ...string) (*child, error) {
+func startChild(name, logPath string, env []string, path string, args ...string) (*child, error) {
 	lf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	if err := cmd.Start(); err != nil {
 		lf.Close()
 		return nil, fmt.Errorf("starting %s: %w", name, err)
@@ -87,9 +90,9 @@ func waitDial[T any](ctx context.Context, c *child, dial func(context.Context) (
 
 // startAgent starts guestrpc-agent on a unix socket in dir, its files
 // rooted at root, and connects to it.
-func startAgent(ctx context.Context, bin, dir, root string, maxConns int) (*child, *rpc.Client, error) {
+func startAgent(ctx context.Context, bin, dir, root string, maxConns int, env []string) (*child, *rpc.Client, error) {
 	sock := filepath.Join(dir, "agent.sock")
-	ch, err := startChild("guestrpc-agent", filepath.Join(dir, "agent.log"), bin,
+	ch, err := startChild("guestrpc-agent", filepath.Join(dir, "agent.log"), env, bin,
 		"--listen", "unix:"+sock, "--root", root, "--name", "guestrpc-bench", "--max-conns", strconv.Itoa(maxConns))
 	if err != nil {
 		return nil, nil, err
@@ -113,7 +116,7 @@ func startQGA(ctx context.Context, bin, dir string) (*child, *bench.QGA, error) 
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		return nil, nil, err
 	}
-	ch, err := startChild("qemu-ga", filepath.Join(dir, "qga.log"), bin, "-m", "unix-listen", "-p", sock, "-t", state)
+	ch, err := startChild("qemu-ga", filepath.Join(dir, "qga.log"), nil, bin, "-m", "unix-listen", "-p", sock, "-t", state)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -146,7 +149,7 @@ func startFloor(ctx context.Context, dir, download string) (*child, string, erro
 		return nil, "", err
 	}
 	sock := filepath.Join(dir, "floor.sock")
-	ch, err := startChild("floor child", filepath.Join(dir, "floor.log"), self,
+	ch, err := startChild("floor child", filepath.Join(dir, "floor.log"), nil, self,
 		"-floor-child", sock, "-floor-dir", dir, "-download", download)
 	if err != nil {
 		return nil, "", err
