@@ -133,3 +133,27 @@ func TestStalledHost(t *testing.T) {
 // TestConcurrentSendersDoNotInterleave is in writer_test.go (internal).
 
 var _ = bytes.MinRead
+
+// TestHostHangsUp: a host that goes away mid-command gets its command
+// ended — SIGTERM, then SIGKILL after TermGrace for one that ignores
+// TERM — as matchlock's agent does.
+func TestHostHangsUp(t *testing.T) {
+	e := newEnv(t, rpc.Policy{}, func(o *matchlock.Options) { o.TermGrace = 50 * time.Millisecond })
+	for _, cmd := range []string{"echo started; exec sleep 1000", "trap '' TERM; echo started; sleep 1000 & wait; wait"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		out := &lockedBuffer{}
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.cl.ExecStream(ctx, matchlock.ExecRequest{Command: cmd}, out, nil)
+			done <- err
+		}()
+		out.waitFor(t, "started")
+		cancel()
+		if err := <-done; err != context.Canceled {
+			t.Errorf("ExecStream canceled: %v", err)
+		}
+		for len(e.agent.Processes.List()) != 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
