@@ -193,21 +193,29 @@ func TestListFiles(t *testing.T) {
 	}
 }
 
-// TestListFilesCut fills a listing past the 64 KiB reply: it is cut
-// where OVT's reserve says, and <rem> counts the rest. The root's ".."
-// lies outside the file policy's root and is not listed.
+// TestListFilesCut fills a listing to the 64 KiB reply: it is cut where
+// OVT's reserve says, and <rem> counts the rest. OVT reserves 26 bytes,
+// then per entry strlen of its Linux format (127) + 102 + the escaped
+// name, and takes an entry while the sum stays below 65483 (64 KiB less
+// 53). ".", "..", 232 names of 50 bytes and one of 38 sum to 65482: all
+// fit; with a last name of 39 they sum to 65483 and it is left out.
 func TestListFilesCut(t *testing.T) {
 	s, root := setup(t)
-	for i := range 600 {
-		writeFile(t, filepath.Join(root, fmt.Sprintf("%0100d", i)), "")
-	}
-	got := call(t, s, request(177, listBody(root, "", 0, 10000, 0)))
-	n := strings.Count(got, "<fxi>")
-	// OVT reserves 29 bytes, then per entry strlen of the Linux format
-	// (127) + 102 + the escaped name, and stops before 65483 (64 KiB less
-	// 53): "." and 198 names of 100 bytes fit.
-	if n != 199 || !strings.HasPrefix(got, fmt.Sprintf("0 0 <rem>%d</rem>", 601-n)) {
-		t.Errorf("%d entries, reply starts %.40q", n, got)
+	for _, tc := range []struct {
+		last      int
+		n         int
+		remaining int
+	}{{38, 235, 0}, {39, 234, 1}} {
+		d := filepath.Join(root, fmt.Sprint(tc.last))
+		os.Mkdir(d, 0o755)
+		for i := range 232 {
+			writeFile(t, filepath.Join(d, fmt.Sprintf("%050d", i)), "")
+		}
+		writeFile(t, filepath.Join(d, strings.Repeat("z", tc.last)), "")
+		got := call(t, s, request(177, listBody(d, "", 0, 10000, 0)))
+		if n := strings.Count(got, "<fxi>"); n != tc.n || !strings.HasPrefix(got, fmt.Sprintf("0 0 <rem>%d</rem>", tc.remaining)) {
+			t.Errorf("last name %d: %d entries, reply starts %.40q; want %d, <rem>%d</rem>", tc.last, n, got, tc.n, tc.remaining)
+		}
 	}
 }
 
