@@ -273,6 +273,25 @@ func TestReadEnvVariables(t *testing.T) {
 	}
 }
 
+// TestReplyCap: a result past 64 KiB less OVT's prefix room is
+// NO_MEM (2) with no result, as OVT's oversized-buffer path answers.
+func TestReplyCap(t *testing.T) {
+	root := t.TempDir()
+	big := "BIG=" + strings.Repeat("v", 65483-len("<ev>BIG=</ev>"))
+	for _, tc := range []struct {
+		env  string
+		want string
+	}{
+		{big, "0 0 <ev>" + big + "</ev>\x00"},
+		{big + "v", "2 0 \x00"},
+	} {
+		s := newVIX(t, agentSrv(t, root, true), func(o *vix.Options) { o.Environ = func() []string { return []string{tc.env} } })
+		if got := call(t, s, request(187, envBody())); got != tc.want {
+			t.Errorf("env of %d bytes: reply of %d bytes %.20q", len(tc.env), len(got), got)
+		}
+	}
+}
+
 func TestCreateTemporary(t *testing.T) {
 	s, root := setup(t)
 	for op, isDir := range map[uint32]bool{181: false, 182: true} {
