@@ -75,8 +75,9 @@
 //     arrives into an atomic file.write, ReadFile's reply is encoded as
 //     file.read delivers it (its length follows from the file's size; a
 //     file that shrinks meanwhile closes the connection instead of
-//     sending a wrong frame). The seed's 16 MiB read limit becomes
-//     MaxWriteFile.
+//     sending a wrong frame); a file whose size reads 0 (/proc, /sys) is
+//     read into memory, up to half of MaxMessage. The seed's 16 MiB read
+//     limit becomes MaxWriteFile.
 //   - Frames are written whole under a lock, so stdout, stderr and the
 //     exit never interleave; a peer that takes no frame for StallTimeout
 //     is disconnected, so a host that never reads cannot hold a command.

@@ -1,6 +1,7 @@
 package matchlock
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -136,8 +137,9 @@ func (cc *conn) readFile(ctx context.Context, p []byte) error {
 		return err
 	}
 	if fi.Size == 0 {
-		cc.sendJSON(MsgFileResult, FileResponse{})
-		return nil
+		// Empty, or a file whose size says nothing (/proc, /sys): read
+		// what there is, up to MaxMessage, as matchlock's agent does.
+		return cc.readSmall(ctx, fc, req.Path)
 	}
 	n := uint32(len(contentPrefix)+len(contentSuffix)) + uint32(base64.StdEncoding.EncodedLen(int(fi.Size)))
 	return cc.w.stream(MsgFileResult, n, func(w io.Writer) error {
@@ -154,6 +156,37 @@ func (cc *conn) readFile(ctx context.Context, p []byte) error {
 		_, err := io.WriteString(w, contentSuffix)
 		return err
 	})
+}
+
+func (cc *conn) readSmall(ctx context.Context, fc *files.Client, path string) error {
+	limit := int64(cc.srv.opts.MaxMessage) / 2 // base64 and JSON must fit MaxMessage
+	var buf bytes.Buffer
+	w := &limitedWriter{w: &buf, n: limit}
+	if _, err := fc.Download(ctx, path, w, files.ReadOptions{}); err != nil {
+		if w.over {
+			err = fmt.Errorf("%w: read_file %s: more than %d bytes in a file whose size is 0", ErrFrameTooLarge, path, limit)
+		}
+		cc.fail(MsgReadFile, err)
+		return err
+	}
+	cc.sendJSON(MsgFileResult, FileResponse{Content: buf.Bytes()})
+	return nil
+}
+
+// limitedWriter fails once more than n bytes are written.
+type limitedWriter struct {
+	w    io.Writer
+	n    int64
+	over bool
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > l.n {
+		l.over = true
+		return 0, ErrFrameTooLarge
+	}
+	l.n -= int64(len(p))
+	return l.w.Write(p)
 }
 
 func (cc *conn) listFiles(ctx context.Context, p []byte) error {

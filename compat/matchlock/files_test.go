@@ -155,3 +155,17 @@ func TestPolicy(t *testing.T) {
 		t.Errorf("ListFiles with only process.* blocked: %v", err)
 	}
 }
+
+// TestReadFileWithoutSize: a file whose size is 0 but which has content
+// (/proc) is read, as matchlock's agent reads it.
+func TestReadFileWithoutSize(t *testing.T) {
+	e := newEnvRoot(t, "/", rpc.Policy{}, nil)
+	want, err := os.ReadFile("/proc/version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if _, err := e.cl.ReadFile(context.Background(), "/proc/version", &got); err != nil || got.String() != string(want) {
+		t.Errorf("ReadFile /proc/version: %q, %v; want %q", got.String(), err, want)
+	}
+}

@@ -31,7 +31,17 @@ type env struct {
 
 func newEnv(t *testing.T, policy rpc.Policy, tune func(*matchlock.Options)) *env {
 	t.Helper()
-	e := &env{dir: t.TempDir(), sock: filepath.Join(t.TempDir(), "ml.sock")}
+	return newEnvRoot(t, "", policy, tune)
+}
+
+// newEnvRoot is newEnv with the files root at root ("" for a fresh
+// temporary directory).
+func newEnvRoot(t *testing.T, root string, policy rpc.Policy, tune func(*matchlock.Options)) *env {
+	t.Helper()
+	if root == "" {
+		root = t.TempDir()
+	}
+	e := &env{dir: root, sock: filepath.Join(t.TempDir(), "ml.sock")}
 	a, err := agent.New(agent.Config{Policy: policy, Files: files.Options{Root: e.dir}})
 	if err != nil {
 		t.Fatal(err)

@@ -21,7 +21,8 @@
 // Limits of the protocol, unchanged: nothing frames the reply and nothing
 // reports the exit status (logged here), so the host reads until the port
 // has been quiet for a while (RunOptions.Idle, cli.py's 1 s timeout); the
-// argument is one line; commands run one at a time. When a terminal
+// argument is one line; commands run one at a time, so a command whose
+// output the host does not take holds the port until it does. When a terminal
 // echoes the request, the reply starts with "CMD\r\nARG\r\n", which Run
 // drops as cli.py does.
 //
