@@ -59,7 +59,8 @@
 //   - Every request is a call on the agent's rpc.Server (process.start,
 //     file.*, net.dial), admitted by its Policy: a unix-socket peer by its
 //     SO_PEERCRED credentials, a vsock peer by its CID, as a native
-//     connection would be. A refusal, and any other failure, is answered
+//     connection would be; each matchlock connection counts against the
+//     server's MaxConns, its command against MaxCalls. A refusal, and any other failure, is answered
 //     in the form the request's type expects: an ExecResult or FileResult
 //     with Error (ExecResult's exit code 1), Stderr then Exit(1) for
 //     ExecPipe and ExecTTY, a Stderr frame for PortForward and for a

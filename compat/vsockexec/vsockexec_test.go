@@ -237,3 +237,47 @@ func (b *lockedBuffer) waitFor(t *testing.T, want string) {
 		<-ch
 	}
 }
+
+// TestHostListeners: the hybrid and hyperkit listeners sit where those
+// hypervisors deliver a guest's connection to host port 1024, and Accept
+// gives up when its context ends.
+func TestHostListeners(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		listen func() (net.Listener, error)
+		path   string
+	}{
+		{func() (net.Listener, error) { return vsockexec.ListenHybrid(filepath.Join(dir, "v.sock"), 1024) }, filepath.Join(dir, "v.sock_1024")},
+		{func() (net.Listener, error) { return vsockexec.ListenHyperkit(dir, 1024) }, filepath.Join(dir, "00000002.00000400")},
+	} {
+		l, err := tc.listen()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := net.Dial("unix", tc.path)
+		if err != nil {
+			t.Errorf("dialing %s: %v", tc.path, err)
+			l.Close()
+			continue
+		}
+		g, err := vsockexec.Accept(context.Background(), l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Send(context.Background(), "echo hi"); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, 9)
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != "\x07\x00echo hi" {
+			t.Errorf("sent %q, %v", got, err)
+		}
+		c.Close()
+		g.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := vsockexec.Accept(ctx, l); !errors.Is(err, context.Canceled) {
+			t.Errorf("Accept with a canceled context: %v", err)
+		}
+		l.Close()
+	}
+}
