@@ -248,6 +248,13 @@ func (s *Server) transferFrom(ctx context.Context, req *request, _ string) ([]by
 	if err != nil {
 		return nil, err
 	}
+	if pio, b, name, ok := s.ioFor(lr.path); ok {
+		if name == "stdin" {
+			return nil, fail(ErrAccess)
+		}
+		fi := ioInfo(ctx, pio, b, name)
+		return appendFXI(nil, lr.path, &files.FileInfo{Name: name, Size: fi.Size(), Mode: fi.Mode(), ModTime: fi.ModTime()}), nil
+	}
 	fi, err := s.fc.Lstat(ctx, lr.path)
 	if err != nil {
 		return nil, err
@@ -274,6 +281,12 @@ func (s *Server) transferTo(ctx context.Context, req *request, _ string) ([]byte
 	}
 	if p == "" {
 		return nil, fail(ErrInvalidArg)
+	}
+	if _, _, name, ok := s.ioFor(p); ok {
+		if name != "stdin" {
+			return nil, fail(ErrAccess)
+		}
+		return nil, nil
 	}
 	fi, err := s.fc.Lstat(ctx, p)
 	switch {

@@ -132,8 +132,8 @@ func (s *Server) procListLocked(pids map[uint64]bool) []byte {
 		}
 	}
 	running, ok := systemProcs()
-	if !ok {
-		for _, e := range s.procs.running {
+	for _, e := range s.procs.running {
+		if !ok || e.pid >= goFuncPIDBase { // the system lists no Go functions
 			running = append(running, sysProc{pid: e.pid, cmd: e.cmd, name: e.name, user: e.user, start: e.start.Unix()})
 		}
 	}

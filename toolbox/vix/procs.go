@@ -26,6 +26,7 @@ type procEntry struct {
 	exited bool
 	code   int
 	end    time.Time
+	io     *procIO // stdio served as files, or nil
 }
 
 // procTable keeps the programs started through VIX, the exited ones up
@@ -46,6 +47,10 @@ func (t *procTable) exit(e *procEntry) {
 		t.exited = slices.Delete(t.exited, 0, 1)
 	}
 	t.exited = append(t.exited, e)
+	if n := len(t.exited) - keptIO - 1; n >= 0 && t.exited[n].io != nil {
+		t.exited[n].io.abandon() // its unread output goes
+		t.exited[n].io = nil
+	}
 }
 
 // startProgram (185): u8 startMinimized; u32 programPathLength,
@@ -75,29 +80,44 @@ func (s *Server) startProgram(ctx context.Context, req *request, user string) ([
 			return nil, fail(ErrInvalidArg)
 		}
 	}
-	if _, err := os.Stat(prog); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fail(ErrFileNotFound)
-		}
-		return nil, err
-	}
-	cmdline := `"` + prog + `"`
-	if hasArgs {
-		cmdline += " " + args
-	}
-	spec := process.Spec{Shell: cmdline, Env: env, Dir: dir, User: user}
-	p, err := s.pc.Start(s.ctx, spec, nil, io.Discard, io.Discard)
+	spec, err := s.programSpec(prog, args, hasArgs)
 	if err != nil {
 		return nil, err
 	}
-	e := &procEntry{id: p.ID, pid: p.PID, cmd: path.Base(prog), name: cmdline, user: userName(user), start: time.Now()}
+	spec.Env, spec.Dir, spec.User = env, dir, user
+	var pio *procIO
+	var stdin io.Reader
+	stdout, stderr := io.Writer(io.Discard), io.Writer(io.Discard)
+	if s.opts.ProcessIO {
+		pio = newProcIO(s.opts.ProcessIOMax)
+		stdin, stdout, stderr = pio.stdin, pio.stdout, pio.stderr
+	}
+	p, err := s.pc.Start(s.ctx, spec, stdin, stdout, stderr)
+	if err != nil {
+		if pio != nil {
+			pio.abandon()
+		}
+		return nil, err
+	}
+	pid := p.PID
+	if pid == 0 { // a Go function: a pseudo pid above any the kernel gives
+		pid = goFuncPIDBase + int(p.ID)
+	}
+	name := spec.Shell
+	if name == "" {
+		name = strings.Join(append([]string{prog}, spec.Args...), " ")
+	}
+	e := &procEntry{id: p.ID, pid: pid, cmd: path.Base(prog), name: name, user: userName(user), start: time.Now(), io: pio}
 	s.mu.Lock()
-	s.procs.running[p.PID] = e
+	s.procs.running[pid] = e
 	s.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		res, _ := p.Wait()
+		if pio != nil {
+			pio.exited()
+		}
 		s.mu.Lock()
 		e.exited, e.end, e.code = true, time.Now(), -1
 		if res != nil {
@@ -107,7 +127,35 @@ func (s *Server) startProgram(ctx context.Context, req *request, user string) ([
 		s.mu.Unlock()
 		_ = p.Close()
 	}()
-	return []byte(strconv.Itoa(p.PID)), nil
+	return []byte(strconv.Itoa(pid)), nil
+}
+
+// goFuncPIDBase starts the pseudo pids of Go-function processes, past
+// Linux's largest pid (4194304).
+const goFuncPIDBase = 1 << 23
+
+// programSpec runs a program as OVT does, `"path" args` through
+// /bin/sh -c; a name in Options.GoFuncs runs that Go function with the
+// arguments as its one argument.
+func (s *Server) programSpec(prog, args string, hasArgs bool) (process.Spec, error) {
+	if slices.Contains(s.opts.GoFuncs, prog) {
+		spec := process.Spec{Path: prog}
+		if hasArgs {
+			spec.Args = []string{args}
+		}
+		return spec, nil
+	}
+	if _, err := os.Stat(prog); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return process.Spec{}, fail(ErrFileNotFound)
+		}
+		return process.Spec{}, err
+	}
+	cmdline := `"` + prog + `"`
+	if hasArgs {
+		cmdline += " " + args
+	}
+	return process.Spec{Shell: cmdline}, nil
 }
 
 // terminateProcess (193): u64 pid, u32 options. Only programs started

@@ -56,6 +56,20 @@ type Options struct {
 	OSName, OSNameFull, GuestName string
 	// Environ is ReadEnvVariables' environment (default os.Environ).
 	Environ func() []string
+	// ProcessIO serves the stdin, stdout and stderr of each program
+	// StartProgram starts as the files /proc/<pid>/stdin, stdout and
+	// stderr (see Server.ProcessIO), each buffered up to ProcessIOMax
+	// bytes (default 1 MiB): a program whose output is not read waits
+	// once its buffer is full. Without it a program's stdio is
+	// /dev/null, as with OVT.
+	ProcessIO    bool
+	ProcessIOMax int
+	// GoFuncs names Go functions registered with the agent's process
+	// manager (process.Manager.RegisterFunc) that StartProgram runs when
+	// its program path is one of these names; the arguments are the
+	// function's one argument. Such a process gets a pseudo pid above
+	// 2^23.
+	GoFuncs []string
 	// MaxExited bounds the exited programs kept for ListProcessesEx
 	// (default 256; the oldest go first).
 	MaxExited int
@@ -102,6 +116,9 @@ func New(opts Options) (*Server, error) {
 	if opts.GuestName == "" {
 		opts.GuestName, _ = os.Hostname()
 	}
+	if opts.ProcessIOMax <= 0 {
+		opts.ProcessIOMax = 1 << 20
+	}
 	if opts.MaxExited <= 0 {
 		opts.MaxExited = 256
 	}
@@ -114,6 +131,13 @@ func New(opts Options) (*Server, error) {
 // Close kills the programs still running and waits for them.
 func (s *Server) Close() error {
 	s.stop()
+	s.mu.Lock()
+	for _, e := range s.procs.running {
+		if e.io != nil {
+			e.io.abandon()
+		}
+	}
+	s.mu.Unlock()
 	s.wg.Wait()
 	return nil
 }
