@@ -81,7 +81,8 @@
 //     limit becomes MaxWriteFile.
 //   - Frames are written whole under a lock, so stdout, stderr and the
 //     exit never interleave; a peer that takes no frame for StallTimeout
-//     is disconnected, so a host that never reads cannot hold a command.
+//     is disconnected, so a host that never reads cannot hold a command,
+//     and one that sends no request within HeaderTimeout too.
 //   - Signals and resizes act on the process group (matchlock's ExecTTY
 //     signals only the process); ExecRequest.Stdin, which matchlock's
 //     agent ignores, is the command's stdin for Exec and ExecStream.

@@ -157,3 +157,17 @@ func TestHostHangsUp(t *testing.T) {
 		}
 	}
 }
+
+// TestSilentPeer: a peer that connects and sends nothing is disconnected
+// after HeaderTimeout rather than held forever.
+func TestSilentPeer(t *testing.T) {
+	e := newEnv(t, rpc.Policy{}, func(o *matchlock.Options) { o.HeaderTimeout = 20 * time.Millisecond })
+	c, err := e.dial(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if n, err := c.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("a silent peer: read %d, %v; want the connection closed", n, err)
+	}
+}

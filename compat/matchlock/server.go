@@ -43,6 +43,10 @@ type Options struct {
 	// TermGrace is how long a command has between SIGTERM and SIGKILL
 	// when its host hangs up (default 5s, as matchlock's agent).
 	TermGrace time.Duration
+	// HeaderTimeout closes a connection whose request header has not
+	// arrived this long after it opened (default 30s, as the native
+	// handshake; negative: never).
+	HeaderTimeout time.Duration
 }
 
 // Server is the guest side of matchlock's protocol.
@@ -70,6 +74,9 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	if opts.TermGrace <= 0 {
 		opts.TermGrace = 5 * time.Second
+	}
+	if opts.HeaderTimeout == 0 {
+		opts.HeaderTimeout = 30 * time.Second
 	}
 	log := opts.Logger
 	if log == nil {
@@ -145,10 +152,14 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) error {
 		cc.wg.Wait()
 		cancel()
 	}()
+	if s.opts.HeaderTimeout > 0 {
+		_ = c.SetReadDeadline(time.Now().Add(s.opts.HeaderTimeout))
+	}
 	h, err := ReadHeader(cc.br, ^uint32(0))
 	if err != nil {
 		return fmt.Errorf("matchlock: request: %w", err)
 	}
+	_ = c.SetReadDeadline(time.Time{})
 	if err := s.checkRequest(h); err != nil {
 		cc.fail(h.Type, err)
 		return err
