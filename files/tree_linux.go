@@ -25,9 +25,13 @@ func newTree(root string) (tree, error) {
 		return nil, &fs.PathError{Op: "open", Path: root, Err: err}
 	}
 	t := &beneathTree{rootTree: rt, fd: fd}
-	if _, err := t.openat2(".", unix.O_PATH, 0); errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
+	probe, err := t.openat2(".", unix.O_PATH, 0)
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
 		unix.Close(fd)
 		return rt, nil // no openat2 (or a seccomp filter forbids it)
+	}
+	if err == nil {
+		unix.Close(probe)
 	}
 	return t, nil
 }

@@ -174,3 +174,25 @@ func TestTreeEscapes(t *testing.T) {
 		}
 	}
 }
+
+// TestTreeCloseReleasesDescriptors opens and closes each tree many
+// times: the descriptor count comes back to where it was.
+func TestTreeCloseReleasesDescriptors(t *testing.T) {
+	count := func() int {
+		entries, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatalf("counting descriptors needs /proc: %v", err)
+		}
+		return len(entries)
+	}
+	root := t.TempDir()
+	for _, tc := range treeCases() {
+		before := count()
+		for range 100 {
+			tc.open(t, root).Close()
+		}
+		if after := count(); after != before {
+			t.Errorf("%s: %d descriptors before 100 opens and closes, %d after", tc.name, before, after)
+		}
+	}
+}
