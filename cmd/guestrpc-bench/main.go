@@ -22,6 +22,7 @@ import (
 	"syscall"
 
 	"github.com/guestrpc/guestrpc/files"
+	"github.com/guestrpc/guestrpc/internal/bench"
 	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
 )
@@ -35,7 +36,7 @@ func main() {
 type options struct {
 	rounds, pings, execs, conc, idle int
 	sizeMiB, movedMiB                int64
-	agent, qga, dir                  string
+	agent, qga, dir, jsonFile        string
 	noQGA, json                      bool
 	agentEnv                         envList
 	floorChild, floorDir, download   string
@@ -58,6 +59,7 @@ func parse(args []string, stderr io.Writer) (*options, bool) {
 	fs.BoolVar(&o.noQGA, "no-qga", false, "leave qemu-ga out")
 	fs.StringVar(&o.dir, "dir", defaultDir(), "where the sockets and files go (tmpfs by default, so the disk does not set the pace)")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON instead of a Markdown table")
+	fs.StringVar(&o.jsonFile, "json-file", "", "also write the report as JSON to `FILE`")
 	fs.StringVar(&o.floorChild, "floor-child", "", "internal: serve the floors on this socket")
 	fs.StringVar(&o.floorDir, "floor-dir", "", "internal: the floor child's upload directory")
 	fs.StringVar(&o.download, "download", "", "internal: the floor child's download file")
@@ -108,6 +110,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "guestrpc-bench: %v\n", err)
 		return 1
 	}
+	if o.jsonFile != "" {
+		if err := writeJSONFile(o.jsonFile, rep); err != nil {
+			fmt.Fprintf(stderr, "guestrpc-bench: %v\n", err)
+			return 1
+		}
+	}
 	if o.json {
 		err = rep.WriteJSON(stdout)
 	} else {
@@ -118,6 +126,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+func writeJSONFile(path string, rep *bench.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteJSON(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // env is what measure sets up: the processes and the subjects.
