@@ -39,6 +39,7 @@ type options struct {
 	agent, qga, dir, jsonFile        string
 	noQGA, json                      bool
 	agentEnv                         envList
+	window                           uint
 	floorChild, floorDir, download   string
 }
 
@@ -54,6 +55,7 @@ func parse(args []string, stderr io.Writer) (*options, bool) {
 	fs.Int64Var(&o.sizeMiB, "size", 64, "MiB per upload and download")
 	fs.Int64Var(&o.movedMiB, "moved", 1024, "MiB each agent moves before its RSS is read again")
 	fs.Var(&o.agentEnv, "agent-env", "add `K=V` to the agent's environment, e.g. GOGC=50 to try runtime settings (repeatable)")
+	fs.UintVar(&o.window, "client-window", 0, "the client's per-stream receive window in `BYTES`, which paces downloads (0: rpc.DefaultWindow)")
 	fs.StringVar(&o.agent, "agent", "", "a built guestrpc-agent to measure (default: go build one, static and stripped)")
 	fs.StringVar(&o.qga, "qga", "", "qemu-ga binary (default: from PATH or /usr/sbin)")
 	fs.BoolVar(&o.noQGA, "no-qga", false, "leave qemu-ga out")
@@ -210,7 +212,7 @@ func startFloorChild(ctx context.Context, e *env, root string) (*child, error) {
 // startAgents starts guestrpc-agent and, unless it is missing or left
 // out, qemu-ga.
 func (e *env) startAgents(ctx context.Context, o *options, stderr io.Writer) error {
-	agent, c, err := startAgent(ctx, e.agentBin, e.dir, e.sub.root, o.idle+rpc.DefaultMaxConns, o.agentEnv)
+	agent, c, err := startAgent(ctx, e.agentBin, e.dir, e.sub.root, o.idle+rpc.DefaultMaxConns, o.agentEnv, uint32(min(o.window, 1<<31)))
 	if err != nil {
 		return err
 	}

@@ -90,7 +90,7 @@ func waitDial[T any](ctx context.Context, c *child, dial func(context.Context) (
 
 // startAgent starts guestrpc-agent on a unix socket in dir, its files
 // rooted at root, and connects to it.
-func startAgent(ctx context.Context, bin, dir, root string, maxConns int, env []string) (*child, *rpc.Client, error) {
+func startAgent(ctx context.Context, bin, dir, root string, maxConns int, env []string, window uint32) (*child, *rpc.Client, error) {
 	sock := filepath.Join(dir, "agent.sock")
 	ch, err := startChild("guestrpc-agent", filepath.Join(dir, "agent.log"), env, bin,
 		"--listen", "unix:"+sock, "--root", root, "--name", "guestrpc-bench", "--max-conns", strconv.Itoa(maxConns))
@@ -100,7 +100,7 @@ func startAgent(ctx context.Context, bin, dir, root string, maxConns int, env []
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	c, err := waitDial(dctx, ch, func(ctx context.Context) (*rpc.Client, error) {
-		return rpc.Dial(ctx, "unix:"+sock, rpc.ClientOptions{Name: "guestrpc-bench"})
+		return rpc.Dial(ctx, "unix:"+sock, rpc.ClientOptions{Name: "guestrpc-bench", Window: window})
 	})
 	if err != nil {
 		ch.stop()
