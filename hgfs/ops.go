@@ -378,20 +378,7 @@ func (c *Conn) setattrV2(ctx context.Context, req *request, d *decoder) error {
 		}
 	}
 	if a.mask&permBits != 0 {
-		special, owner, group, other := modeToPerms(modeOf(cur))
-		if a.mask&AttrValidSpecialPerms != 0 {
-			special = a.special
-		}
-		if a.mask&AttrValidOwnerPerms != 0 {
-			owner = a.owner
-		}
-		if a.mask&AttrValidGroupPerms != 0 {
-			group = a.group
-		}
-		if a.mask&AttrValidOtherPerms != 0 {
-			other = a.other
-		}
-		m := permsToMode(special, owner, group, other)
+		m := a.mode(cur)
 		attr.Mode = &m
 	}
 	if a.mask&AttrValidUserID != 0 {
@@ -416,6 +403,25 @@ func (c *Conn) setattrV2(ctx context.Context, req *request, d *decoder) error {
 		return fmt.Errorf("setattr %s: %w", u.u, err)
 	}
 	return nil
+}
+
+// mode is the mode the attributes set: their valid permission triplets
+// over those of cur.
+func (a attrV2) mode(cur fs.FileInfo) fs.FileMode {
+	special, owner, group, other := modeToPerms(modeOf(cur))
+	if a.mask&AttrValidSpecialPerms != 0 {
+		special = a.special
+	}
+	if a.mask&AttrValidOwnerPerms != 0 {
+		owner = a.owner
+	}
+	if a.mask&AttrValidGroupPerms != 0 {
+		group = a.group
+	}
+	if a.mask&AttrValidOtherPerms != 0 {
+		other = a.other
+	}
+	return permsToMode(special, owner, group, other)
 }
 
 func modeOf(fi fs.FileInfo) fs.FileMode {
