@@ -9,7 +9,8 @@
 #                qemu-guest-agent through apt when missing.
 #                BENCHFLAGS=-json for machines
 #   make bench-micro  the in-process go test benchmarks beside their floors
-#   make fuzz    run every fuzz target for FUZZTIME each
+#   make fuzz    run every fuzz target for FUZZTIME each (input minimisation
+#                capped at 50 runs, so slow targets spend the time fuzzing)
 #   make lint    gofmt, go vet, cross-builds
 
 GO       ?= go
@@ -53,6 +54,6 @@ fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 50x $$pkg || exit 1; \
 	  done; \
 	done
