@@ -8,6 +8,7 @@ import (
 
 	"github.com/guestrpc/guestrpc/backdoor"
 	"github.com/guestrpc/guestrpc/channel"
+	"github.com/guestrpc/guestrpc/hgfs"
 	"github.com/guestrpc/guestrpc/internal/bridge"
 	"github.com/guestrpc/guestrpc/nicinfo"
 	"github.com/guestrpc/guestrpc/power"
@@ -42,6 +43,11 @@ type VMwareOptions struct {
 	// op but GetToolsState with AUTH_FAIL; vix.TrustVMX trusts the VMX, as
 	// govmomi does (guestrpc-agent --vmware-trust-vix).
 	VIXAuthenticate vix.Authenticator
+	// VIXProcessIO serves the stdio of programs started through VIX as
+	// the HGFS files /proc/<pid>/stdin, stdout and stderr (on every
+	// transport's hgfs.packet), and lets StartProgram run the Go function
+	// "vix-roundtrip" (vix.RoundTripFunc).
+	VIXProcessIO bool
 }
 
 // ErrNoVMware is returned by ListenVMware when the backdoor cannot carry
@@ -82,11 +88,19 @@ func (a *Agent) ListenVMware(ctx context.Context, opts VMwareOptions) (*VMware, 
 		_ = port.Close()
 		return nil, fmt.Errorf("agent: VIX: %w", err)
 	}
-	vs, err := vix.New(vix.Options{Logger: log, Client: vc.Client, Authenticate: opts.VIXAuthenticate})
+	vo := vix.Options{Logger: log, Client: vc.Client, Authenticate: opts.VIXAuthenticate, ProcessIO: opts.VIXProcessIO}
+	if opts.VIXProcessIO && a.Processes != nil {
+		a.Processes.RegisterFunc(vixRoundTrip, vix.RoundTripFunc)
+		vo.GoFuncs = []string{vixRoundTrip}
+	}
+	vs, err := vix.New(vo)
 	if err != nil {
 		_ = vc.Close()
 		_ = port.Close()
 		return nil, err
+	}
+	if opts.VIXProcessIO {
+		a.HGFS.RegisterHandler("file", vs.ProcessIO(hgfs.NewFileSystemHandler(a.Files.Policy())))
 	}
 	svc, err := toolbox.NewService(toolbox.Options{
 		Logger: log,
@@ -122,6 +136,9 @@ func (a *Agent) ListenVMware(ctx context.Context, opts VMwareOptions) (*VMware, 
 	l := backdoor.ListenTCLO(port, backdoor.TCLOOptions{Logger: log, RPCI: rpci})
 	return &VMware{Listener: rpc.WithPolicy(l, toolbox.Policy()), Toolbox: svc, VIX: vs, vixConn: vc, rpci: rpci, port: port}, nil
 }
+
+// vixRoundTrip names vix.RoundTripFunc for StartProgram.
+const vixRoundTrip = "vix-roundtrip"
 
 func openBackdoor(p backdoor.Port) (backdoor.Port, error) {
 	if p != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 )
 
 // vixMkdir is Vix_1_Relayed_Command carrying CreateDirectoryEx (178)
-// of path with a name/password credential, laid out by hand.
+// of path, laid out by hand.
 func vixMkdir(path string) string {
 	le := binary.LittleEndian
 	body := le.AppendUint32(nil, 0)
@@ -24,6 +25,13 @@ func vixMkdir(path string) string {
 	body = le.AppendUint32(body, 0)
 	body = append(body, 0)
 	body = append(append(body, path...), 0)
+	return vixRequest(178, body)
+}
+
+// vixRequest is Vix_1_Relayed_Command carrying op with body and a
+// name/password credential.
+func vixRequest(op uint32, body []byte) string {
+	le := binary.LittleEndian
 	cred := le.AppendUint64(nil, 0)
 	cred = append(append(cred, base64.StdEncoding.EncodeToString([]byte("u\x00p\x00"))...), 0)
 	h := le.AppendUint32(nil, 0xd00d0001)
@@ -32,7 +40,7 @@ func vixMkdir(path string) string {
 		h = le.AppendUint32(h, v)
 	}
 	h = append(h, 1)
-	h = le.AppendUint32(h, 178)
+	h = le.AppendUint32(h, op)
 	h = append(h, make([]byte, 16)...) // requestFlags, timeOut, cookie
 	h = le.AppendUint32(h, 1)          // clientHandleId
 	h = le.AppendUint32(h, 1)          // NAME_PASSWORD
@@ -87,5 +95,51 @@ func TestListenVMwareVIX(t *testing.T) {
 				t.Errorf("directory made: %v, want %v", err == nil, tc.made)
 			}
 		})
+	}
+}
+
+// TestListenVMwareVIXProcessIO: with VIXProcessIO a program's stdout is
+// an HGFS file of the agent; without it, there is no such file.
+func TestListenVMwareVIXProcessIO(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		a, err := agent.New(agent.Config{Files: files.Options{Root: t.TempDir()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vmx := &fakevmx.VMX{TB: t, HighBandwidth: true}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		vm, err := a.ListenVMware(ctx, agent.VMwareOptions{Port: vmx, VIXAuthenticate: vix.TrustVMX, VIXProcessIO: on})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sctx, stop := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Serve(sctx, vm.Listener) }()
+		// StartProgram (185): u8, u32 path, args, dir lengths (with the
+		// NUL), numEnv, envLen; the strings.
+		le := binary.LittleEndian
+		body := []byte{0}
+		for _, v := range []uint32{10, 6, 0, 0, 0} {
+			body = le.AppendUint32(body, v)
+		}
+		body = append(body, "/bin/echo\x00hello\x00"...)
+		reply, err := vmx.Command(ctx, vixRequest(185, body))
+		pid, ok := strings.CutPrefix(strings.TrimSuffix(reply, "\x00"), "OK 0 0 ")
+		if err != nil || !ok {
+			t.Fatalf("StartProgram: %q, %v", reply, err)
+		}
+		cp := "proc\x00" + pid + "\x00stdout"
+		open := le.AppendUint32(le.AppendUint32(nil, 1), 0) // legacy header: id, Open
+		open = le.AppendUint32(le.AppendUint32(open, 0), 0) // read-only, must exist
+		open = append(le.AppendUint32(append(open, 6), uint32(len(cp))), cp+"\x00"...)
+		r := a.HGFS.Dispatch(open)
+		if st := le.Uint32(r[4:]); (st == 0) != on {
+			t.Errorf("VIXProcessIO %v: opening /proc/%s/stdout: status %d", on, pid, st)
+		}
+		stop()
+		<-done
+		vm.Close()
+		a.Close()
+		cancel()
 	}
 }

@@ -64,6 +64,7 @@ type options struct {
 	readOnly, reap bool
 	vmware         bool
 	trustVIX       bool
+	vixIO          bool
 	maxConns       int
 	policy         policyFlags
 	compat         compatFlags
@@ -84,6 +85,7 @@ func parse(args []string, stderr io.Writer) (*options, int) {
 	fs.BoolVar(&o.vmware, "vmware", false, "serve the VMware toolbox (TCLO) when the backdoor's message channel answers")
 	fs.BoolVar(&o.trustVIX, "vmware-trust-vix", false, "run VIX guest operations (vSphere's guest ops) for any credential the VMX relays, as the agent's user, as govmomi's toolbox does; without it they are refused with AUTH_FAIL")
 	fs.IntVar(&o.maxConns, "max-conns", rpc.DefaultMaxConns, "serve at most `N` connections at once across all transports; more are refused with ResourceExhausted")
+	fs.BoolVar(&o.vixIO, "vmware-vix-io", false, "serve the stdio of programs started through VIX as the files /proc/PID/stdin, stdout and stderr, and the Go function vix-roundtrip")
 	o.policy.register(fs)
 	o.compat.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -141,7 +143,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	defer a.Close()
 	if o.vmware {
-		vo := agent.VMwareOptions{Logger: log}
+		vo := agent.VMwareOptions{Logger: log, VIXProcessIO: o.vixIO}
 		if o.trustVIX {
 			log.Warn("--vmware-trust-vix: VIX guest operations run as the agent for whoever controls the VMX")
 			vo.VIXAuthenticate = vix.TrustVMX
