@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -196,4 +198,33 @@ func TestRoundTrip(t *testing.T) {
 	if !strings.Contains(entry, "<cmd>vix-roundtrip</cmd><name>vix-roundtrip "+addr+"</name>") || !strings.Contains(entry, "<eCode>0</eCode>") {
 		t.Errorf("entry %q", entry)
 	}
+}
+
+// TestRoundTripHalfClose: stdin's EOF reaches the guest service as a
+// half-close, so a service that reads to the end answers.
+func TestRoundTripHalfClose(t *testing.T) {
+	s := setupIO(t, 0)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		b, _ := io.ReadAll(c)
+		fmt.Fprintf(c, "read %d bytes", len(b))
+	}()
+	pid := startProgram(t, s, startBody("vix-roundtrip", l.Addr().String(), ""))
+	writeStdin(t, s, pid, "twelve bytes")
+	if got := readOutput(t, s, pid, "stdout"); got != "read 12 bytes" {
+		t.Errorf("stdout %q", got)
+	}
+	<-served
+	waitExited(t, s, pid)
 }
