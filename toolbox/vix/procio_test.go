@@ -223,7 +223,7 @@ func TestRoundTripHalfClose(t *testing.T) {
 	pid := startProgram(t, s, startBody("vix-roundtrip", l.Addr().String(), ""))
 	writeStdin(t, s, pid, "twelve bytes")
 	if got := readOutput(t, s, pid, "stdout"); got != "read 12 bytes" {
-		t.Errorf("stdout %q", got)
+		t.Fatalf("stdout %q", got) // the service still waits: closing the server ends it
 	}
 	<-served
 	waitExited(t, s, pid)
