@@ -21,6 +21,14 @@
 // configure one; TrustVMX accepts any credential from the VMX, as
 // govmomi's toolbox does (guestrpc-agent --vmware-trust-vix).
 //
+// Process I/O without disk files (seed 000, govmomi's toolbox): with
+// Options.ProcessIO a program's stdin, stdout and stderr are the files
+// /proc/<pid>/stdin, stdout and stderr of the HGFS server (ProcessIO, a
+// FileHandler) and of InitiateFileTransferFromGuest/ToGuest, each in a
+// bounded buffer; RoundTripFunc, a Go-function process (Options.GoFuncs),
+// carries one exchange between that stdio and a guest TCP address, so an
+// HTTP request reaches a service bound to the guest's loopback.
+//
 // Deliberate differences from OVT: headerLength must be 51 and
 // totalMessageLength must equal the sum of the parts for every op (OVT
 // skips the second check for ops without a body) and lie within the
