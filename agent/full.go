@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/guestrpc/guestrpc/files"
 	"github.com/guestrpc/guestrpc/hgfs"
@@ -34,6 +35,11 @@ type Config struct {
 	// MaxConns caps connections across all listeners (0:
 	// rpc.DefaultMaxConns).
 	MaxConns int
+	// TrimDelay is how long after a file transfer (file.read,
+	// file.write, file.archive) ends, with no other ending meanwhile, the
+	// agent returns the memory it freed to the system (0:
+	// DefaultTrimDelay; negative: never, leaving it to the Go runtime).
+	TrimDelay time.Duration
 }
 
 // Agent is a Server with every guest service registered: the built-in
@@ -47,6 +53,8 @@ type Agent struct {
 	Files     *files.Service
 	HGFS      *hgfs.Server
 	NicInfo   *nicinfo.Service
+
+	trim *trimmer
 }
 
 // New returns an Agent. Close releases its processes and files.
@@ -59,6 +67,14 @@ func New(cfg Config) (*Agent, error) {
 	}
 	srv := NewServer(Options{Logger: cfg.Logger, Name: cfg.Name, Policy: cfg.Policy, MaxConns: cfg.MaxConns})
 	a := &Agent{Server: srv}
+	if cfg.TrimDelay >= 0 {
+		delay := cfg.TrimDelay
+		if delay == 0 {
+			delay = DefaultTrimDelay
+		}
+		a.trim = newTrimmer(delay, nil)
+		srv.Use(a.trim.middleware)
+	}
 	var err error
 	if a.Processes, err = process.NewManager(process.Options{Logger: cfg.Logger, Reap: cfg.Reap}); err != nil {
 		cfg.Logger.Warn("agent: process methods unavailable", "error", err)
@@ -97,6 +113,9 @@ func New(cfg Config) (*Agent, error) {
 // the file service. Shut the server down first.
 func (a *Agent) Close() error {
 	var errs []error
+	if a.trim != nil {
+		a.trim.stop()
+	}
 	if a.Processes != nil {
 		errs = append(errs, a.Processes.Close())
 	}

@@ -16,8 +16,9 @@ import (
 )
 
 // settle is how long the harness lets an agent go quiet before reading
-// its RSS.
-const settle = time.Second
+// its RSS: past the second after which guestrpc-agent returns the memory
+// a transfer freed (agent.DefaultTrimDelay).
+const settle = 2 * time.Second
 
 // topUp moves 64 MiB pairs (one upload, one download) through each
 // agent until each has moved at least want bytes.

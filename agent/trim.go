@@ -1,0 +1,102 @@
+package agent
+
+import (
+	"context"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/guestrpc/guestrpc/rpc"
+)
+
+// DefaultTrimDelay is how long the agent waits after a bulk transfer
+// before giving the memory it freed back to the system (Config.TrimDelay).
+const DefaultTrimDelay = time.Second
+
+// bulk reports whether method moves file contents: the buffers a
+// transfer goes through leave the Go heap with pages that the runtime
+// would otherwise keep resident until its periodic GC, minutes later —
+// several MB on an agent whose private memory is 1 MB at rest.
+func bulk(method string) bool {
+	switch method {
+	case "file.read", "file.write", "file.archive":
+		return true
+	}
+	return false
+}
+
+// trimmer returns freed heap pages to the system once no bulk transfer
+// has ended for delay. Its timer is armed only by a bulk transfer, so an
+// idle agent never wakes for it.
+type trimmer struct {
+	delay time.Duration
+	free  func()
+
+	mu    sync.Mutex
+	timer *time.Timer
+	armed bool
+}
+
+func newTrimmer(delay time.Duration, free func()) *trimmer {
+	if free == nil {
+		free = freeMemory
+	}
+	return &trimmer{delay: delay, free: free}
+}
+
+// middleware arms the trimmer whenever a bulk method returns.
+func (t *trimmer) middleware(next rpc.Handler) rpc.Handler {
+	return rpc.HandlerFunc(func(ctx context.Context, call *rpc.Call) (any, error) {
+		res, err := next.ServeRPC(ctx, call)
+		if bulk(call.Method) {
+			t.arm()
+		}
+		return res, err
+	})
+}
+
+// arm (re)starts the countdown to a trim.
+func (t *trimmer) arm() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.armed = true
+	if t.timer == nil {
+		t.timer = time.AfterFunc(t.delay, t.fire)
+		return
+	}
+	t.timer.Reset(t.delay)
+}
+
+func (t *trimmer) fire() {
+	t.mu.Lock()
+	t.armed = false
+	t.mu.Unlock()
+	t.free()
+}
+
+// freeMemory collects twice — the first collection only moves what
+// sync.Pools hold (the rpc layer's chunk buffers among them) to their
+// victim caches, the second frees it — and returns the free pages to
+// the system.
+func freeMemory() {
+	runtime.GC()
+	debug.FreeOSMemory()
+}
+
+// pending reports whether a trim is due.
+func (t *trimmer) pending() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.armed
+}
+
+// stop cancels a pending trim.
+func (t *trimmer) stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+	t.armed = false
+}

@@ -1,0 +1,101 @@
+package agent
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/guestrpc/guestrpc/files"
+	"github.com/guestrpc/guestrpc/rpc"
+)
+
+// hangTrim bounds waits in the trimmer tests; reaching it means the trim
+// never came.
+const hangTrim = time.Minute
+
+// TestTrimmerArmsOnBulkMethods: only the methods that move file contents
+// arm a trim; others leave it alone.
+func TestTrimmerArmsOnBulkMethods(t *testing.T) {
+	for _, tc := range []struct {
+		method string
+		arms   bool
+	}{
+		{"file.read", true},
+		{"file.write", true},
+		{"file.archive", true},
+		{"file.stat", false},
+		{"sys.ping", false},
+		{"process.start", false},
+		{"hgfs.packet", false},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			tr := newTrimmer(time.Hour, func() { t.Error("trimmed") })
+			defer tr.stop()
+			h := tr.middleware(rpc.HandlerFunc(func(context.Context, *rpc.Call) (any, error) { return "ok", nil }))
+			res, err := h.ServeRPC(context.Background(), &rpc.Call{Method: tc.method})
+			if res != "ok" || err != nil {
+				t.Fatalf("ServeRPC = %v, %v; want the handler's result", res, err)
+			}
+			if got := tr.pending(); got != tc.arms {
+				t.Errorf("after %s: trim pending %v, want %v", tc.method, got, tc.arms)
+			}
+		})
+	}
+}
+
+// TestTrimmerFiresOnce: transfers ending one after another give one
+// trim, after which none is pending.
+func TestTrimmerFiresOnce(t *testing.T) {
+	freed := make(chan struct{}, 10)
+	tr := newTrimmer(10*time.Millisecond, func() { freed <- struct{}{} })
+	defer tr.stop()
+	for range 3 {
+		tr.arm()
+	}
+	select {
+	case <-freed:
+	case <-time.After(hangTrim):
+		t.Fatal("no trim after the transfers ended")
+	}
+	if tr.pending() {
+		t.Error("a trim is still pending after it ran")
+	}
+	tr.arm() // a later transfer arms it again
+	select {
+	case <-freed:
+	case <-time.After(hangTrim):
+		t.Fatal("no trim after a later transfer")
+	}
+}
+
+// TestTrimmerStop: Close cancels a pending trim.
+func TestTrimmerStop(t *testing.T) {
+	tr := newTrimmer(time.Hour, func() { t.Error("trimmed after stop") })
+	tr.arm()
+	tr.stop()
+	if tr.pending() || tr.timer.Stop() {
+		t.Error("the trim is still pending after stop")
+	}
+}
+
+// TestAgentTrimDelay: the agent trims by default and not with a
+// negative TrimDelay.
+func TestAgentTrimDelay(t *testing.T) {
+	for _, tc := range []struct {
+		delay time.Duration
+		want  time.Duration // 0: no trimmer
+	}{{0, DefaultTrimDelay}, {5 * time.Second, 5 * time.Second}, {-1, 0}} {
+		a, err := New(Config{TrimDelay: tc.delay, Files: files.Options{Root: t.TempDir()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got time.Duration
+		if a.trim != nil {
+			got = a.trim.delay
+		}
+		a.Close()
+		if got != tc.want {
+			t.Errorf("TrimDelay %v: trimmer delay %v, want %v (0: none)", tc.delay, got, tc.want)
+		}
+	}
+}
