@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/guestrpc/guestrpc/backdoor"
 	"github.com/guestrpc/guestrpc/channel"
@@ -25,6 +26,8 @@ type VMware struct {
 	Toolbox  *toolbox.Service
 	VIX      *vix.Server
 	vixConn  *bridge.Conn
+	stopPoll context.CancelFunc
+	polled   chan struct{} // closed when the guest-info poll has returned
 	rpci     *backdoor.RPCI
 	port     backdoor.Port
 }
@@ -48,6 +51,11 @@ type VMwareOptions struct {
 	// transport's hgfs.packet), and lets StartProgram run the Go function
 	// "vix-roundtrip" (vix.RoundTripFunc).
 	VIXProcessIO bool
+	// GuestInfoInterval is how often the guest's NICs, DNS name and
+	// uptime are gathered and what changed is sent to the VMX, as OVT's
+	// guestInfo poll does (zero: 30s, OVT's default; negative: never, so
+	// they are sent only when the VMX asks with broadcastIP).
+	GuestInfoInterval time.Duration
 }
 
 // ErrNoVMware is returned by ListenVMware when the backdoor cannot carry
@@ -134,7 +142,27 @@ func (a *Agent) ListenVMware(ctx context.Context, opts VMwareOptions) (*VMware, 
 		log.Warn("agent: reporting the tools version to the VMX", "error", err)
 	}
 	l := backdoor.ListenTCLO(port, backdoor.TCLOOptions{Logger: log, RPCI: rpci})
-	return &VMware{Listener: rpc.WithPolicy(l, toolbox.Policy()), Toolbox: svc, VIX: vs, vixConn: vc, rpci: rpci, port: port}, nil
+	v := &VMware{Listener: rpc.WithPolicy(l, toolbox.Policy()), Toolbox: svc, VIX: vs, vixConn: vc, rpci: rpci, port: port, polled: make(chan struct{})}
+	v.pollGuestInfo(ctx, log, reporter, opts.GuestInfoInterval)
+	return v, nil
+}
+
+// pollGuestInfo keeps the VMX's view of the guest's NICs, DNS name and
+// uptime current until Close: changed addresses reach vSphere without
+// waiting for a broadcastIP.
+func (v *VMware) pollGuestInfo(ctx context.Context, log *slog.Logger, r *nicinfo.Reporter, every time.Duration) {
+	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	v.stopPoll = stop
+	if every < 0 {
+		close(v.polled)
+		return
+	}
+	go func() {
+		defer close(v.polled)
+		_ = r.Poll(pctx, v.rpci.Call, every, func() nicinfo.Gather { return nicinfo.Gather{} }, func(err error) {
+			log.Debug("agent: sending guest info to the VMX", "error", err)
+		})
+	}()
 }
 
 // vixRoundTrip names vix.RoundTripFunc for StartProgram.
@@ -163,6 +191,8 @@ func openBackdoor(p backdoor.Port) (backdoor.Port, error) {
 // Close stops the toolbox and closes the channels and the port. Shut the
 // server down first.
 func (v *VMware) Close() error {
+	v.stopPoll()
+	<-v.polled
 	errs := []error{v.Listener.Close(), v.Toolbox.Close(), v.VIX.Close(), v.vixConn.Close(), v.rpci.Close(), v.port.Close()}
 	return errors.Join(errs...)
 }

@@ -29,7 +29,7 @@ func TestListenVMware(t *testing.T) {
 	vmx := &fakevmx.VMX{TB: t, HighBandwidth: true}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	vm, err := a.ListenVMware(ctx, agent.VMwareOptions{Port: vmx,
+	vm, err := a.ListenVMware(ctx, agent.VMwareOptions{Port: vmx, GuestInfoInterval: -1,
 		Power: power.Options{Delay: time.Millisecond, Act: func(op power.Op) error { acted <- op; return nil }}})
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +82,38 @@ func TestListenVMware(t *testing.T) {
 	}
 	if len(m) != 10 { // with Vix_1_Relayed_Command
 		t.Errorf("toolbox methods %v", m)
+	}
+}
+
+// TestListenVMwareGuestInfoPoll: without a broadcastIP from the VMX, the
+// agent sends the guest's NIC information and DNS name on its own, as
+// OVT's guestInfo poll does, and stops when closed.
+func TestListenVMwareGuestInfoPoll(t *testing.T) {
+	a, err := agent.New(agent.Config{Files: files.Options{Root: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	vmx := &fakevmx.VMX{TB: t, HighBandwidth: true}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	vm, err := a.ListenVMware(ctx, agent.VMwareOptions{Port: vmx, GuestInfoInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sawNic, sawName bool
+	for !sawNic || !sawName {
+		reqs, err := vmx.WaitRequests(ctx, len(vmx.Requests())+1)
+		if err != nil {
+			t.Fatalf("%v; requests so far %q", err, reqs)
+		}
+		for _, r := range reqs {
+			sawNic = sawNic || strings.HasPrefix(r, "SetGuestInfo  10 ")
+			sawName = sawName || strings.HasPrefix(r, "SetGuestInfo  1 ")
+		}
+	}
+	if err := vm.Close(); err != nil {
+		t.Errorf("Close: %v", err)
 	}
 }
 
