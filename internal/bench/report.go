@@ -124,7 +124,7 @@ func Cell(s *Summary, unit string) string {
 		return "–"
 	}
 	sep := " "
-	if unit == "×" {
+	if unit == "×" || unit == "" {
 		sep = ""
 	}
 	if s.N == 1 || s.Min == s.Max {

@@ -41,6 +41,7 @@ func TestCell(t *testing.T) {
 		{&Summary{Median: 33.14, Min: 31, Max: 36.2, N: 5}, "µs", "33.1 µs (31.0–36.2)"},
 		{&Summary{Median: 1567.4, Min: 1567.4, Max: 1567.4, N: 1}, "MB/s", "1567 MB/s"},
 		{&Summary{Median: 0.904, Min: 0.8, Max: 1.2, N: 3}, "×", "0.90× (0.80–1.20)"},
+		{&Summary{Median: 2, Min: 2, Max: 2, N: 1}, "", "2.00"},
 	}
 	for _, tt := range tests {
 		if got := Cell(tt.s, tt.unit); got != tt.want {
