@@ -110,14 +110,13 @@ func resolveUser(spec string, groups []string) (*syscall.Credential, []string, e
 			return nil, nil, fmt.Errorf("user %q: want a name or uid[:gid]", spec)
 		} else if u, err = user.Lookup(spec); err != nil {
 			return nil, nil, fmt.Errorf("user %q: %w", spec, err)
-		} else {
-			uid, _ := strconv.ParseUint(u.Uid, 10, 32)
-			cred.Uid = uint32(uid)
 		}
 		if u != nil {
-			if gid, err := strconv.ParseUint(u.Gid, 10, 32); err == nil {
-				cred.Gid = uint32(gid)
+			uid, gid, err := userIDs(u)
+			if err != nil {
+				return nil, nil, fmt.Errorf("user %q: %w", spec, err)
 			}
+			cred.Uid, cred.Gid = uid, gid
 		}
 		if hasGid {
 			gid, err := strconv.ParseUint(gidStr, 10, 32)
@@ -142,9 +141,25 @@ func resolveUser(spec string, groups []string) (*syscall.Credential, []string, e
 			if lerr != nil {
 				return nil, nil, fmt.Errorf("group %q: %w", g, lerr)
 			}
-			gid, _ = strconv.ParseUint(grp.Gid, 10, 32)
+			if gid, err = strconv.ParseUint(grp.Gid, 10, 32); err != nil {
+				return nil, nil, fmt.Errorf("group %q: gid %q: %w", g, grp.Gid, err)
+			}
 		}
 		cred.Groups = append(cred.Groups, uint32(gid))
 	}
 	return cred, env, nil
+}
+
+// userIDs parses the numeric ids of a looked-up user. An id that does not
+// parse is an error: falling back to 0 would run the program as root.
+func userIDs(u *user.User) (uid, gid uint32, err error) {
+	id, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return 0, 0, fmt.Errorf("uid %q: %w", u.Uid, err)
+	}
+	g, err := strconv.ParseUint(u.Gid, 10, 32)
+	if err != nil {
+		return 0, 0, fmt.Errorf("gid %q: %w", u.Gid, err)
+	}
+	return uint32(id), uint32(g), nil
 }
