@@ -201,7 +201,7 @@ func (m *Manager) runExec(ctx context.Context, call *rpc.Call, spec *Spec) (any,
 	}
 	m.log.Debug("process: started", "id", p.id, "pid", pid, "path", l.path)
 	if spec.Events {
-		_ = sendEvent(call, Event{Type: "started", ID: p.id, PID: pid})
+		ctx = announce(ctx, call, Event{Type: "started", ID: p.id, PID: pid})
 	}
 
 	done := make(chan struct{}, len(st.outs))
@@ -257,6 +257,21 @@ func (m *Manager) awaitExit(ctx context.Context, p *proc, pf *os.File) (exitStat
 		m.needSIGCHLD()
 	}
 	return <-p.status, cause
+}
+
+// announce sends the "started" event of a forked child. As in runFunc, a
+// caller that cannot learn the id makes the start fail; the child is
+// already running, so announce returns an ended context instead, whose
+// cause awaitExit sees: it kills and reaps the child, and runExec returns
+// the cause.
+func announce(ctx context.Context, call *rpc.Call, ev Event) context.Context {
+	err := sendEvent(call, ev)
+	if err == nil {
+		return ctx
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	cancel(fmt.Errorf("sending the started event: %w", err))
+	return ctx
 }
 
 // pidfdFile wraps a child's pidfd as a pollable file, or returns nil.
