@@ -1,7 +1,13 @@
 // Command guestrpc is the host-side client of the guestrpc agent.
 //
-//	guestrpc --connect TARGET ping [-n COUNT]
-//	guestrpc --connect TARGET info
+//	guestrpc --connect TARGET VERB [FLAGS] [ARGS]
+//	guestrpc help [VERB]
+//
+// The verbs cover govc's guest commands: ping, info, exec, cp, ls, stat,
+// rm, mkdir, mv, chmod, chown, touch, mktemp, ps, kill, start, getenv,
+// forward, halt, reboot, and call for any registered method. Flags come
+// before arguments; --json (where offered) writes one JSON object per
+// line.
 //
 // TARGET is one of unix:PATH, tcp:ADDR, vsock:CID:PORT, hybrid:UDS:PORT,
 // hyperkit:DIR:CID:PORT or virtio:SOCKPATH (a QEMU/bhyve chardev socket).
@@ -9,6 +15,10 @@
 // listening on TCP wants a token: --token-file FILE (or
 // GUESTRPC_TOKEN_FILE) names the file holding it; the token itself never
 // goes on the command line.
+//
+// Exit statuses: 0 done, 1 failed, 2 usage, 3 not found, 4 denied,
+// 5 already exists, 6 method not available, 7 agent unreachable; exec
+// returns the remote command's status.
 package main
 
 import (
@@ -33,6 +43,8 @@ func main() {
 }
 
 // command is one subcommand: it gets a connected client and its own args.
+// Called with a nil client and args ["-h"], it prints its usage and
+// returns flag.ErrHelp without touching the client (guestrpc help VERB).
 type command struct {
 	summary string
 	run     func(ctx context.Context, c *rpc.Client, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error)
@@ -40,71 +52,96 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"ping": {"measure round trips to the agent", runPing},
-		"info": {"print what the agent reports about the guest", runInfo},
-		"cp":   {"copy files and directories to or from the guest", runCp},
-		"exec": {"run a command in the guest", runExec},
+		"ping":   {"measure round trips to the agent", runPing},
+		"info":   {"print what the agent reports about the guest", runInfo},
+		"cp":     {"copy files and directories to or from the guest", runCp},
+		"exec":   {"run a command in the guest", runExec},
+		"ls":     {"list guest directories", runLs},
+		"stat":   {"describe guest files", runStat},
+		"rm":     {"remove guest files or directories", runRm},
+		"mkdir":  {"make guest directories", runMkdir},
+		"mv":     {"rename or move a guest file", runMv},
+		"chmod":  {"set the mode of guest files", runChmod},
+		"chown":  {"set the owner of guest files", runChown},
+		"touch":  {"create guest files or set their times to now", runTouch},
+		"mktemp": {"make a unique guest file or directory and print its path", runMktemp},
 	}
+}
+
+// globals are the flags before the verb.
+type globals struct {
+	target      string
+	dialTimeout time.Duration
+	tokenFile   string
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("guestrpc", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	target := fs.String("connect", os.Getenv("GUESTRPC_CONNECT"), "agent `TARGET`: unix:PATH, tcp:ADDR, vsock:CID:PORT, hybrid:UDS:PORT, hyperkit:DIR:CID:PORT, virtio:SOCKPATH")
-	dialTimeout := fs.Duration("dial-timeout", 10*time.Second, "how long to wait for the connection and handshake")
-	tokenFile := fs.String("token-file", os.Getenv("GUESTRPC_TOKEN_FILE"), "present the token in `FILE` to the agent (TCP agents require one); default $GUESTRPC_TOKEN_FILE")
+	var g globals
+	fs.StringVar(&g.target, "connect", os.Getenv("GUESTRPC_CONNECT"), "agent `TARGET`: unix:PATH, tcp:ADDR, vsock:CID:PORT, hybrid:UDS:PORT, hyperkit:DIR:CID:PORT, virtio:SOCKPATH")
+	fs.DurationVar(&g.dialTimeout, "dial-timeout", 10*time.Second, "how long to wait for the connection and handshake")
+	fs.StringVar(&g.tokenFile, "token-file", os.Getenv("GUESTRPC_TOKEN_FILE"), "present the token in `FILE` to the agent (TCP agents require one); default $GUESTRPC_TOKEN_FILE")
 	cmds := commands()
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: guestrpc --connect TARGET COMMAND [ARGS]\n\ncommands:")
-		for _, name := range sortedKeys(cmds) {
-			fmt.Fprintf(stderr, "  %-9s %s\n", name, cmds[name].summary)
-		}
-		fmt.Fprintln(stderr, "\nflags:")
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() { usage(fs, cmds) }
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return exitUsage
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
-		return 2
+		return exitUsage
+	}
+	if fs.Arg(0) == "help" {
+		return runHelp(ctx, fs, cmds, fs.Args()[1:], stdout, stderr)
 	}
 	cmd, ok := cmds[fs.Arg(0)]
 	if !ok {
 		fmt.Fprintf(stderr, "guestrpc: unknown command %q\n", fs.Arg(0))
 		fs.Usage()
-		return 2
+		return exitUsage
 	}
-	if *target == "" {
-		fmt.Fprintln(stderr, "guestrpc: no agent to talk to: give --connect TARGET or set GUESTRPC_CONNECT")
-		return 2
-	}
-	opts := rpc.ClientOptions{Name: "guestrpc-cli"}
-	if *tokenFile != "" {
-		tok, err := transport.ReadTokenFile(*tokenFile)
-		if err != nil {
-			fmt.Fprintf(stderr, "guestrpc: --token-file: %v\n", err)
-			return 2
-		}
-		opts.Token = tok
-	}
-	dctx, cancel := context.WithTimeout(ctx, *dialTimeout)
-	c, err := rpc.Dial(dctx, *target, opts)
-	cancel()
-	if err != nil {
-		fmt.Fprintf(stderr, "guestrpc: connecting to %s: %v\n", *target, err)
-		return 1
+	c, code := connect(ctx, g, stderr)
+	if c == nil {
+		return code
 	}
 	defer c.Close()
 	code, err := cmd.run(ctx, c, fs.Args()[1:], stdin, stdout, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "guestrpc %s: %v\n", fs.Arg(0), err)
-		if errors.Is(err, flag.ErrHelp) {
-			return 2
+		var rep errReported
+		if !errors.Is(err, flag.ErrHelp) && !errors.As(err, &rep) {
+			fmt.Fprintf(stderr, "guestrpc %s: %v\n", fs.Arg(0), err)
 		}
-		if code == 0 {
-			code = 1
+		if code == exitOK || code == exitFailed {
+			code = exitFor(err)
 		}
 	}
 	return code
+}
+
+// connect dials g.target; on failure it reports and returns the status.
+func connect(ctx context.Context, g globals, stderr io.Writer) (*rpc.Client, int) {
+	if g.target == "" {
+		fmt.Fprintln(stderr, "guestrpc: no agent to talk to: give --connect TARGET or set GUESTRPC_CONNECT")
+		return nil, exitUsage
+	}
+	opts := rpc.ClientOptions{Name: "guestrpc-cli"}
+	if g.tokenFile != "" {
+		tok, err := transport.ReadTokenFile(g.tokenFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "guestrpc: --token-file: %v\n", err)
+			return nil, exitUsage
+		}
+		opts.Token = tok
+	}
+	dctx, cancel := context.WithTimeout(ctx, g.dialTimeout)
+	c, err := rpc.Dial(dctx, g.target, opts)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(stderr, "guestrpc: connecting to %s: %v\n", g.target, err)
+		if code := exitFor(err); code == exitDenied {
+			return nil, code
+		}
+		return nil, exitUnreachable
+	}
+	return c, exitOK
 }

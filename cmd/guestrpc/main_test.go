@@ -12,6 +12,7 @@ import (
 
 	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/channel"
+	"github.com/guestrpc/guestrpc/power"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -19,7 +20,20 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // startAgent serves the full agent on a unix socket for the CLI to reach.
 func startAgent(t *testing.T) string {
 	t.Helper()
-	a, err := agent.New(agent.Config{Name: "cli-test"})
+	return startAgentConfig(t, agent.Config{Name: "cli-test"})
+}
+
+// startAgentConfig serves an agent made with cfg. A power operation never
+// reaches this machine: without cfg.Power it fails the test.
+func startAgentConfig(t *testing.T, cfg agent.Config) string {
+	t.Helper()
+	if cfg.Power == nil {
+		cfg.Power = &power.Options{Act: func(op power.Op) error {
+			t.Errorf("power.%s reached the test agent", op)
+			return nil
+		}}
+	}
+	a, err := agent.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,9 +86,9 @@ func TestCLI(t *testing.T) {
 		{"cp stdin to guest", "typed\n", []string{"--connect", target, "cp", "-q", "-", "guest:" + filepath.Join(guestDir, "typed.txt")}, 0, "", ""},
 		{"cp -r to guest", "", []string{"--connect", target, "cp", "-q", "-r", tree, "guest:" + filepath.Join(guestDir, "tree")}, 0, "", ""},
 		{"cp -r back", "", []string{"--connect", target, "cp", "-q", "-r", "guest:" + filepath.Join(guestDir, "tree"), filepath.Join(dir, "back")}, 0, "", ""},
-		{"cp missing", "", []string{"--connect", target, "cp", "-q", "guest:" + filepath.Join(guestDir, "nope"), filepath.Join(dir, "x")}, 1, "", "nope"},
+		{"cp missing", "", []string{"--connect", target, "cp", "-q", "guest:" + filepath.Join(guestDir, "nope"), filepath.Join(dir, "x")}, exitNotFound, "", "nope"},
 		{"unknown command", "", []string{"--connect", target, "frobnicate"}, 2, "", "unknown command"},
-		{"bad target", "", []string{"--connect", "bogus:x", "ping"}, 1, "", "bogus"},
+		{"bad target", "", []string{"--connect", "bogus:x", "ping"}, exitUnreachable, "", "bogus"},
 		{"no target", "", []string{"ping"}, 2, "", "--connect"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

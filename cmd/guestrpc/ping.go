@@ -49,9 +49,10 @@ func Summarize(d []time.Duration) RTTSummary {
 	return RTTSummary{Min: d[0], Median: d[len(d)/2], P99: d[(len(d)*99)/100], Max: d[len(d)-1]}
 }
 
-func runInfo(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, stdout, _ io.Writer) (int, error) {
-	if len(args) != 0 {
-		return 2, fmt.Errorf("info takes no arguments, got %q", args)
+func runInfo(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, stdout, stderr io.Writer) (int, error) {
+	fs := newFlags("info", "", "Prints sys.info, the agent's description of the guest, as indented JSON.", stderr)
+	if err := parse(fs, args, 0, 0); err != nil {
+		return exitUsage, err
 	}
 	var info json.RawMessage
 	if err := c.Call(ctx, "sys.info", nil, &info); err != nil {

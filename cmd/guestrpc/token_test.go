@@ -50,8 +50,8 @@ func TestCLIToken(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{"no token", "", nil, 1, "Unauthenticated"},
-		{"wrong token", "", []string{"--token-file", wrong}, 1, "Unauthenticated"},
+		{"no token", "", nil, exitDenied, "Unauthenticated"},
+		{"wrong token", "", []string{"--token-file", wrong}, exitDenied, "Unauthenticated"},
 		{"--token-file", "", []string{"--token-file", good}, 0, ""},
 		{"GUESTRPC_TOKEN_FILE", good, nil, 0, ""},
 		{"--token-file wins over the environment", wrong, []string{"--token-file", good}, 0, ""},
