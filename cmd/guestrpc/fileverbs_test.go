@@ -40,8 +40,10 @@ func fileIs(p string, want fs.FileMode) func(*testing.T, string) {
 	return func(t *testing.T, _ string) {
 		t.Helper()
 		fi, err := os.Lstat(p)
-		if err != nil || fi.Mode() != want {
-			t.Errorf("%s: %v, %v; want mode %v", p, fi.Mode(), err, want)
+		if err != nil {
+			t.Errorf("%s: %v; want mode %v", p, err, want)
+		} else if fi.Mode() != want {
+			t.Errorf("%s: mode %v; want %v", p, fi.Mode(), want)
 		}
 	}
 }
