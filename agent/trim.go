@@ -45,11 +45,17 @@ func newTrimmer(delay time.Duration, free func()) *trimmer {
 	return &trimmer{delay: delay, free: free}
 }
 
-// middleware arms the trimmer whenever a bulk method returns.
+// largeArgs is the size of arguments past which a call counts as bulk
+// whatever its method: a peer that sends many such calls (up to the
+// memory budget) leaves as many freed pages behind as a transfer does.
+const largeArgs = 64 << 10
+
+// middleware arms the trimmer whenever a bulk method, or a call with
+// large arguments, returns.
 func (t *trimmer) middleware(next rpc.Handler) rpc.Handler {
 	return rpc.HandlerFunc(func(ctx context.Context, call *rpc.Call) (any, error) {
 		res, err := next.ServeRPC(ctx, call)
-		if bulk(call.Method) {
+		if bulk(call.Method) || len(call.Args) >= largeArgs {
 			t.arm()
 		}
 		return res, err

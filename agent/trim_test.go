@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -18,21 +19,24 @@ const hangTrim = time.Minute
 func TestTrimmerArmsOnBulkMethods(t *testing.T) {
 	for _, tc := range []struct {
 		method string
+		args   int
 		arms   bool
 	}{
-		{"file.read", true},
-		{"file.write", true},
-		{"file.archive", true},
-		{"file.stat", false},
-		{"sys.ping", false},
-		{"process.start", false},
-		{"hgfs.packet", false},
+		{"file.read", 0, true},
+		{"file.write", 0, true},
+		{"file.archive", 0, true},
+		{"file.stat", 0, false},
+		{"sys.ping", 0, false},
+		{"process.start", 0, false},
+		{"process.start", 64<<10 - 1, false},
+		{"process.start", 64 << 10, true},
+		{"hgfs.packet", 0, false},
 	} {
-		t.Run(tc.method, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s, %d bytes of arguments", tc.method, tc.args), func(t *testing.T) {
 			tr := newTrimmer(time.Hour, func() { t.Error("trimmed") })
 			defer tr.stop()
 			h := tr.middleware(rpc.HandlerFunc(func(context.Context, *rpc.Call) (any, error) { return "ok", nil }))
-			res, err := h.ServeRPC(context.Background(), &rpc.Call{Method: tc.method})
+			res, err := h.ServeRPC(context.Background(), &rpc.Call{Method: tc.method, Args: make([]byte, tc.args)})
 			if res != "ok" || err != nil {
 				t.Fatalf("ServeRPC = %v, %v; want the handler's result", res, err)
 			}
