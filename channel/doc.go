@@ -6,8 +6,10 @@
 // VMware's TCLO, whose adapter translates text commands to frames. A
 // Listener yields one Channel per peer session.
 //
-// Dial and Listen build channels from target strings such as
-// "unix:/run/agent.sock", "tcp:127.0.0.1:5100" or "vsock:3:5100"; the
-// transport packages (vsock, and the virtio-console code here) provide the
-// connections underneath.
+// Dial and Listen build channels from the target strings of the
+// transports this package has itself: "unix:/run/agent.sock" and
+// "tcp:127.0.0.1:5100", and for Dial "virtio:PATH", the host end of a
+// virtio-console port. AF_VSOCK ("vsock:3:5100") lives in package vsock;
+// package transport knows every target string, with its options.
+// ListenVirtio opens a virtio-console port on the guest side.
 package channel

@@ -11,8 +11,11 @@ import (
 //	unix:PATH     a unix socket
 //	tcp:ADDR      a TCP address, e.g. tcp:127.0.0.1:5100
 //
-// Transport packages add more (vsock, virtio-console); see ListenSpec in
-// package agent for the full set the agent binary accepts.
+// It knows no vsock or virtio-console targets and no ",KEY=VALUE"
+// options; transport.Listen accepts the full set the agent binary does
+// (ListenVirtio opens a virtio-console port directly). ctx is not used:
+// creating a unix or TCP listener does not block (Accept takes its own
+// ctx).
 func Listen(ctx context.Context, spec string, opts StreamOptions) (Listener, error) {
 	scheme, rest, ok := strings.Cut(spec, ":")
 	if !ok || rest == "" {

@@ -353,9 +353,11 @@ func (s *virtioSession) wait() {
 	}
 }
 
-// ErrSessionRestart ends a virtio-console session when a new HELLO
+// errSessionRestart ends a virtio-console session when a new HELLO
 // arrives in it: the host disconnected and reconnected faster than the
-// guest could see the hang-up. The HELLO opens the next session.
+// guest could see the hang-up. Receive keeps the HELLO on the listener,
+// and the next Accept's channel delivers it first, so it opens the next
+// session. It wraps io.EOF: to the server, the old session just ended.
 var errSessionRestart = fmt.Errorf("channel: virtio port: host reconnected: %w", io.EOF)
 
 // virtioChannel is a session's Channel. A virtio-console port has no

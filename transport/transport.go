@@ -57,7 +57,8 @@ import (
 // Listen returns an agent-side Listener for spec. It takes the socket
 // options mode= and group= but refuses the policy options (allow=,
 // block=, uid=, gid=, cid=, token-file=) rather than drop them: serve
-// such a spec with agent.ListenConfig, which applies them.
+// such a spec with agent.ListenConfig, which applies them. ctx is not
+// used: creating a listener does not block (Accept takes its own ctx).
 func Listen(ctx context.Context, spec string, opts channel.StreamOptions) (channel.Listener, error) {
 	t, err := ParseTarget(spec)
 	if err != nil {
@@ -72,7 +73,7 @@ func Listen(ctx context.Context, spec string, opts channel.StreamOptions) (chann
 // ListenTarget returns an agent-side Listener for t, applying its socket
 // options (mode=, group=). It does not apply the policy options: that is
 // the caller's part (agent.ListenConfig wraps the listener with
-// rpc.WithPolicy).
+// rpc.WithPolicy). As for Listen, ctx is not used.
 func ListenTarget(ctx context.Context, t Target, opts channel.StreamOptions) (channel.Listener, error) {
 	if err := t.Check(); err != nil {
 		return nil, err
