@@ -131,7 +131,7 @@ func (c *Client) handle(f *wire.Frame) error {
 		c.pmu.Lock()
 		if ch, ok := c.pings[v]; ok {
 			close(ch)
-			c.woke.Store(true)
+			c.wokeReader()
 			delete(c.pings, v)
 		}
 		c.pmu.Unlock()
@@ -161,21 +161,10 @@ func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
 	if err := c.sendControl(0, wire.TypePing, 0, wire.AppendPing(nil, seq)); err != nil {
 		return 0, err
 	}
-	if c.tryRead() {
-		if err := c.readUntil(ctx, done); err != nil {
-			return 0, err
-		}
-		return time.Since(start), nil
+	if _, err := c.awaitReply(ctx, done); err != nil {
+		return 0, err
 	}
-	c.needReader()
-	select {
-	case <-done:
-		return time.Since(start), nil
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	case <-c.closed:
-		return 0, c.connErr()
-	}
+	return time.Since(start), nil
 }
 
 // Call invokes method with args (marshaled to JSON; nil sends none) and
@@ -187,25 +176,19 @@ func (c *Client) Call(ctx context.Context, method string, args, result any) erro
 	if err != nil {
 		return err
 	}
-	if c.tryRead() {
-		switch err := c.readUntil(ctx, s.done); {
-		case err == nil:
-			err := s.result(result)
-			c.recycle(s)
-			return err
-		case err == ctx.Err():
-			s.cancel(err)
-			return err
-		}
-		<-s.done // the connection ended, and with it s
-	} else {
-		select {
-		case <-s.done:
-		case <-ctx.Done():
-			s.cancel(ctx.Err())
-			return ctx.Err()
-		}
+	readSelf, err := c.awaitReply(ctx, s.done)
+	switch {
+	case err == nil && readSelf:
+		// Only a caller that read its own reply may reuse s: another
+		// reader still touches s after closing s.done.
+		err := s.result(result)
+		c.recycle(s)
+		return err
+	case err != nil && err == ctx.Err():
+		s.cancel(err)
+		return err
 	}
+	<-s.done // s ended, or the connection did and ends s with it
 	return s.result(result)
 }
 
@@ -446,5 +429,5 @@ func (s *Stream) end(err error) {
 	s.finishRecv(err)
 	s.finishSend()
 	close(s.done)
-	s.c.woke.Store(true)
+	s.c.wokeReader()
 }

@@ -172,6 +172,26 @@ func (c *Client) stopReading() {
 	}
 }
 
+// awaitReply waits until done is closed, reading the connection on the
+// calling goroutine if nobody else does (readSelf) and otherwise being
+// handed the reply. It returns nil once done is closed, ctx's error when
+// ctx ends first, or the error of operations on a closed connection.
+// Call and Ping share it.
+func (c *Client) awaitReply(ctx context.Context, done <-chan struct{}) (readSelf bool, err error) {
+	if c.tryRead() {
+		return true, c.readUntil(ctx, done)
+	}
+	c.needReader()
+	select {
+	case <-done:
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-c.closed:
+		return false, c.connErr()
+	}
+}
+
 // readUntil reads frames on the calling goroutine, which holds the
 // reader role, until done is closed (nil), ctx ends (ctx's error) or the
 // connection does (the error of operations on a closed connection).

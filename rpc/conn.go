@@ -47,7 +47,8 @@ type ctrlFrame struct {
 }
 
 // conn is one HELLO-negotiated connection: the frame read loop, the
-// control-frame writer and the stream table. Server and client embed it.
+// control-frame writer and the stream table. serverConn and Client embed
+// it.
 type conn struct {
 	ch  channel.Channel
 	log *slog.Logger
@@ -66,9 +67,10 @@ type conn struct {
 	ctrl  []ctrlFrame
 	cwake chan struct{} // capacity 1
 
-	// woke is set when a goroutine was made runnable on the reader's
-	// behalf (a handler, a waiting caller, the control writer), so that
-	// the read loop yields to it before reading on.
+	// woke is set (wokeReader) when a goroutine was made runnable on the
+	// reader's behalf (a handler, a waiting caller or reader of a stream,
+	// the control writer), so that the read loop yields to it before
+	// reading on.
 	woke atomic.Bool
 	// frames counts frames received, for the server's idle check.
 	frames atomic.Uint64
@@ -178,9 +180,15 @@ func (c *conn) yield() {
 	}
 }
 
+// wokeReader notes that the frame being handled made a goroutine
+// runnable, so that yield lets it run before the next read.
+func (c *conn) wokeReader() { c.woke.Store(true) }
+
 // readFrame receives one frame and acts on it. An error other than ctx
 // ending ends the connection; ctx ending leaves it intact, since the
-// channel resumes an interrupted frame on the next Receive.
+// channel resumes an interrupted frame on the next Receive. Only a caller
+// reading its own reply passes a ctx that can end, and only on a
+// channel.Interruptible channel; the read loops pass Background.
 func (c *conn) readFrame(ctx context.Context, f *wire.Frame, handle func(f *wire.Frame) error) error {
 	err := c.ch.Receive(ctx, f)
 	if err == nil {
@@ -289,7 +297,7 @@ func (c *conn) queue(cf ctrlFrame) error {
 	c.cmu.Unlock()
 	select {
 	case c.cwake <- struct{}{}:
-		c.woke.Store(true)
+		c.wokeReader()
 	default:
 	}
 	return nil
@@ -342,6 +350,13 @@ func (c *conn) sendData(id uint32, flags wire.Flags, p []byte) error {
 	return c.send(&f)
 }
 
+// send writes f from the calling goroutine. It takes no ctx, and a
+// caller's ctx cannot interrupt it while the transport blocks: a frame
+// abandoned half-written would leave the peer reading the rest of the
+// stream as the remainder of that frame, so the only way out of such a
+// write is to close the connection, which is what ends it (Client.Close,
+// the server's shutdown, or the peer going away). Callers bound only the
+// waits before a send (stream windows) with their ctx.
 func (c *conn) send(f *wire.Frame) error {
 	select {
 	case <-c.closed:

@@ -33,11 +33,16 @@ func (f HandlerFunc) ServeRPC(ctx context.Context, call *Call) (any, error) { re
 // goroutine: a call then costs two goroutine switches less, which is a
 // large part of a small call's latency. While h runs no other frame of
 // the connection is read, so h must return promptly and must not wait
-// for the peer: a Read or Write of the call's DATA that would block
-// fails with FailedPrecondition instead. The server reuses an inline
-// call's Call and context for later calls, so neither may be kept, by h
-// or its middleware, once h has returned. The built-in sys.ping and
-// sys.info are inline; handlers that run commands or touch files are not.
+// for the peer: a Read that would wait for DATA, or a Write that would
+// wait for the peer to open its flow-control window, fails with
+// FailedPrecondition instead. (A Write still waits while the transport
+// takes the frame, as every write does.) The server may reuse an inline
+// call's Call and context for a later call on the connection, so neither
+// may be kept, by h or its middleware, once h has returned. The mark is
+// seen only on the Handler given to RegisterHandler itself: wrapping the
+// result of Inline in another Handler hides it (middleware added with Use
+// does not). The built-in sys.ping and sys.info are inline; handlers that
+// run commands or touch files are not.
 func Inline(h Handler) Handler { return inlineHandler{h} }
 
 type inlineHandler struct{ Handler }

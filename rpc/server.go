@@ -494,7 +494,7 @@ func (sc *serverConn) open(f *wire.Frame) error {
 		sc.workers.Add(1)
 		go sc.worker(c)
 	}
-	sc.woke.Store(true)
+	sc.wokeReader()
 	return nil
 }
 

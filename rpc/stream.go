@@ -10,7 +10,7 @@ import (
 )
 
 // Lane numbers a DATA sub-channel of a stream (0..15). Lane 0 is the
-// default; package process uses 1 for stderr. All lanes of a stream share
+// default; package process uses 1 for stderr and 2 for its events. All lanes of a stream share
 // its flow-control window, so a reader must drain every lane it expects.
 type Lane uint8
 
@@ -48,7 +48,7 @@ func (s *streamCore) notifyLocked() {
 	if s.changed != nil {
 		close(s.changed)
 		s.changed = nil
-		s.c.woke.Store(true)
+		s.c.wokeReader()
 	}
 }
 
@@ -148,7 +148,8 @@ func (s *streamCore) finishRecv(err error) {
 	s.mu.Unlock()
 }
 
-// finishSend stops further sends with err.
+// finishSend stops further sends: a write waiting for window, and any
+// later one, returns its errClosed.
 func (s *streamCore) finishSend() {
 	s.mu.Lock()
 	s.sendFin = true
@@ -253,7 +254,8 @@ func (s *streamCore) writeTo(ctx context.Context, lane Lane, w io.Writer) (int64
 
 // write sends p as DATA on lane, blocking while the window is closed.
 // Concurrent writers (say stdout and stderr pumps on two lanes) share the
-// window; each chunk goes out as one whole frame.
+// window; each chunk goes out as one whole frame. ctx bounds the wait for
+// window, not a frame's write to the transport (see conn.send).
 func (s *streamCore) write(ctx context.Context, lane Lane, p []byte, errClosed error) (int, error) {
 	if lane > wire.MaxLane {
 		return 0, fmt.Errorf("rpc: lane %d out of range [0, %d]", lane, wire.MaxLane)
