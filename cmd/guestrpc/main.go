@@ -65,6 +65,10 @@ func commands() map[string]command {
 		"chown":  {"set the owner of guest files", runChown},
 		"touch":  {"create guest files or set their times to now", runTouch},
 		"mktemp": {"make a unique guest file or directory and print its path", runMktemp},
+		"ps":     {"list the processes the agent runs", runPs},
+		"kill":   {"signal a process the agent runs (or a guest pid)", runKill},
+		"start":  {"start a detached guest command and print its pid", runStart},
+		"getenv": {"print the guest environment a started command gets", runGetenv},
 	}
 }
 
