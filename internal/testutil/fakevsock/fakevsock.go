@@ -43,16 +43,33 @@ type Hybrid struct {
 // NewHybrid listens on a unix socket in a temp dir; it stops with the test.
 func NewHybrid(t testing.TB) *Hybrid {
 	t.Helper()
-	h := &Hybrid{Path: filepath.Join(t.TempDir(), "v.sock"), services: map[uint32]Service{}, nextLocal: 1 << 30}
-	l, err := net.Listen("unix", h.Path)
+	h, err := StartHybrid(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+// StartHybrid is NewHybrid outside a test (in an Example): it listens on
+// dir/v.sock until Close.
+func StartHybrid(dir string) (*Hybrid, error) {
+	h := &Hybrid{Path: filepath.Join(dir, "v.sock"), services: map[uint32]Service{}, nextLocal: 1 << 30}
+	l, err := net.Listen("unix", h.Path)
+	if err != nil {
+		return nil, err
 	}
 	h.l = l
 	h.wg.Add(1)
 	go h.accept()
-	t.Cleanup(func() { l.Close(); h.wg.Wait() })
-	return h
+	return h, nil
+}
+
+// Close stops listening and waits for the services' connections to end.
+func (h *Hybrid) Close() error {
+	err := h.l.Close()
+	h.wg.Wait()
+	return err
 }
 
 // Listen makes a guest service listen on port.
