@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestParseForward(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want forwardSpec
+		bad  bool
+	}{
+		{in: "8080:80", want: forwardSpec{"127.0.0.1:8080", "tcp", "127.0.0.1:80"}},
+		{in: "0:db:5432", want: forwardSpec{"127.0.0.1:0", "tcp", "db:5432"}},
+		{in: "0.0.0.0:8080:10.0.0.2:80", want: forwardSpec{"0.0.0.0:8080", "tcp", "10.0.0.2:80"}},
+		{in: "2375:unix:/run/docker.sock", want: forwardSpec{"127.0.0.1:2375", "unix", "/run/docker.sock"}},
+		{in: "localhost:2375:unix:/a:b", want: forwardSpec{"localhost:2375", "unix", "/a:b"}},
+		{in: "8080", bad: true},
+		{in: "8080:0", bad: true},
+		{in: "x:80", bad: true},
+		{in: "8080:70000", bad: true},
+		{in: "1:2:3:4:5", bad: true},
+		{in: "8080:unix:", bad: true},
+	} {
+		got, err := parseForward(tc.in)
+		if tc.bad != (err != nil) || (!tc.bad && got != tc.want) {
+			t.Errorf("parseForward(%q) = %+v, %v; want %+v (error: %v)", tc.in, got, err, tc.want, tc.bad)
+		}
+	}
+}
+
+// upperServer answers each connection with what it read, in upper case,
+// once the client has half-closed: so a forward that loses the half-close
+// or the last bytes fails.
+func upperServer(t *testing.T, network, addr string) net.Listener {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
+	must(t, err)
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				b, _ := io.ReadAll(c)
+				c.Write(bytes.ToUpper(b))
+			}()
+		}
+	}()
+	return ln
+}
+
+func TestForward(t *testing.T) {
+	target := startAgent(t)
+	tcpSrv := upperServer(t, "tcp", "127.0.0.1:0")
+	unixPath := filepath.Join(t.TempDir(), "guest.sock")
+	upperServer(t, "unix", unixPath)
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	dead.Close() // a guest port nobody listens on
+
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	var errOut syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"--connect", target, "forward",
+			"0:" + tcpSrv.Addr().String(), "0:unix:" + unixPath, "0:" + dead.Addr().String()}, strings.NewReader(""), pw, &errOut)
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	var locals []string
+	for range 3 {
+		if !sc.Scan() {
+			t.Fatalf("forward printed no listener; stderr %q", errOut.String())
+		}
+		f := strings.Fields(sc.Text()) // forwarding LOCAL -> NET ADDR
+		locals = append(locals, f[1])
+	}
+	go io.Copy(io.Discard, pr)
+
+	var wg sync.WaitGroup
+	for i, msg := range []string{"through tcp", "through unix", "through tcp again"} {
+		local := locals[[]int{0, 1, 0}[i]]
+		wg.Add(1)
+		go func() { // concurrent connections through the same forward
+			defer wg.Done()
+			if got := roundTrip(t, local, msg); got != strings.ToUpper(msg) {
+				t.Errorf("via %s: %q; want %q", local, got, strings.ToUpper(msg))
+			}
+		}()
+	}
+	wg.Wait()
+	if got := roundTrip(t, locals[2], "to nobody"); got != "" {
+		t.Errorf("a dead guest port answered %q", got)
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("forward exited %d after being stopped; stderr %q", code, errOut.String())
+	}
+	if want := "connection refused"; !strings.Contains(errOut.String(), want) {
+		t.Errorf("stderr %q does not report the refused guest dial", errOut.String())
+	}
+}
+
+// roundTrip sends msg to addr, half-closes and returns the whole reply.
+func roundTrip(t *testing.T, addr, msg string) string {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Error(err)
+		return ""
+	}
+	defer c.Close()
+	c.Write([]byte(msg))
+	c.(*net.TCPConn).CloseWrite()
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+// syncBuffer is a bytes.Buffer for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
