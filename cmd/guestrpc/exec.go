@@ -87,31 +87,13 @@ func runExec(ctx context.Context, c *rpc.Client, args []string, stdin io.Reader,
 	if err != nil {
 		return 1, err
 	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			case s := <-sigs:
-				if s == os.Interrupt {
-					_ = p.Signal(ctx, "INT")
-					continue
-				}
-				fd := outFd
-				if !outTerm {
-					fd = inFd
-				}
-				if rows, cols, err := term.Size(fd); err == nil {
-					_ = p.Resize(ctx, rows, cols)
-				}
-			}
-		}
-	}()
+	fd := outFd
+	if !outTerm {
+		fd = inFd
+	}
+	stop := relaySignals(ctx, p, sigs, fd)
 	_, err = p.Wait()
-	close(stop)
-	<-done
+	stop()
 	if e, ok := process.IsExit(err); ok {
 		if e.TimedOut {
 			fmt.Fprintf(stderr, "guestrpc exec: %s: killed after its %v timeout\r\n", spec.Path, *timeout)
@@ -122,6 +104,30 @@ func runExec(ctx context.Context, c *rpc.Client, args []string, stdin io.Reader,
 		return 1, err
 	}
 	return 0, nil
+}
+
+// relaySignals forwards Ctrl-C (SIGINT) to p and, on a window change,
+// the size of the terminal fd, until the returned stop is called.
+func relaySignals(ctx context.Context, p *process.Process, sigs <-chan os.Signal, fd uintptr) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			case s := <-sigs:
+				if s == os.Interrupt {
+					_ = p.Signal(ctx, "INT")
+					continue
+				}
+				if rows, cols, err := term.Size(fd); err == nil {
+					_ = p.Resize(ctx, rows, cols)
+				}
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
 }
 
 // terminalFd reports whether v is a file on a terminal, and its fd.

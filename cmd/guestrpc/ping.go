@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -14,14 +13,13 @@ import (
 )
 
 func runPing(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("ping", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("ping", "[-n COUNT]", "Calls sys.ping COUNT times and prints the round-trip times.", stderr)
 	n := fs.Int("n", 100, "number of sys.ping calls")
-	if err := fs.Parse(args); err != nil {
-		return 2, err
+	if err := parse(fs, args, 0, 0); err != nil {
+		return exitUsage, err
 	}
 	if *n < 1 {
-		return 2, fmt.Errorf("-n %d: need at least one ping", *n)
+		return exitUsage, usageErrorf("-n %d: need at least one ping", *n)
 	}
 	rtts := make([]time.Duration, 0, *n)
 	for range *n {

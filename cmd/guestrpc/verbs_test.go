@@ -54,3 +54,27 @@ func runVerbCases(t *testing.T, target string, cases []verbCase) {
 		})
 	}
 }
+
+// TestHelp checks that every verb explains itself without an agent.
+func TestHelp(t *testing.T) {
+	t.Setenv("GUESTRPC_CONNECT", "")
+	for name := range commands() {
+		code, out, errOut := cli(t, "", "help", name)
+		if code != exitOK || !strings.HasPrefix(out, "usage: guestrpc "+name) || errOut != "" {
+			t.Errorf("help %s: exit %d, stdout %q, stderr %q; want 0 and its usage on stdout", name, code, out, errOut)
+		}
+	}
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stdout string
+	}{
+		{[]string{"help"}, exitOK, "exit statuses"},
+		{[]string{"help", "frobnicate"}, exitUsage, ""},
+		{[]string{"help", "ls", "rm"}, exitUsage, ""},
+	} {
+		if code, out, _ := cli(t, "", tc.args...); code != tc.code || !strings.Contains(out, tc.stdout) {
+			t.Errorf("%q: exit %d, stdout %q; want %d and %q", tc.args, code, out, tc.code, tc.stdout)
+		}
+	}
+}
