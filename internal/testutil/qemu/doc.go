@@ -1,10 +1,7 @@
-// Package qemu is the end-to-end lab: it makes sure QEMU, a Debian cloud
-// kernel and a static busybox are at hand (installing them through apt
-// when allowed), builds an initramfs in Go with examples/init as /init
-// plus the kernel modules it needs in dependency order, and boots it
-// under TCG with the agent's virtio-console port on a unix socket.
+// Package qemu is the end-to-end lab's test helper: a thin layer over the
+// public package vmm/qemu that skips (or, with GUESTRPC_E2E=1, fails) a
+// test when the lab is missing, boots the guest for one test, logs its
+// console through t.Logf and tears it down when the test ends.
 //
-// Tests call Start and then VM.Ready for a connected client. Without the
-// assets they skip, naming what to install; with GUESTRPC_E2E=1 (make
-// test, CI) the assets are installed on demand and required.
+// Tests call Start and then VM.Ready for a connected client.
 package qemu

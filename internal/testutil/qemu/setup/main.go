@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/guestrpc/guestrpc/internal/testutil/qemu"
+	"github.com/guestrpc/guestrpc/vmm/qemu"
 )
 
 func main() {

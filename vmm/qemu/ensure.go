@@ -25,7 +25,7 @@ type Assets struct {
 
 // ErrMissing reports that QEMU or a kernel is absent and could not be
 // installed; its message says what to install.
-var ErrMissing = errors.New("qemu lab: not available")
+var ErrMissing = errors.New("qemu: lab not available")
 
 // Ensure finds QEMU, a Debian cloud kernel and a static busybox. With
 // install set it installs QEMU through apt-get (as root) and downloads
