@@ -101,14 +101,16 @@ func runForward(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, 
 		fw.wg.Add(1)
 		go fw.serve(ctx, ln, f)
 	}
+	agentGone := false
 	select {
 	case <-ctx.Done():
 	case <-c.Done():
+		agentGone = true
 	}
 	cancel()
 	fw.wg.Wait()
-	if err := c.Err(); err != nil && ctx.Err() == nil {
-		return exitUnreachable, fmt.Errorf("the agent connection ended: %w", err)
+	if agentGone {
+		return exitUnreachable, fmt.Errorf("the connection to the agent ended (%v)", c.Err())
 	}
 	return exitOK, nil
 }

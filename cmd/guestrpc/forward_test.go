@@ -10,6 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/guestrpc/guestrpc/agent"
+	"github.com/guestrpc/guestrpc/channel"
 )
 
 func TestParseForward(t *testing.T) {
@@ -149,4 +152,34 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestForwardAgentGone: forward stops with status 7 when the agent does.
+func TestForwardAgentGone(t *testing.T) {
+	a, err := agent.New(agent.Config{Name: "going"})
+	must(t, err)
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := channel.ListenUnix(sock, channel.StreamOptions{})
+	must(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() { defer close(served); _ = a.Serve(ctx, l) }()
+	stopAgent := func() { cancel(); <-served; l.Close(); a.Close() }
+	defer stopAgent()
+
+	pr, pw := io.Pipe()
+	var errOut syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- run(context.Background(), []string{"--connect", "unix:" + sock, "forward", "0:1"}, strings.NewReader(""), pw, &errOut)
+		pw.Close()
+	}()
+	if _, err := bufio.NewReader(pr).ReadString('\n'); err != nil {
+		t.Fatalf("forward printed no listener: %v; stderr %q", err, errOut.String())
+	}
+	go io.Copy(io.Discard, pr)
+	stopAgent()
+	if code := <-done; code != exitUnreachable {
+		t.Errorf("forward exited %d when the agent went away; want %d; stderr %q", code, exitUnreachable, errOut.String())
+	}
 }
