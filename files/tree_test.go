@@ -3,7 +3,6 @@ package files
 import (
 	"os"
 	"path/filepath"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -25,7 +24,7 @@ func treeCases() []treeCase {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, ok := tr.(*beneathTree); !ok && runtime.GOOS == "linux" {
+			if !isBeneathTree(tr) {
 				t.Fatalf("newTree gave %T, want *beneathTree: openat2 is missing or forbidden here", tr)
 			}
 			return tr
