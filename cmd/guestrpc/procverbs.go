@@ -96,15 +96,27 @@ func killPids(ctx context.Context, c *rpc.Client, sig string, pids []string) (in
 
 // startScript starts "$0" "$@" in a new session with its stdio on
 // /dev/null, prints its pid and exits, leaving it running: the agent
-// only kills the process groups of calls still running. setsid -f keeps
-// the signals that sh's background jobs ignore (INT, QUIT) usable.
+// only kills the process groups of calls still running. setsid run by
+// setsid forks (util-linux's and busybox's alike, the inner one being a
+// group leader), so the command keeps SIGINT and SIGQUIT, which sh's
+// background jobs ignore; the pid comes back through a FIFO, so this
+// script outlasts the child's echo, which the agent's output grace
+// after the leader exits would not wait for. Without setsid or mkfifo
+// the command is a background job.
 const startScript = `command -v "$0" >/dev/null 2>&1 || { echo "$0: command not found" >&2; exit 127; }
-if command -v setsid >/dev/null 2>&1; then
-	setsid -f sh -c 'echo $$ >&3; exec 3>&-; exec "$@"' sh "$0" "$@" 3>&1 </dev/null >/dev/null 2>&1
-else
+if ! command -v setsid >/dev/null 2>&1 || ! command -v mkfifo >/dev/null 2>&1; then
 	"$0" "$@" </dev/null >/dev/null 2>&1 &
 	echo $!
-fi`
+	exit 0
+fi
+d=$(mktemp -d) && mkfifo "$d/pid" || exit 1
+setsid setsid sh -c 'echo $$ >"$1"; shift; exec "$@" </dev/null >/dev/null 2>&1' sh "$d/pid" "$0" "$@" </dev/null >/dev/null 2>&1
+read -r pid <"$d/pid"
+rm -rf "$d"
+echo "$pid"`
+
+// startTimeout bounds the start script.
+const startTimeout = 30 * time.Second
 
 // runStart is `guestrpc start [-u USER] [-e K=V] [-w DIR] -- CMD [ARGS...]`.
 func runStart(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, stdout, stderr io.Writer) (int, error) {
@@ -119,7 +131,9 @@ func runStart(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, st
 		return exitUsage, err
 	}
 	var out, errOut bytes.Buffer
-	spec := process.Spec{Shell: startScript, Args: fset.Args(), Env: env, Dir: *dir, User: *user}
+	// The timeout ends a script whose child never wrote its pid; the
+	// command, in its own session, is out of its reach.
+	spec := process.Spec{Shell: startScript, Args: fset.Args(), Env: env, Dir: *dir, User: *user, Timeout: startTimeout}
 	_, err := process.NewClient(c).Run(ctx, spec, nil, &limitedWriter{w: &out, n: 64}, &limitedWriter{w: &errOut, n: 4 << 10})
 	if e, ok := process.IsExit(err); ok {
 		msg := fmt.Errorf("%s: %s", fset.Arg(0), strings.TrimSpace(errOut.String()))

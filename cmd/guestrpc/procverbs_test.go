@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -147,4 +148,42 @@ func sessionOf(t *testing.T, pid int) int {
 	sid, err := strconv.Atoi(f[3])
 	must(t, err)
 	return sid
+}
+
+// TestStartWithBusybox runs start where the guest's tools are busybox's
+// (whose setsid has no -f), and where setsid is missing altogether.
+func TestStartWithBusybox(t *testing.T) {
+	home, _ := os.UserCacheDir()
+	bb := filepath.Join(home, "guestrpc", "busybox", "bin", "busybox")
+	if _, err := os.Stat(bb); err != nil {
+		t.Skipf("no busybox from make e2e-setup: %v", err)
+	}
+	target := startAgent(t)
+	for _, tc := range []struct {
+		name       string
+		tools      []string
+		ownSession bool
+	}{
+		{"busybox setsid", []string{"sh", "setsid", "mkfifo", "mktemp", "rm", "sleep"}, true},
+		{"no setsid", []string{"sh", "sleep"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, tool := range tc.tools {
+				must(t, os.Symlink(bb, filepath.Join(dir, tool)))
+			}
+			code, out, errOut := cli(t, "", "--connect", target, "start", "-e", "PATH="+dir, "--", "sleep", "100")
+			pid, err := strconv.Atoi(strings.TrimSpace(out))
+			if code != exitOK || err != nil {
+				t.Fatalf("start: exit %d, stdout %q, stderr %q", code, out, errOut)
+			}
+			defer syscall.Kill(pid, syscall.SIGKILL)
+			if exited(pid) {
+				t.Fatalf("pid %d is not running after start returned", pid)
+			}
+			if got := sessionOf(t, pid) == pid; got != tc.ownSession {
+				t.Errorf("pid %d leads its own session: %v; want %v", pid, got, tc.ownSession)
+			}
+		})
+	}
 }
