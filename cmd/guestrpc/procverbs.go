@@ -137,6 +137,9 @@ func runStart(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, st
 	_, err := process.NewClient(c).Run(ctx, spec, nil, &limitedWriter{w: &out, n: 64}, &limitedWriter{w: &errOut, n: 4 << 10})
 	if e, ok := process.IsExit(err); ok {
 		msg := fmt.Errorf("%s: %s", fset.Arg(0), strings.TrimSpace(errOut.String()))
+		if e.TimedOut {
+			msg = fmt.Errorf("%s: the guest reported no pid within %v (%s)", fset.Arg(0), startTimeout, strings.TrimSpace(errOut.String()))
+		}
 		if e.ExitCode == 127 {
 			return exitNotFound, msg
 		}
