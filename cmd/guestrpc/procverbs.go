@@ -136,7 +136,7 @@ func runStart(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, st
 	spec := process.Spec{Shell: startScript, Args: fset.Args(), Env: env, Dir: *dir, User: *user, Timeout: startTimeout}
 	_, err := process.NewClient(c).Run(ctx, spec, nil, &limitedWriter{w: &out, n: 64}, &limitedWriter{w: &errOut, n: 4 << 10})
 	if e, ok := process.IsExit(err); ok {
-		msg := fmt.Errorf("%s: %s", fset.Arg(0), strings.TrimSpace(errOut.String()))
+		msg := fmt.Errorf("%s: %w: %s", fset.Arg(0), e, strings.TrimSpace(errOut.String()))
 		if e.TimedOut {
 			msg = fmt.Errorf("%s: the guest reported no pid within %v (%s)", fset.Arg(0), startTimeout, strings.TrimSpace(errOut.String()))
 		}
