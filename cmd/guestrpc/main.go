@@ -2,6 +2,7 @@
 //
 //	guestrpc --connect TARGET VERB [FLAGS] [ARGS]
 //	guestrpc help [VERB]
+//	guestrpc vm run [--kernel K] [--files DIR] [-- CMD [ARGS]]   (boots its own VM; no --connect)
 //
 // The verbs cover govc's guest commands: ping, info, exec, cp, ls, stat,
 // rm, mkdir, mv, chmod, chown, touch, mktemp, ps, kill, start, getenv,
@@ -73,6 +74,7 @@ func commands() map[string]command {
 		"halt":    {"power the guest off", runHalt},
 		"reboot":  {"reboot the guest", runReboot},
 		"call":    {"call any registered method with JSON arguments", runCall},
+		"vm":      {"boot a QEMU VM with the agent, run a command in it, tear it down (no --connect)", runVM},
 	}
 }
 
@@ -108,11 +110,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fs.Usage()
 		return exitUsage
 	}
-	c, code := connect(ctx, g, stderr)
-	if c == nil {
-		return code
+	var c *rpc.Client
+	if !bootsOwnVM(fs.Arg(0)) {
+		var code int
+		if c, code = connect(ctx, g, stderr); c == nil {
+			return code
+		}
+		defer c.Close()
 	}
-	defer c.Close()
 	code, err := cmd.run(ctx, c, fs.Args()[1:], stdin, stdout, stderr)
 	if err != nil {
 		var rep errReported

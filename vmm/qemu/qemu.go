@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -21,9 +22,18 @@ type Config struct {
 	VMPort bool
 	// Lifetime, when set, is a hard limit: QEMU is killed after it.
 	Lifetime time.Duration
+	// Logger receives Boot's notices (nil: none).
+	Logger *slog.Logger
 	// OnConsole, when set, is called with each line of the serial
 	// console as it arrives (from one goroutine, in order).
 	OnConsole func(line string)
+}
+
+func (c Config) logger() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Logger
 }
 
 // accel resolves Accel's automatic choice.
