@@ -40,7 +40,7 @@ func runStat(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, std
 			continue
 		}
 		fmt.Fprintf(stdout, "path: %s\ntype: %s\nmode: %s (%04o)\nsize: %d\nuid: %d\ngid: %d\nmtime: %s\n",
-			e.Path, e.Type, e.Mode, fi.Mode.Perm(), e.Size, e.UID, e.GID, e.MTime.Format(time.RFC3339Nano))
+			e.Path, e.Type, e.Mode, e.Perm, e.Size, e.UID, e.GID, e.MTime.Format(time.RFC3339Nano))
 		if e.Link != "" {
 			fmt.Fprintf(stdout, "link: %s\n", e.Link)
 		}

@@ -85,7 +85,7 @@ func TestFileVerbs(t *testing.T) {
 		{name: "ls bad flag", args: []string{"ls", "-x", g}, code: exitUsage, stderr: "usage: guestrpc ls"},
 		{name: "stat", args: []string{"stat", at("a.txt")}, stdout: "type: file\nmode: -rw-r----- (0640)\nsize: 5\n"},
 		{name: "stat --json symlink", args: []string{"stat", "--json", at("link")}, check: func(t *testing.T, out string) {
-			want := []entry{{Path: at("link"), Name: "link", Type: "symlink", Mode: "Lrwxrwxrwx", Perm: 0o777, Size: 5, Link: "a.txt"}}
+			want := []entry{{Path: at("link"), Name: "link", Type: "symlink", Mode: "lrwxrwxrwx", Perm: 0o777, Size: 5, Link: "a.txt"}}
 			if diff := cmp.Diff(want, jsonEntries(t, out)); diff != "" {
 				t.Errorf("stat --json (-want +got):\n%s", diff)
 			}
@@ -161,6 +161,26 @@ func gone(paths ...string) func(*testing.T, string) {
 			if _, err := os.Lstat(p); !os.IsNotExist(err) {
 				t.Errorf("%s still there: %v", p, err)
 			}
+		}
+	}
+}
+
+func TestLsMode(t *testing.T) {
+	for m, want := range map[fs.FileMode]string{
+		0o644:                                     "-rw-r--r--",
+		fs.ModeDir | 0o755:                        "drwxr-xr-x",
+		fs.ModeDir | fs.ModeSticky | 0o777:        "drwxrwxrwt",
+		fs.ModeDir | fs.ModeSticky | 0o770:        "drwxrwx--T",
+		fs.ModeSymlink | 0o777:                    "lrwxrwxrwx",
+		fs.ModeSetuid | 0o755:                     "-rwsr-xr-x",
+		fs.ModeSetuid | fs.ModeSetgid | 0o604:     "-rwS--Sr--",
+		fs.ModeDevice | fs.ModeCharDevice | 0o666: "crw-rw-rw-",
+		fs.ModeDevice | 0o660:                     "brw-rw----",
+		fs.ModeNamedPipe | 0o600:                  "prw-------",
+		fs.ModeSocket | 0o777:                     "srwxrwxrwx",
+	} {
+		if got := lsMode(m); got != want {
+			t.Errorf("lsMode(%v) = %q; want %q", m, got, want)
 		}
 	}
 }

@@ -34,7 +34,7 @@ func newEntry(p string, fi files.FileInfo) entry {
 			perm |= bit
 		}
 	}
-	return entry{Path: p, Name: fi.Name, Type: fileType(fi.Mode), Mode: fi.Mode.String(), Perm: perm,
+	return entry{Path: p, Name: fi.Name, Type: fileType(fi.Mode), Mode: lsMode(fi.Mode), Perm: perm,
 		Size: fi.Size, UID: fi.UID, GID: fi.GID, MTime: fi.ModTime, Link: fi.Link}
 }
 
@@ -57,6 +57,45 @@ func fileType(m fs.FileMode) string {
 		return "device"
 	}
 	return "other"
+}
+
+// lsMode renders m as ls -l does: drwxr-xr-x, lrwxrwxrwx, -rwsr-xr-x,
+// drwxrwxrwt (Go's FileMode.String differs for all but the plain ones).
+func lsMode(m fs.FileMode) string {
+	b := []byte("-rwxrwxrwx")
+	switch {
+	case m.IsDir():
+		b[0] = 'd'
+	case m&fs.ModeSymlink != 0:
+		b[0] = 'l'
+	case m&fs.ModeSocket != 0:
+		b[0] = 's'
+	case m&fs.ModeNamedPipe != 0:
+		b[0] = 'p'
+	case m&fs.ModeCharDevice != 0:
+		b[0] = 'c'
+	case m&fs.ModeDevice != 0:
+		b[0] = 'b'
+	}
+	for i := range 9 {
+		if m&(1<<(8-i)) == 0 {
+			b[i+1] = '-'
+		}
+	}
+	for _, sp := range []struct {
+		bit fs.FileMode
+		i   int
+		c   byte // lower case when the x bit under it is set
+	}{{fs.ModeSetuid, 3, 's'}, {fs.ModeSetgid, 6, 's'}, {fs.ModeSticky, 9, 't'}} {
+		switch {
+		case m&sp.bit == 0:
+		case b[sp.i] == 'x':
+			b[sp.i] = sp.c
+		default:
+			b[sp.i] = sp.c - 'a' + 'A'
+		}
+	}
+	return string(b)
 }
 
 // writeJSON writes v as one line of JSON.
@@ -147,7 +186,7 @@ func (ls *lister) print(full, name string, fi files.FileInfo) {
 		if fi.Link != "" {
 			link = " -> " + fi.Link
 		}
-		fmt.Fprintf(ls.out, "%s %5d %5d %10d %s %s%s\n", fi.Mode, fi.UID, fi.GID, fi.Size,
+		fmt.Fprintf(ls.out, "%s %5d %5d %10d %s %s%s\n", lsMode(fi.Mode), fi.UID, fi.GID, fi.Size,
 			fi.ModTime.Local().Format("2006-01-02 15:04"), name, link)
 	default:
 		fmt.Fprintln(ls.out, name)
