@@ -83,7 +83,7 @@ func Start(ctx context.Context, cfg Config) (*Machine, error) {
 		close(m.exited)
 	}()
 	if cfg.Lifetime > 0 {
-		m.life = time.AfterFunc(cfg.Lifetime, func() { _ = m.Stop() })
+		m.life = time.AfterFunc(cfg.Lifetime, func() { _ = m.kill() })
 	}
 	if err := vmm.WriteState(cfg.StateDir, m.state); err != nil {
 		_ = m.Stop()
@@ -163,6 +163,11 @@ func (m *Machine) Stop() error {
 	if m.life != nil {
 		m.life.Stop()
 	}
+	return m.kill()
+}
+
+// kill is Stop without the lifetime timer, which calls it.
+func (m *Machine) kill() error {
 	if !m.IsRunning() {
 		return nil
 	}
