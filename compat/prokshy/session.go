@@ -107,11 +107,14 @@ type nativeConn struct {
 }
 
 func (c *nativeConn) Read(p []byte) (int, error) {
-	if len(c.r.buf) == 0 {
+	for len(c.r.buf) == 0 {
 		select {
 		case ch, ok := <-c.r.p.ch:
 			if !ok {
 				return 0, io.EOF
+			}
+			if errors.Is(ch.err, io.EOF) && c.r.p.reconnect && c.staleHangup() {
+				continue
 			}
 			if ch.err != nil {
 				return 0, ch.err
@@ -124,6 +127,34 @@ func (c *nativeConn) Read(p []byte) (int, error) {
 	n := copy(p, c.r.buf)
 	c.r.buf = append(c.r.buf[:0], c.r.buf[n:]...)
 	return n, nil
+}
+
+// hangupGrace is how long an EOF on a virtio port must be confirmed by
+// another before it ends the session (the native virtio listener waits
+// as long).
+const hangupGrace = 250 * time.Millisecond
+
+// staleHangup reports whether an EOF the port just read belongs to an
+// earlier host: a virtio port can deliver the previous host's hang-up
+// after the next host connected. With no host, the pump reads EOF again
+// within its first backoff (10 ms); with a host, its read waits for
+// data. So an EOF with no second one within hangupGrace is stale. Data
+// that arrives meanwhile is kept.
+func (c *nativeConn) staleHangup() bool {
+	t := time.NewTimer(hangupGrace)
+	defer t.Stop()
+	select {
+	case ch, ok := <-c.r.p.ch:
+		if !ok || ch.err != nil {
+			return false
+		}
+		c.r.buf = append(c.r.buf, ch.b...)
+		return true
+	case <-t.C:
+		return true
+	case <-c.closed:
+		return false
+	}
 }
 
 func (c *nativeConn) Write(p []byte) (int, error) { return c.w.Write(p) }
