@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/guestrpc/guestrpc/compat/matchlock"
+	"github.com/guestrpc/guestrpc/internal/testutil"
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
@@ -141,13 +142,13 @@ func TestHostHangsUp(t *testing.T) {
 	e := newEnv(t, rpc.Policy{}, func(o *matchlock.Options) { o.TermGrace = 50 * time.Millisecond })
 	for _, cmd := range []string{"echo started; exec sleep 1000", "trap '' TERM; echo started; sleep 1000 & wait; wait"} {
 		ctx, cancel := context.WithCancel(context.Background())
-		out := &lockedBuffer{}
+		out := &testutil.LockedBuffer{}
 		done := make(chan error, 1)
 		go func() {
 			_, err := e.cl.ExecStream(ctx, matchlock.ExecRequest{Command: cmd}, out, nil)
 			done <- err
 		}()
-		out.waitFor(t, "started")
+		out.Wait(t, "started")
 		cancel()
 		if err := <-done; err != context.Canceled {
 			t.Errorf("ExecStream canceled: %v", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/compat/matchlock"
 	"github.com/guestrpc/guestrpc/files"
+	"github.com/guestrpc/guestrpc/internal/testutil"
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
@@ -169,14 +170,14 @@ func TestExecPipe(t *testing.T) {
 
 func TestExecTTY(t *testing.T) {
 	e := newEnv(t, rpc.Policy{}, nil)
-	out := &lockedBuffer{}
+	out := &testutil.LockedBuffer{}
 	s, err := e.cl.ExecTTY(context.Background(), matchlock.ExecTTYRequest{
 		Command: `stty size; read line; stty size; echo "got $line"; exit 5`, Rows: 30, Cols: 100}, out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	out.waitFor(t, "30 100")
+	out.Wait(t, "30 100")
 	if err := s.Resize(matchlock.WindowSize{Rows: 50, Cols: 132}); err != nil {
 		t.Fatal(err)
 	}

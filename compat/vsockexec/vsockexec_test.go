@@ -9,7 +9,6 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/compat/vsockexec"
+	"github.com/guestrpc/guestrpc/internal/testutil"
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
@@ -52,7 +52,7 @@ func TestParseAddr(t *testing.T) {
 type guest struct {
 	host   *vsockexec.Conn
 	raw    net.Conn
-	out    *lockedBuffer
+	out    *testutil.LockedBuffer
 	result chan error
 }
 
@@ -68,7 +68,7 @@ func startGuest(t *testing.T, persistent bool, policy rpc.Policy) *guest {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	g := &guest{out: &lockedBuffer{}, result: make(chan error, 1)}
+	g := &guest{out: &testutil.LockedBuffer{}, result: make(chan error, 1)}
 	c, err := net.Dial("unix", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +153,7 @@ func TestPersistent(t *testing.T) {
 	if err := g.host.Send(ctx, sized("x", 2049)); !errors.Is(err, vsockexec.ErrTooLong) {
 		t.Errorf("Send of 2049 bytes: %v", err)
 	}
-	g.out.waitFor(t, "last\n")
+	g.out.Wait(t, "last\n")
 	g.host.Close() // the host disconnects: the loop ends cleanly
 	if err := <-g.result; err != nil {
 		t.Errorf("Run after the host disconnected: %v", err)
@@ -197,44 +197,6 @@ func TestPolicy(t *testing.T) {
 	err := <-g.result
 	if rpc.CodeOf(err) != rpc.PermissionDenied {
 		t.Errorf("Run with the host refused: %v, want PermissionDenied", err)
-	}
-}
-
-type lockedBuffer struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	changed chan struct{}
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Write(p)
-	if b.changed != nil {
-		close(b.changed)
-		b.changed = nil
-	}
-	return len(p), nil
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *lockedBuffer) waitFor(t *testing.T, want string) {
-	t.Helper()
-	for {
-		b.mu.Lock()
-		if strings.Contains(b.buf.String(), want) {
-			b.mu.Unlock()
-			return
-		}
-		ch := make(chan struct{})
-		b.changed = ch
-		b.mu.Unlock()
-		<-ch
 	}
 }
 
