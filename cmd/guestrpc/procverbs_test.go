@@ -14,8 +14,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/guestrpc/guestrpc/internal/testenv"
 	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
+	"github.com/guestrpc/guestrpc/vmm/qemu"
 )
 
 // agentProcess starts sleep through the agent, as another client would,
@@ -153,11 +155,11 @@ func sessionOf(t *testing.T, pid int) int {
 // TestStartWithBusybox runs start where the guest's tools are busybox's
 // (whose setsid has no -f), and where setsid is missing altogether.
 func TestStartWithBusybox(t *testing.T) {
-	home, _ := os.UserCacheDir()
-	bb := filepath.Join(home, "guestrpc", "busybox", "bin", "busybox")
-	if _, err := os.Stat(bb); err != nil {
-		t.Skipf("no busybox from make e2e-setup: %v", err)
+	lab, err := qemu.Ensure(context.Background(), false, t.Logf)
+	if err != nil {
+		testenv.Missing(t, "busybox from make e2e-setup: %v", err)
 	}
+	bb := lab.Busybox
 	target := startAgent(t)
 	for _, tc := range []struct {
 		name       string
