@@ -102,8 +102,8 @@ func TestListenVMwareGuestInfoPoll(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sawNic, sawName bool
-	for !sawNic || !sawName {
-		reqs, err := vmx.WaitRequests(ctx, len(vmx.Requests())+1)
+	for n := 1; !sawNic || !sawName; n++ {
+		reqs, err := vmx.WaitRequests(ctx, n)
 		if err != nil {
 			t.Fatalf("%v; requests so far %q", err, reqs)
 		}
