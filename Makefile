@@ -11,7 +11,8 @@
 #   make bench-micro  the in-process go test benchmarks beside their floors
 #   make fuzz    run every fuzz target for FUZZTIME each (input minimisation
 #                capped at 50 runs, so slow targets spend the time fuzzing)
-#   make lint    gofmt, go vet, cross-builds
+#   make lint    gofmt, go vet, the arm64 build, go vet for darwin (which
+#                builds every package and its tests there)
 
 GO       ?= go
 FUZZTIME ?= 30s
@@ -34,6 +35,7 @@ lint:
 	$(GO) vet ./...
 	GOARCH=arm64 $(GO) build ./...
 	GOOS=darwin $(GO) build ./...
+	GOOS=darwin $(GO) vet ./...
 
 bench: bench-setup
 	$(GO) run ./cmd/guestrpc-bench $(BENCHFLAGS)
