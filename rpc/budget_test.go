@@ -346,3 +346,28 @@ func TestHostileAgentSmallFrames(t *testing.T) {
 		t.Errorf("the client's heap grew by %d bytes for %d one-byte frames; want at most %d", grown, frames, limit)
 	}
 }
+
+// TestSilentConnectionPastMaxConns: a connection past MaxConns is
+// refused without waiting the handshake's 30 s for a HELLO its peer may
+// never send, so silent connections cannot pile up.
+func TestSilentConnectionPastMaxConns(t *testing.T) {
+	srv, _ := stallServer(rpc.ServerOptions{MaxConns: 1})
+	testutil.Pair(t, srv) // the one connection the agent serves
+	a, z := testutil.SocketPair(t)
+	served := make(chan error, 1)
+	go func() {
+		served <- srv.ServeChannel(context.Background(), channel.NewStream(a, channel.StreamOptions{}))
+	}()
+	_ = z.SetDeadline(time.Now().Add(hang))
+	var f wire.Frame
+	if err := wire.NewDecoder(z, 0).Decode(&f); err != nil {
+		t.Fatalf("waiting for the refusal: %v", err)
+	}
+	st, err := wire.ParseStatus(f.Payload)
+	if f.Type != wire.TypeStatus || f.StreamID != 0 || err != nil || rpc.Code(st.Code) != rpc.ResourceExhausted {
+		t.Errorf("got %v (%+v, %v), want a ResourceExhausted STATUS on stream 0", &f, st, err)
+	}
+	if err := recv(t, "ServeChannel to return", served); !errors.Is(err, rpc.ErrResourceExhausted) {
+		t.Errorf("ServeChannel: %v, want ResourceExhausted", err)
+	}
+}

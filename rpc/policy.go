@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -18,8 +19,9 @@ const HostCID = 2
 // Policy decides who may connect and what they may call. The zero
 // Policy is the safe default: unix peers running as root or as the
 // agent's own user, vsock peers at the host CID, virtio-console and
-// VMware's TCLO loop (the hypervisor's own devices), channels the program built itself, and TCP
-// peers only with the token; every method may be called.
+// VMware's TCLO loop (the hypervisor's own devices), channels the
+// program built itself, and TCP peers only with the token; every method
+// may be called.
 type Policy struct {
 	// AllowUIDs and AllowGIDs admit unix-socket peers whose credentials
 	// (SO_PEERCRED) match either list. Both nil: root and the agent's
@@ -54,7 +56,7 @@ func (p *Policy) Validate() error {
 	for _, list := range [][]string{p.Allow, p.Block} {
 		for _, g := range list {
 			if _, err := path.Match(g, ""); err != nil || g == "" {
-				return fmt.Errorf("rpc: policy: bad method pattern %q: %w", g, ErrBadPattern)
+				return fmt.Errorf("policy: method pattern %q: %w", g, ErrBadPattern)
 			}
 		}
 	}
@@ -63,7 +65,7 @@ func (p *Policy) Validate() error {
 
 // ErrBadPattern is returned by Policy.Validate for a method pattern that
 // is not a valid glob.
-var ErrBadPattern = fmt.Errorf("malformed pattern")
+var ErrBadPattern = errors.New("rpc: malformed method pattern")
 
 // admit decides whether peer, which presented token in its HELLO, may
 // connect. It returns the refusal as a status error.

@@ -275,12 +275,13 @@ func (s *Server) serveChannel(ctx context.Context, ch channel.Channel, policy *P
 	sc.conn = newConn(ch, s.log, s.opts.Window)
 	sc.budget = &s.budget
 	info := channel.PeerOf(ch)
-	full := !s.connStarted()
 	defer s.connDone()
+	if !s.connStarted() {
+		// Refuse at once, without waiting for a HELLO that a peer
+		// opening connections by the thousand may never send.
+		return sc.refuseFull(ctx)
+	}
 	admit := func(h wire.Hello) *Error {
-		if full {
-			return &Error{Code: ResourceExhausted, Message: fmt.Sprintf("the agent serves %d connections, its limit", s.opts.MaxConns)}
-		}
 		if policy.Insecure {
 			s.log.Warn("rpc: admitting a peer without checks (insecure policy)", "transport", info.Transport, "addr", ch.RemoteAddr(), "name", h.Name)
 		}
@@ -363,6 +364,29 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.close(nil)
 	}
 	return err
+}
+
+// refuseFull answers a connection past MaxConns with its refusal, a
+// STATUS on stream 0 in place of HELLO, and closes it. It waits a second
+// at most for the host's HELLO first, not the handshake's 30: closing a
+// socket with the HELLO unread could reset it before the host has read
+// why, but a peer that sends nothing must not hold the slot.
+func (sc *serverConn) refuseFull(ctx context.Context) error {
+	refusal := &Error{Code: ResourceExhausted, Message: fmt.Sprintf("the agent serves %d connections, its limit", sc.srv.opts.MaxConns)}
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if it, ok := sc.ch.(channel.Interruptible); !ok || !it.ReceiveInterruptible() {
+		// ctx cannot interrupt this channel's Receive: closing it can.
+		defer context.AfterFunc(rctx, func() { _ = sc.ch.Close() })()
+	}
+	var f wire.Frame
+	_ = sc.ch.Receive(rctx, &f)
+	sctx, cancelSend := context.WithTimeout(ctx, time.Second)
+	defer cancelSend()
+	f = wire.Frame{Type: wire.TypeStatus, Payload: wire.AppendStatus(nil, uint16(refusal.Code), refusal.Message, nil)}
+	_ = sc.ch.Send(sctx, &f)
+	_ = sc.ch.Close()
+	return fmt.Errorf("rpc: refused a connection: %w", refusal)
 }
 
 // connStarted counts a new connection; false when it is one too many.
