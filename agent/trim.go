@@ -53,7 +53,7 @@ const largeArgs = 64 << 10
 // middleware arms the trimmer whenever a bulk method, or a call with
 // large arguments, returns.
 func (t *trimmer) middleware(next rpc.Handler) rpc.Handler {
-	return rpc.HandlerFunc(func(ctx context.Context, call *rpc.Call) (any, error) {
+	return rpc.HandlerFunc(func(ctx context.Context, call *rpc.Request) (any, error) {
 		res, err := next.ServeRPC(ctx, call)
 		if bulk(call.Method) || len(call.Args) >= largeArgs {
 			t.arm()

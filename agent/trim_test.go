@@ -35,8 +35,8 @@ func TestTrimmerArmsOnBulkMethods(t *testing.T) {
 		t.Run(fmt.Sprintf("%s, %d bytes of arguments", tc.method, tc.args), func(t *testing.T) {
 			tr := newTrimmer(time.Hour, func() { t.Error("trimmed") })
 			defer tr.stop()
-			h := tr.middleware(rpc.HandlerFunc(func(context.Context, *rpc.Call) (any, error) { return "ok", nil }))
-			res, err := h.ServeRPC(context.Background(), &rpc.Call{Method: tc.method, Args: make([]byte, tc.args)})
+			h := tr.middleware(rpc.HandlerFunc(func(context.Context, *rpc.Request) (any, error) { return "ok", nil }))
+			res, err := h.ServeRPC(context.Background(), &rpc.Request{Method: tc.method, Args: make([]byte, tc.args)})
 			if res != "ok" || err != nil {
 				t.Fatalf("ServeRPC = %v, %v; want the handler's result", res, err)
 			}

@@ -19,7 +19,7 @@ import (
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
-func (s *Service) archive(ctx context.Context, call *rpc.Call) (any, error) {
+func (s *Service) archive(ctx context.Context, call *rpc.Request) (any, error) {
 	const op = "file.archive"
 	var req ArchiveRequest
 	if err := call.DecodeArgs(&req); err != nil {

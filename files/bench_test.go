@@ -153,7 +153,7 @@ func BenchmarkDownload64MiB(b *testing.B) {
 // rpc layer sets, to read the file figures against.
 func BenchmarkRPCStream64MiB(b *testing.B) {
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	srv.RegisterHandler("sink", rpc.HandlerFunc(func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.RegisterHandler("sink", rpc.HandlerFunc(func(ctx context.Context, call *rpc.Request) (any, error) {
 		_, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{call}, make([]byte, 256<<10))
 		return nil, err
 	}))

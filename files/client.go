@@ -56,11 +56,11 @@ func (c *Client) List(ctx context.Context, path string) ([]FileInfo, error) {
 // agent's default) of the directory path, as the pages arrive. An error
 // from fn stops the listing and is returned.
 func (c *Client) ListFunc(ctx context.Context, path string, pageSize int, fn func([]FileInfo) error) error {
-	s, err := c.c.Open(ctx, "file.list", ListRequest{Path: path, PageSize: pageSize})
+	s, release, err := c.open(ctx, "file.list", ListRequest{Path: path, PageSize: pageSize})
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer release()
 	if err := s.CloseWrite(); err != nil {
 		return err
 	}
@@ -130,11 +130,11 @@ func (c *Client) MkTemp(ctx context.Context, req MkTempRequest) (string, error) 
 // Upload streams r to guestPath. With opts.Checksum the agent commits
 // only when its sha256 of the received bytes equals the client's.
 func (c *Client) Upload(ctx context.Context, r io.Reader, guestPath string, opts WriteOptions) (*WriteResult, error) {
-	s, err := c.c.Open(ctx, "file.write", WriteRequest{Path: guestPath, WriteOptions: opts})
+	s, release, err := c.open(ctx, "file.write", WriteRequest{Path: guestPath, WriteOptions: opts})
 	if err != nil {
 		return nil, err
 	}
-	defer s.Close()
+	defer release()
 	var h hash.Hash
 	if opts.Checksum {
 		h = sha256.New()
@@ -196,11 +196,11 @@ func waitOr(s *rpc.Stream, err error) error {
 // the end) into w. With opts.Checksum it verifies the agent's sha256 of
 // what it sent against the bytes received.
 func (c *Client) Download(ctx context.Context, guestPath string, w io.Writer, opts ReadOptions) (*ReadResult, error) {
-	s, err := c.c.Open(ctx, "file.read", ReadRequest{Path: guestPath, ReadOptions: opts})
+	s, release, err := c.open(ctx, "file.read", ReadRequest{Path: guestPath, ReadOptions: opts})
 	if err != nil {
 		return nil, err
 	}
-	defer s.Close()
+	defer release()
 	if err := s.CloseWrite(); err != nil {
 		return nil, waitOr(s, err)
 	}
@@ -279,11 +279,11 @@ func (e *errWriter) Write(p []byte) (int, error) {
 // ArchiveGet streams the guest directory dir into w as a tar (gzip when
 // gz).
 func (c *Client) ArchiveGet(ctx context.Context, dir string, w io.Writer, gz bool) (*ArchiveResult, error) {
-	s, err := c.c.Open(ctx, "file.archive", ArchiveRequest{Path: dir, Op: "get", Gzip: gz})
+	s, release, err := c.open(ctx, "file.archive", ArchiveRequest{Path: dir, Op: "get", Gzip: gz})
 	if err != nil {
 		return nil, err
 	}
-	defer s.Close()
+	defer release()
 	if err := s.CloseWrite(); err != nil {
 		return nil, waitOr(s, err)
 	}
@@ -311,11 +311,11 @@ func (c *Client) ArchivePut(ctx context.Context, r io.Reader, dir string, gz boo
 func (c *Client) ArchivePutWith(ctx context.Context, r io.Reader, req ArchiveRequest) (*ArchiveResult, error) {
 	req.Op = "put"
 	dir := req.Path
-	s, err := c.c.Open(ctx, "file.archive", req)
+	s, release, err := c.open(ctx, "file.archive", req)
 	if err != nil {
 		return nil, err
 	}
-	defer s.Close()
+	defer release()
 	if _, rerr, werr := pump(s, r); rerr != nil {
 		return nil, fmt.Errorf("files: archive put %q: reading the archive: %w", dir, rerr)
 	} else if werr != nil {
@@ -329,4 +329,15 @@ func (c *Client) ArchivePutWith(ctx context.Context, r io.Reader, req ArchiveReq
 		return nil, err
 	}
 	return &res, nil
+}
+
+// open starts a streaming call that lives until ctx ends or the returned
+// release is called, whichever comes first.
+func (c *Client) open(ctx context.Context, method string, args any) (*rpc.Stream, func(), error) {
+	s, err := c.c.Open(ctx, method, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { s.CloseWithError(ctx.Err()) })
+	return s, func() { stop(); s.Close() }, nil
 }

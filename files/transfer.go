@@ -23,7 +23,7 @@ const checksumLane rpc.Lane = 1
 // defaultPageSize is the number of entries in one file.list page.
 const defaultPageSize = 1000
 
-func (s *Service) list(ctx context.Context, call *rpc.Call) (any, error) {
+func (s *Service) list(ctx context.Context, call *rpc.Request) (any, error) {
 	const op = "file.list"
 	var req ListRequest
 	if err := call.DecodeArgs(&req); err != nil {
@@ -83,11 +83,11 @@ func (s *Service) list(ctx context.Context, call *rpc.Call) (any, error) {
 
 // copyBuf copies with a pooled buffer, never handing the copy to a
 // ReaderFrom or WriterTo (os.File's fall back to small buffers), except
-// an rpc.Call's, which hands over its received buffers without a copy.
+// an rpc.Request's, which hands over its received buffers without a copy.
 // It fills the buffer before each write, so small DATA frames reach a
 // file in fewer write calls.
 func (s *Service) copyBuf(dst io.Writer, src io.Reader) (int64, error) {
-	if c, ok := src.(*rpc.Call); ok {
+	if c, ok := src.(*rpc.Request); ok {
 		// Received DATA buffers (256 KiB frames) go to dst as they are.
 		return c.WriteTo(dst)
 	}
@@ -113,7 +113,7 @@ func (s *Service) copyBuf(dst io.Writer, src io.Reader) (int64, error) {
 	}
 }
 
-func (s *Service) read(ctx context.Context, call *rpc.Call) (any, error) {
+func (s *Service) read(ctx context.Context, call *rpc.Request) (any, error) {
 	const op = "file.read"
 	var req ReadRequest
 	if err := call.DecodeArgs(&req); err != nil {
@@ -161,7 +161,7 @@ func (s *Service) read(ctx context.Context, call *rpc.Call) (any, error) {
 	return res, nil
 }
 
-func (s *Service) write(ctx context.Context, call *rpc.Call) (any, error) {
+func (s *Service) write(ctx context.Context, call *rpc.Request) (any, error) {
 	const op = "file.write"
 	var req WriteRequest
 	if err := call.DecodeArgs(&req); err != nil {
@@ -226,7 +226,7 @@ type replaced struct {
 // replace writes the new contents beside the target and renames (or,
 // for CreateOnly, links) them into place only when all arrived and are
 // on disk: the target is always the old file or the new one, whole.
-func (s *Service) replace(ctx context.Context, call *rpc.Call, req WriteRequest, rel string, mode fs.FileMode, old replaced, src io.Reader, h hash.Hash) (any, error) {
+func (s *Service) replace(ctx context.Context, call *rpc.Request, req WriteRequest, rel string, mode fs.FileMode, old replaced, src io.Reader, h hash.Hash) (any, error) {
 	const op = "file.write"
 	d, err := s.pol.tree.OpenDir(filepath.Dir(rel))
 	if err != nil {
@@ -284,7 +284,7 @@ func (s *Service) replace(ctx context.Context, call *rpc.Call, req WriteRequest,
 
 // verifySum reads the client's sum from the checksum lane (sent after
 // the data) and compares it with h.
-func verifySum(op, p string, call *rpc.Call, h hash.Hash) (string, error) {
+func verifySum(op, p string, call *rpc.Request, h hash.Hash) (string, error) {
 	got := hex.EncodeToString(h.Sum(nil))
 	want, err := io.ReadAll(io.LimitReader(call.LaneReader(checksumLane), 2*sha256.Size+1))
 	if err != nil {
@@ -296,7 +296,7 @@ func verifySum(op, p string, call *rpc.Call, h hash.Hash) (string, error) {
 	return got, nil
 }
 
-func (s *Service) appendTo(ctx context.Context, call *rpc.Call, req WriteRequest, mode fs.FileMode, src io.Reader, h hash.Hash) (any, error) {
+func (s *Service) appendTo(ctx context.Context, call *rpc.Request, req WriteRequest, mode fs.FileMode, src io.Reader, h hash.Hash) (any, error) {
 	const op = "file.write"
 	f, err := s.pol.Open(op, req.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, mode)
 	if err != nil {

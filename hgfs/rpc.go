@@ -20,7 +20,7 @@ type connKey struct{ s *Server }
 // the reply packet comes back as DATA. Each rpc connection gets its own
 // Conn: its sessions and open files end with the connection.
 func (s *Server) Register(srv *rpc.Server) {
-	srv.RegisterHandler(Method, rpc.HandlerFunc(func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.RegisterHandler(Method, rpc.HandlerFunc(func(ctx context.Context, call *rpc.Request) (any, error) {
 		conn := call.Session().Value(connKey{s}, func() any { return s.NewConn() }).(*Conn)
 		packet := call.Args
 		if len(packet) == 0 {
@@ -44,6 +44,7 @@ func Call(ctx context.Context, c *rpc.Client, packet []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer st.Close()
+	defer context.AfterFunc(ctx, func() { st.CloseWithError(ctx.Err()) })()
 	if err := st.CloseWrite(); err != nil {
 		return nil, err
 	}

@@ -113,20 +113,14 @@ func (p *Process) started() error {
 	return nil
 }
 
-// openStream opens a streaming call that ctx cancels. It opens with a
-// context that is never done and watches ctx itself, so that a stream
-// whose STATUS arrives at once does not race rpc.Client.Open's own
-// watcher, and so that the stream can outlive ctx when asked (Dial).
-// The returned func stops the watching.
+// openStream opens a streaming call that ctx cancels until the returned
+// func stops the watching.
 func openStream(ctx context.Context, rc *rpc.Client, method string, args any) (*rpc.Stream, func() bool, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, nil, err
-	}
-	s, err := rc.Open(context.WithoutCancel(ctx), method, args)
+	s, err := rc.Open(ctx, method, args)
 	if err != nil {
 		return nil, nil, err
 	}
-	return s, context.AfterFunc(ctx, func() { s.Close() }), nil
+	return s, context.AfterFunc(ctx, func() { s.CloseWithError(ctx.Err()) }), nil
 }
 
 // copyOut copies one output lane to w until EOF; if w fails it keeps

@@ -30,10 +30,7 @@ const connLinger = 2 * time.Second
 // is graceful: written bytes are still delivered, then the guest side
 // sees EOF; after connLinger (2s) the stream is abandoned.
 func (c *Client) Dial(ctx context.Context, network, address string) (net.Conn, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s, err := c.rc.Open(context.WithoutCancel(ctx), MethodDial, DialRequest{Network: network, Address: address})
+	s, err := c.rc.Open(ctx, MethodDial, DialRequest{Network: network, Address: address})
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ type closeWriter interface{ CloseWrite() error }
 
 // serveDial is net.dial: dial an address in the guest and pipe lane 0
 // both ways until both directions have ended or the call is canceled.
-func (m *Manager) serveDial(ctx context.Context, call *rpc.Call) (any, error) {
+func (m *Manager) serveDial(ctx context.Context, call *rpc.Request) (any, error) {
 	var req DialRequest
 	if err := call.DecodeArgs(&req); err != nil {
 		return nil, err

@@ -27,7 +27,7 @@ func TestStartedEventUndeliverable(t *testing.T) {
 	srv := rpc.NewServer(rpc.ServerOptions{})
 	handled := make(chan error, 1)
 	srv.Use(func(h rpc.Handler) rpc.Handler {
-		return rpc.HandlerFunc(func(ctx context.Context, call *rpc.Call) (any, error) {
+		return rpc.HandlerFunc(func(ctx context.Context, call *rpc.Request) (any, error) {
 			if call.Method != process.MethodStart {
 				return h.ServeRPC(ctx, call)
 			}

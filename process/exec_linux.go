@@ -149,7 +149,7 @@ func control(f *os.File, fn func(fd int) error) error {
 	return ferr
 }
 
-func (m *Manager) runExec(ctx context.Context, call *rpc.Call, spec *Spec) (any, error) {
+func (m *Manager) runExec(ctx context.Context, call *rpc.Request, spec *Spec) (any, error) {
 	l, err := prepare(spec)
 	if err != nil {
 		return nil, err
@@ -264,7 +264,7 @@ func (m *Manager) awaitExit(ctx context.Context, p *proc, pf *os.File) (exitStat
 // already running, so announce returns an ended context instead, whose
 // cause awaitExit sees: it kills and reaps the child, and runExec returns
 // the cause.
-func announce(ctx context.Context, call *rpc.Call, ev Event) context.Context {
+func announce(ctx context.Context, call *rpc.Request, ev Event) context.Context {
 	err := sendEvent(call, ev)
 	if err == nil {
 		return ctx
@@ -374,7 +374,7 @@ func drainNow(f *os.File, dst io.Writer, buf []byte) {
 
 // feed copies lane 0 of the call to w; at EOF it closes w if closeOnEOF.
 // It ends at the latest when the call does.
-func (m *Manager) feed(w *os.File, call *rpc.Call, closeOnEOF bool) {
+func (m *Manager) feed(w *os.File, call *rpc.Request, closeOnEOF bool) {
 	bp := m.pool.Get().(*[]byte)
 	defer m.pool.Put(bp)
 	buf := *bp

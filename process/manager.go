@@ -207,7 +207,7 @@ func (m *Manager) lookupFunc(name string) Func {
 // errTimeout is the cause of a context ended by Spec.Timeout.
 var errTimeout = errors.New("process: timeout")
 
-func (m *Manager) serveStart(ctx context.Context, call *rpc.Call) (any, error) {
+func (m *Manager) serveStart(ctx context.Context, call *rpc.Request) (any, error) {
 	var spec Spec
 	if err := call.DecodeArgs(&spec); err != nil {
 		return nil, err
@@ -232,7 +232,7 @@ func (m *Manager) serveStart(ctx context.Context, call *rpc.Call) (any, error) {
 }
 
 // sendEvent writes ev as one DATA frame on the events lane.
-func sendEvent(call *rpc.Call, ev Event) error {
+func sendEvent(call *rpc.Request, ev Event) error {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return err
@@ -242,7 +242,7 @@ func sendEvent(call *rpc.Call, ev Event) error {
 }
 
 // runFunc runs a registered Go function as a process.
-func (m *Manager) runFunc(ctx context.Context, call *rpc.Call, spec *Spec, fn Func) (any, error) {
+func (m *Manager) runFunc(ctx context.Context, call *rpc.Request, spec *Spec, fn Func) (any, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	p := &proc{spec: spec, cancel: cancel}

@@ -23,7 +23,7 @@ func NewManager(opts Options) (*Manager, error) {
 // Close does nothing off Linux.
 func (m *Manager) Close() error { return nil }
 
-func (m *Manager) runExec(context.Context, *rpc.Call, *Spec) (any, error) {
+func (m *Manager) runExec(context.Context, *rpc.Request, *Spec) (any, error) {
 	return nil, rpc.Errorf(rpc.Unimplemented, "%s: %w", MethodStart, channel.ErrNotSupported)
 }
 

@@ -7,7 +7,7 @@ import (
 )
 
 // FuzzSpec drives process.start's decoding path with arbitrary argument
-// bytes: JSON into a Spec (as rpc.Call.DecodeArgs does), Spec.check, and
+// bytes: JSON into a Spec (as rpc.Request.DecodeArgs does), Spec.check, and
 // prepare, which resolves the user, environment and program without
 // starting anything. Nothing may panic, and a spec that passes has
 // exactly one of path and shell, KEY=VALUE environment entries without

@@ -32,7 +32,7 @@ func BenchmarkPing(b *testing.B) {
 // touch files are.
 func BenchmarkCall(b *testing.B) {
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	srv.HandleFunc("noop", func(context.Context, *rpc.Call) (any, error) { return nil, nil })
+	srv.HandleFunc("noop", func(context.Context, *rpc.Request) (any, error) { return nil, nil })
 	c := newUnixPair(b, srv)
 	ctx := context.Background()
 	b.ReportAllocs()

@@ -32,7 +32,7 @@ func heapLive() int64 {
 func stallServer(opts rpc.ServerOptions) (*rpc.Server, chan struct{}) {
 	started := make(chan struct{}, 1024)
 	srv := rpc.NewServer(opts)
-	srv.HandleFunc("stall", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("stall", func(ctx context.Context, call *rpc.Request) (any, error) {
 		started <- struct{}{}
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -242,7 +242,7 @@ func TestIdleTimeout(t *testing.T) {
 	t.Run("call in flight", func(t *testing.T) {
 		release := make(chan struct{})
 		srv := rpc.NewServer(rpc.ServerOptions{IdleTimeout: idle})
-		srv.HandleFunc("wait", func(ctx context.Context, call *rpc.Call) (any, error) {
+		srv.HandleFunc("wait", func(ctx context.Context, call *rpc.Request) (any, error) {
 			<-release
 			return "done", nil
 		})

@@ -3,7 +3,6 @@ package rpc
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -192,31 +191,28 @@ func (c *Client) Call(ctx context.Context, method string, args, result any) erro
 	return s.result(result)
 }
 
-// Open starts a streaming call. The stream lives until its STATUS
-// arrives, ctx is canceled, or Close abandons it.
+// Open starts a streaming call. ctx bounds the opening only: if it has
+// ended, Open returns its error and sends nothing; once Open has
+// returned, ending ctx does not affect the stream, as with
+// net.Dialer.DialContext. The stream lives until its STATUS arrives or
+// Close (or CloseWithError) abandons it; an operation that owns a stream
+// from Open to Wait ties the two with
+//
+//	stop := context.AfterFunc(ctx, func() { s.CloseWithError(ctx.Err()) })
+//	defer stop()
+//
+// No timeout travels with the call (Call sends ctx's deadline; a stream
+// may outlive the ctx that opened it).
 func (c *Client) Open(ctx context.Context, method string, args any) (*Stream, error) {
 	s, err := c.open(ctx, method, args, false)
 	if err != nil {
 		return nil, err
 	}
 	c.needReader()
-	if ctx.Done() != nil {
-		// The read loop may end the stream already; end reads stopWatch
-		// under mu.
-		stop := context.AfterFunc(ctx, func() { s.cancel(ctx.Err()) })
-		s.mu.Lock()
-		s.stopWatch = stop
-		s.mu.Unlock()
-		select {
-		case <-s.done: // ended before the watch was set: end could not stop it
-			stop()
-		default:
-		}
-	}
 	return s, nil
 }
 
-func (c *Client) open(ctx context.Context, method string, args any, fin bool) (*Stream, error) {
+func (c *Client) open(ctx context.Context, method string, args any, unary bool) (*Stream, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -225,7 +221,7 @@ func (c *Client) open(ctx context.Context, method string, args any, fin bool) (*
 		return nil, fmt.Errorf("rpc: %s: encoding arguments: %w", method, err)
 	}
 	var timeout time.Duration
-	if d, ok := ctx.Deadline(); ok {
+	if d, ok := ctx.Deadline(); ok && unary {
 		if timeout = time.Until(d); timeout <= 0 {
 			return nil, context.DeadlineExceeded
 		}
@@ -236,9 +232,9 @@ func (c *Client) open(ctx context.Context, method string, args any, fin bool) (*
 	} else {
 		*s = Stream{}
 	}
-	s.ctx, s.done = ctx, make(chan struct{})
+	s.done = make(chan struct{})
 	s.c, s.owner, s.recvFin = c.conn, s, false
-	s.sendFin = fin
+	s.sendFin = unary
 	s.sendWin = int64(c.peerWin)
 	s.frame.Payload = wire.AppendOpen(s.scratch[:0], timeout, method, argb)
 	if uint32(len(s.frame.Payload)) > c.peerMax {
@@ -263,7 +259,7 @@ func (c *Client) open(ctx context.Context, method string, args any, fin bool) (*
 	c.streams[s.id] = &s.streamCore
 	c.smu.Unlock()
 	s.frame.StreamID, s.frame.Type = s.id, wire.TypeOpen
-	if fin {
+	if unary {
 		s.frame.Flags = wire.FlagFin
 	}
 	if err := c.send(&s.frame); err != nil {
@@ -304,8 +300,6 @@ func marshalArgs(v any) ([]byte, error) {
 // LaneReader and LaneWriter the others. Wait returns the final status.
 type Stream struct {
 	streamCore
-	ctx       context.Context
-	stopWatch func() bool
 
 	once   sync.Once
 	done   chan struct{}
@@ -317,23 +311,27 @@ type Stream struct {
 }
 
 // Read reads response DATA from lane 0; io.EOF after the agent's last byte.
-func (s *Stream) Read(p []byte) (int, error) { return s.read(s.ctx, 0, p) }
+func (s *Stream) Read(p []byte) (int, error) { return s.read(context.Background(), 0, p) }
 
 // WriteTo writes the response DATA (lane 0) to w until the agent
 // half-closes, without copying it through an intermediate buffer; io.Copy
 // uses it.
-func (s *Stream) WriteTo(w io.Writer) (int64, error) { return s.writeTo(s.ctx, 0, w) }
+func (s *Stream) WriteTo(w io.Writer) (int64, error) { return s.writeTo(context.Background(), 0, w) }
 
 // Write sends request DATA on lane 0, blocking while the agent's window
 // is full.
-func (s *Stream) Write(p []byte) (int, error) { return s.write(s.ctx, 0, p, s.writeClosedErr()) }
+func (s *Stream) Write(p []byte) (int, error) {
+	return s.write(context.Background(), 0, p, s.writeClosedErr())
+}
 
 // LaneReader returns a reader of response DATA on lane l.
-func (s *Stream) LaneReader(l Lane) io.Reader { return laneReader{s.ctx, &s.streamCore, l} }
+func (s *Stream) LaneReader(l Lane) io.Reader {
+	return laneReader{context.Background(), &s.streamCore, l}
+}
 
 // LaneWriter returns a writer of request DATA on lane l.
 func (s *Stream) LaneWriter(l Lane) io.Writer {
-	return laneWriter{s.ctx, &s.streamCore, l, s.writeClosedErr()}
+	return laneWriter{context.Background(), &s.streamCore, l, s.writeClosedErr()}
 }
 
 func (s *Stream) writeClosedErr() error {
@@ -360,15 +358,19 @@ func (s *Stream) Wait(result any) error {
 	return s.result(result)
 }
 
-// Status waits for the call's final status and returns it: nil when the
-// handler succeeded, an *Error otherwise (or the error that ended the
-// stream on this side). Wait also decodes the result.
-func (s *Stream) Status() error { return s.Wait(nil) }
-
 // Close abandons the stream if it has not finished: the agent's handler
-// is canceled. It returns nil.
-func (s *Stream) Close() error {
-	s.cancel(ErrCanceled)
+// is canceled, and Read, Write and Wait return ErrCanceled. It returns
+// nil.
+func (s *Stream) Close() error { return s.CloseWithError(ErrCanceled) }
+
+// CloseWithError abandons the stream as Close does, except that Read,
+// Write and Wait return err (ErrCanceled when err is nil), as
+// io.PipeReader.CloseWithError does. It returns nil.
+func (s *Stream) CloseWithError(err error) error {
+	if err == nil {
+		err = ErrCanceled
+	}
+	s.cancel(err)
 	return nil
 }
 
@@ -410,9 +412,6 @@ func (s *Stream) abort(err error) {
 func (s *Stream) cancel(err error) {
 	s.once.Do(func() {
 		s.err = err
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			s.err = err
-		}
 		s.c.removeStream(s.id)
 		_ = s.c.queue(ctrlFrame{id: s.id, typ: wire.TypeCancel})
 		s.end(err)
@@ -420,12 +419,6 @@ func (s *Stream) cancel(err error) {
 }
 
 func (s *Stream) end(err error) {
-	s.mu.Lock()
-	stop := s.stopWatch
-	s.mu.Unlock()
-	if stop != nil {
-		stop()
-	}
 	s.finishRecv(err)
 	s.finishSend()
 	close(s.done)

@@ -19,14 +19,14 @@ import (
 // nil sends no result); a returned error becomes the call's status (see
 // CodeOf).
 type Handler interface {
-	ServeRPC(ctx context.Context, call *Call) (result any, err error)
+	ServeRPC(ctx context.Context, req *Request) (result any, err error)
 }
 
 // HandlerFunc adapts a function to Handler.
-type HandlerFunc func(ctx context.Context, call *Call) (any, error)
+type HandlerFunc func(ctx context.Context, req *Request) (any, error)
 
-// ServeRPC calls f(ctx, call).
-func (f HandlerFunc) ServeRPC(ctx context.Context, call *Call) (any, error) { return f(ctx, call) }
+// ServeRPC calls f(ctx, req).
+func (f HandlerFunc) ServeRPC(ctx context.Context, req *Request) (any, error) { return f(ctx, req) }
 
 // Inline marks h as quick and non-blocking, so that the server runs it
 // on the connection's read loop instead of handing the call to a worker
@@ -37,7 +37,7 @@ func (f HandlerFunc) ServeRPC(ctx context.Context, call *Call) (any, error) { re
 // wait for the peer to open its flow-control window, fails with
 // FailedPrecondition instead. (A Write still waits while the transport
 // takes the frame, as every write does.) The server may reuse an inline
-// call's Call and context for a later call on the connection, so neither
+// call's Request and context for a later call on the connection, so neither
 // may be kept, by h or its middleware, once h has returned. The mark is
 // seen only on the Handler given to RegisterHandler itself: wrapping the
 // result of Inline in another Handler hides it (middleware added with Use
@@ -54,7 +54,7 @@ type Middleware func(Handler) Handler
 // args decode as Req's zero value; malformed args fail with
 // InvalidArgument before fn runs.
 func Unary[Req, Resp any](fn func(ctx context.Context, req Req) (Resp, error)) Handler {
-	return HandlerFunc(func(ctx context.Context, call *Call) (any, error) {
+	return HandlerFunc(func(ctx context.Context, call *Request) (any, error) {
 		var req Req
 		if err := call.DecodeArgs(&req); err != nil {
 			return nil, err
@@ -72,9 +72,12 @@ type Peer struct {
 	Name string   // the name the peer announced in HELLO
 }
 
-// Call is one incoming stream: the method, its arguments, the caller, and
-// the request and response bytes.
-type Call struct {
+// Request is one incoming call, as a handler sees it: the method, its
+// arguments, the caller (Peer), and for streaming methods the DATA lanes
+// in both directions: Read and LaneReader take what the client sends,
+// Write and LaneWriter send to it. (Client.Call is the other side: the
+// method that makes a call.)
+type Request struct {
 	Method string
 	Args   []byte // JSON; valid until the handler returns
 	Peer   Peer
@@ -93,7 +96,7 @@ type Call struct {
 
 // DecodeArgs unmarshals the JSON arguments into v. Empty arguments leave
 // v unchanged.
-func (c *Call) DecodeArgs(v any) error {
+func (c *Request) DecodeArgs(v any) error {
 	if len(c.Args) == 0 {
 		return nil
 	}
@@ -105,48 +108,39 @@ func (c *Call) DecodeArgs(v any) error {
 
 // Read reads request DATA from lane 0. It returns io.EOF once the client
 // half-closed and everything sent was read.
-func (c *Call) Read(p []byte) (int, error) { return c.read(&c.ctx, 0, p) }
+func (c *Request) Read(p []byte) (int, error) { return c.read(&c.ctx, 0, p) }
 
 // Write sends response DATA on lane 0. It blocks while the client's
 // window is full, so a slow reader slows the handler instead of growing
 // memory.
-func (c *Call) Write(p []byte) (int, error) { return c.write(&c.ctx, 0, p, errWriteClosed) }
+func (c *Request) Write(p []byte) (int, error) { return c.write(&c.ctx, 0, p, errWriteClosed) }
 
 // WriteTo writes the request's DATA (lane 0) to w until the client
 // half-closes, without copying it through an intermediate buffer; io.Copy
 // uses it.
-func (c *Call) WriteTo(w io.Writer) (int64, error) { return c.writeTo(&c.ctx, 0, w) }
+func (c *Request) WriteTo(w io.Writer) (int64, error) { return c.writeTo(&c.ctx, 0, w) }
 
 // LaneReader returns a reader of request DATA on lane l.
-func (c *Call) LaneReader(l Lane) io.Reader { return laneReader{&c.ctx, &c.streamCore, l} }
+func (c *Request) LaneReader(l Lane) io.Reader { return laneReader{&c.ctx, &c.streamCore, l} }
 
 // LaneWriter returns a writer of response DATA on lane l.
-func (c *Call) LaneWriter(l Lane) io.Writer {
+func (c *Request) LaneWriter(l Lane) io.Writer {
 	return laneWriter{&c.ctx, &c.streamCore, l, errWriteClosed}
 }
 
 // CloseWrite tells the client no more response DATA follows. The final
 // STATUS implies it; use it to signal EOF early.
-func (c *Call) CloseWrite() error { return c.closeWrite() }
+func (c *Request) CloseWrite() error { return c.closeWrite() }
 
 // abort cancels the handler's context when the connection gives up on it.
 // The context reports context.Canceled, as the context.Context contract
 // requires; why the stream ended (connection lost, flow-control
 // violation) is what the call's Read and Write return.
-func (c *Call) abort(error) {
+func (c *Request) abort(error) {
 	c.mu.Lock()
 	c.silent = true
 	c.mu.Unlock()
 	c.ctx.cancel(context.Canceled)
-}
-
-type callKey struct{}
-
-// CallFromContext returns the Call a handler's context belongs to, for
-// middleware and helpers deep in a handler.
-func CallFromContext(ctx context.Context) (*Call, bool) {
-	c, ok := ctx.Value(callKey{}).(*Call)
-	return c, ok
 }
 
 // callCtx is the handler's context. It lives inside Call so that a
@@ -154,7 +148,7 @@ func CallFromContext(ctx context.Context) (*Call, bool) {
 // asked for.
 type callCtx struct {
 	parent   context.Context
-	call     *Call
+	call     *Request
 	mu       sync.Mutex
 	done     chan struct{}
 	err      error
@@ -183,9 +177,6 @@ func (x *callCtx) Err() error {
 }
 
 func (x *callCtx) Value(key any) any {
-	if key == (callKey{}) {
-		return x.call
-	}
 	return x.parent.Value(key)
 }
 
@@ -204,7 +195,7 @@ func (x *callCtx) cancel(err error) {
 	x.call.notifyAll()
 }
 
-func (c *Call) notifyAll() {
+func (c *Request) notifyAll() {
 	c.mu.Lock()
 	c.notifyLocked()
 	c.mu.Unlock()

@@ -243,7 +243,7 @@ func TestProtocolViolations(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			handlerErr := make(chan error, 1)
 			srv := rpc.NewServer(rpc.ServerOptions{})
-			srv.HandleFunc("block", func(ctx context.Context, call *rpc.Call) (any, error) {
+			srv.HandleFunc("block", func(ctx context.Context, call *rpc.Request) (any, error) {
 				<-ctx.Done()
 				handlerErr <- ctx.Err()
 				return nil, nil
@@ -323,7 +323,7 @@ func TestOpenTimeoutEnforced(t *testing.T) {
 	}
 	reports := make(chan report, 1)
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	srv.HandleFunc("wait", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("wait", func(ctx context.Context, call *rpc.Request) (any, error) {
 		_, ok := ctx.Deadline()
 		<-ctx.Done()
 		reports <- report{ok, ctx.Err()}
@@ -347,7 +347,7 @@ func TestCancelFrame(t *testing.T) {
 	started := make(chan struct{})
 	handlerErr := make(chan error, 1)
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	srv.HandleFunc("block", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("block", func(ctx context.Context, call *rpc.Request) (any, error) {
 		close(started)
 		<-ctx.Done()
 		handlerErr <- ctx.Err()
@@ -375,7 +375,7 @@ func TestFlowControlViolation(t *testing.T) {
 	started := make(chan struct{})
 	reports := make(chan report, 1)
 	srv := rpc.NewServer(rpc.ServerOptions{Window: window})
-	srv.HandleFunc("stall", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("stall", func(ctx context.Context, call *rpc.Request) (any, error) {
 		close(started)
 		<-ctx.Done()
 		n, err := io.Copy(io.Discard, call)
@@ -416,7 +416,7 @@ func TestFlowControlViolation(t *testing.T) {
 func TestServerRespectsPeerWindow(t *testing.T) {
 	const window = wire.MinMaxPayload
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	srv.HandleFunc("flood", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("flood", func(ctx context.Context, call *rpc.Request) (any, error) {
 		_, err := call.Write(make([]byte, 3*window))
 		return nil, err
 	})

@@ -54,7 +54,7 @@ func TestCallInterruptedMidReply(t *testing.T) {
 	big := bytes.Repeat([]byte("x"), 128<<10)
 	result, _ := json.Marshal(string(big))
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	srv.HandleFunc("big", func(context.Context, *rpc.Call) (any, error) { return json.RawMessage(result), nil })
+	srv.HandleFunc("big", func(context.Context, *rpc.Request) (any, error) { return json.RawMessage(result), nil })
 	c := testutil.PairOver(t, srv, func(c net.Conn) channel.Channel { return streamOf(tricklingConn{c, 100 * time.Microsecond}) }, streamOf)
 
 	// 128 pieces with a pause after each: the first call gives up while
@@ -126,7 +126,7 @@ func TestMixedTraffic(t *testing.T) {
 			srv := rpc.NewServer(rpc.ServerOptions{})
 			srv.HandleFunc("echo", echo)
 			srv.RegisterHandler("double", rpc.Unary(func(ctx context.Context, n int) (int, error) { return 2 * n, nil }))
-			srv.HandleFunc("sleep", func(ctx context.Context, _ *rpc.Call) (any, error) {
+			srv.HandleFunc("sleep", func(ctx context.Context, _ *rpc.Request) (any, error) {
 				select {
 				case <-ctx.Done():
 					// The agent enforces the deadline too, and its
@@ -210,7 +210,7 @@ func TestInline(t *testing.T) {
 	var seen []string
 	var mu sync.Mutex
 	srv.Use(func(h rpc.Handler) rpc.Handler {
-		return rpc.HandlerFunc(func(ctx context.Context, call *rpc.Call) (any, error) {
+		return rpc.HandlerFunc(func(ctx context.Context, call *rpc.Request) (any, error) {
 			mu.Lock()
 			seen = append(seen, call.Method)
 			mu.Unlock()
@@ -218,11 +218,11 @@ func TestInline(t *testing.T) {
 		})
 	})
 	srv.RegisterHandler("inline.add", rpc.Inline(rpc.Unary(func(ctx context.Context, p [2]int) (int, error) { return p[0] + p[1], nil })))
-	srv.RegisterHandler("inline.read", rpc.Inline(rpc.HandlerFunc(func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.RegisterHandler("inline.read", rpc.Inline(rpc.HandlerFunc(func(ctx context.Context, call *rpc.Request) (any, error) {
 		_, err := io.ReadAll(call)
 		return nil, err
 	})))
-	srv.RegisterHandler("inline.panic", rpc.Inline(rpc.HandlerFunc(func(context.Context, *rpc.Call) (any, error) { panic("boom") })))
+	srv.RegisterHandler("inline.panic", rpc.Inline(rpc.HandlerFunc(func(context.Context, *rpc.Request) (any, error) { panic("boom") })))
 	c := testutil.Pair(t, srv)
 	ctx := testCtx(t)
 
@@ -234,7 +234,7 @@ func TestInline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Status(); !errors.Is(err, rpc.ErrFailedPrecondition) {
+	if err := s.Wait(nil); !errors.Is(err, rpc.ErrFailedPrecondition) {
 		t.Errorf("inline handler waiting for DATA: %v, want FailedPrecondition", err)
 	}
 	if err := c.Call(ctx, "inline.panic", nil, nil); !errors.Is(err, rpc.ErrInternal) {
@@ -296,7 +296,7 @@ func TestInterruptedReceiveKeepsFrames(t *testing.T) {
 // reuse happens.
 func TestRecycledCalls(t *testing.T) {
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	handler := rpc.HandlerFunc(func(ctx context.Context, call *rpc.Call) (any, error) {
+	handler := rpc.HandlerFunc(func(ctx context.Context, call *rpc.Request) (any, error) {
 		var req struct {
 			Result json.RawMessage
 			Code   rpc.Code
@@ -360,7 +360,7 @@ func TestRecycledCalls(t *testing.T) {
 			}
 		}
 	}
-	// sys.ping reuses the Call on the agent and the Stream on the client:
+	// sys.ping reuses the Request on the agent and the Stream on the client:
 	// the stream's done channel is all that is left to allocate.
 	ctx := context.Background()
 	if n := testing.AllocsPerRun(200, func() { _ = c.Call(ctx, "sys.ping", nil, nil) }); n > 1 {

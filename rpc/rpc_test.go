@@ -75,7 +75,7 @@ func randBytes(seed uint64, n int) []byte {
 }
 
 // echo copies the request to the response.
-func echo(ctx context.Context, call *rpc.Call) (any, error) {
+func echo(ctx context.Context, call *rpc.Request) (any, error) {
 	_, err := io.Copy(call, call)
 	return nil, err
 }
@@ -138,7 +138,7 @@ func TestStalledReaderServerToClient(t *testing.T) {
 	const chunk = 4 << 10
 	var written atomic.Int64
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	srv.HandleFunc("flood", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("flood", func(ctx context.Context, call *rpc.Request) (any, error) {
 		buf := make([]byte, chunk)
 		for {
 			if _, err := call.Write(buf); err != nil {
@@ -147,7 +147,7 @@ func TestStalledReaderServerToClient(t *testing.T) {
 			written.Add(chunk)
 		}
 	})
-	srv.HandleFunc("download", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("download", func(ctx context.Context, call *rpc.Request) (any, error) {
 		var n int
 		if err := call.DecodeArgs(&n); err != nil {
 			return nil, err
@@ -213,7 +213,7 @@ func TestStalledReaderClientToServer(t *testing.T) {
 	const chunk = 1 << 10
 	release := make(chan struct{})
 	srv := rpc.NewServer(rpc.ServerOptions{Window: window})
-	srv.HandleFunc("sink", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("sink", func(ctx context.Context, call *rpc.Request) (any, error) {
 		select {
 		case <-release:
 		case <-ctx.Done():
@@ -268,7 +268,7 @@ func TestCancelPropagates(t *testing.T) {
 	started := make(chan struct{}, 1)
 	handlerErr := make(chan error, 1)
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	srv.HandleFunc("block", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("block", func(ctx context.Context, call *rpc.Request) (any, error) {
 		started <- struct{}{}
 		<-ctx.Done()
 		handlerErr <- ctx.Err()
@@ -289,6 +289,8 @@ func TestCancelPropagates(t *testing.T) {
 			t.Errorf("handler ctx.Err() = %v, want context.Canceled", err)
 		}
 	})
+	// Open's ctx bounds the opening only: canceling it afterwards leaves
+	// the stream running, and CloseWithError ends it with the given error.
 	t.Run("Open", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(testCtx(t))
 		s, err := c.Open(ctx, "block", nil)
@@ -297,11 +299,26 @@ func TestCancelPropagates(t *testing.T) {
 		}
 		recv(t, "the handler to start", started)
 		cancel()
+		if err := c.Call(testCtx(t), "sys.ping", nil, nil); err != nil {
+			t.Fatal(err) // a round trip after the cancel: a CANCEL would have gone first
+		}
+		select {
+		case err := <-handlerErr:
+			t.Fatalf("canceling Open's ctx after Open returned ended the handler: %v", err)
+		case <-s.Done():
+			t.Fatal("canceling Open's ctx after Open returned ended the stream")
+		default:
+		}
+		errMine := errors.New("mine")
+		s.CloseWithError(errMine)
 		if err := recv(t, "the handler's ctx", handlerErr); err != context.Canceled {
 			t.Errorf("handler ctx.Err() = %v, want context.Canceled", err)
 		}
-		if err := s.Wait(nil); !errors.Is(err, context.Canceled) {
-			t.Errorf("Wait: %v, want context.Canceled", err)
+		if err := s.Wait(nil); err != errMine {
+			t.Errorf("Wait: %v, want the error given to CloseWithError", err)
+		}
+		if _, err := c.Open(ctx, "block", nil); !errors.Is(err, context.Canceled) {
+			t.Errorf("Open with a canceled ctx: %v, want context.Canceled", err)
 		}
 	})
 	t.Run("Stream.Close", func(t *testing.T) {
@@ -331,7 +348,7 @@ func TestCancelPropagates(t *testing.T) {
 // (TestOpenTimeoutEnforced checks that the agent enforces it on its own.)
 func TestDeadlineTravels(t *testing.T) {
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	srv.HandleFunc("deadline", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("deadline", func(ctx context.Context, call *rpc.Request) (any, error) {
 		d, ok := ctx.Deadline()
 		return map[string]any{"ok": ok, "deadline": d}, nil
 	})
@@ -368,7 +385,7 @@ func TestDeadlineTravels(t *testing.T) {
 func TestPanicRecovery(t *testing.T) {
 	var logBuf testutil.LockedBuffer
 	srv := rpc.NewServer(rpc.ServerOptions{Logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
-	srv.HandleFunc("panic", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("panic", func(ctx context.Context, call *rpc.Request) (any, error) {
 		panic("boom")
 	})
 	c := testutil.Pair(t, srv)
@@ -413,7 +430,7 @@ func TestShutdownWaitsForCalls(t *testing.T) {
 	started := make(chan struct{})
 	release := make(chan struct{})
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	srv.HandleFunc("slow", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("slow", func(ctx context.Context, call *rpc.Request) (any, error) {
 		close(started)
 		<-release
 		return "finished", nil
@@ -454,7 +471,7 @@ func TestShutdownDeadlineCancelsCalls(t *testing.T) {
 	started := make(chan struct{})
 	handlerErr := make(chan error, 1)
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	srv.HandleFunc("stuck", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("stuck", func(ctx context.Context, call *rpc.Request) (any, error) {
 		close(started)
 		<-ctx.Done()
 		handlerErr <- ctx.Err()
@@ -488,11 +505,8 @@ func TestMiddlewareOrder(t *testing.T) {
 	}
 	mw := func(name string) rpc.Middleware {
 		return func(next rpc.Handler) rpc.Handler {
-			return rpc.HandlerFunc(func(ctx context.Context, call *rpc.Call) (any, error) {
+			return rpc.HandlerFunc(func(ctx context.Context, call *rpc.Request) (any, error) {
 				record(name + ">")
-				if c, ok := rpc.CallFromContext(ctx); !ok || c != call {
-					record(name + ": no call in ctx")
-				}
 				res, err := next.ServeRPC(ctx, call)
 				record("<" + name)
 				return res, err
@@ -501,7 +515,7 @@ func TestMiddlewareOrder(t *testing.T) {
 	}
 	srv := rpc.NewServer(rpc.ServerOptions{})
 	srv.Use(mw("a"), mw("b"))
-	srv.HandleFunc("m", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("m", func(ctx context.Context, call *rpc.Request) (any, error) {
 		record("handler")
 		return nil, nil
 	})
@@ -521,12 +535,12 @@ func TestMiddlewareOrder(t *testing.T) {
 func TestMiddlewareCanRefuse(t *testing.T) {
 	srv := rpc.NewServer(rpc.ServerOptions{})
 	var ran atomic.Bool
-	srv.HandleFunc("secret", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("secret", func(ctx context.Context, call *rpc.Request) (any, error) {
 		ran.Store(true)
 		return nil, nil
 	})
 	srv.Use(func(next rpc.Handler) rpc.Handler {
-		return rpc.HandlerFunc(func(ctx context.Context, call *rpc.Call) (any, error) {
+		return rpc.HandlerFunc(func(ctx context.Context, call *rpc.Request) (any, error) {
 			if call.Method == "secret" {
 				return nil, rpc.Errorf(rpc.Unauthenticated, "who are you")
 			}
@@ -544,7 +558,7 @@ func TestMiddlewareCanRefuse(t *testing.T) {
 
 func TestLanes(t *testing.T) {
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	srv.HandleFunc("lanes", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("lanes", func(ctx context.Context, call *rpc.Request) (any, error) {
 		// Request: lanes 1 and 2, read after the client's CloseWrite.
 		one, err := io.ReadAll(call.LaneReader(1))
 		if err != nil {
@@ -601,7 +615,7 @@ func TestLanes(t *testing.T) {
 
 func TestCloseWriteGivesHandlerEOF(t *testing.T) {
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	srv.HandleFunc("read", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("read", func(ctx context.Context, call *rpc.Request) (any, error) {
 		var got []byte
 		buf := make([]byte, 3)
 		for {
@@ -650,7 +664,7 @@ func TestCloseWriteGivesHandlerEOF(t *testing.T) {
 func TestLargeStream(t *testing.T) {
 	const size = 6<<20 + 12345
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	srv.HandleFunc("sha256", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("sha256", func(ctx context.Context, call *rpc.Request) (any, error) {
 		h := sha256.New()
 		n, err := io.Copy(h, call)
 		if err != nil {
@@ -658,7 +672,7 @@ func TestLargeStream(t *testing.T) {
 		}
 		return map[string]any{"n": n, "sum": h.Sum(nil)}, nil
 	})
-	srv.HandleFunc("download", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("download", func(ctx context.Context, call *rpc.Request) (any, error) {
 		_, err := call.Write(randBytes(2, size))
 		return nil, err
 	})
@@ -710,7 +724,7 @@ func TestLargeStream(t *testing.T) {
 func TestMaxStreams(t *testing.T) {
 	started := make(chan struct{}, 2)
 	srv := rpc.NewServer(rpc.ServerOptions{MaxStreams: 2})
-	srv.HandleFunc("block", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("block", func(ctx context.Context, call *rpc.Request) (any, error) {
 		started <- struct{}{}
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -743,7 +757,7 @@ func TestMaxStreams(t *testing.T) {
 
 func TestSysPingAndInfo(t *testing.T) {
 	srv := rpc.NewServer(rpc.ServerOptions{Name: "test-agent"})
-	srv.HandleFunc("custom.method", func(ctx context.Context, call *rpc.Call) (any, error) { return nil, nil })
+	srv.HandleFunc("custom.method", func(ctx context.Context, call *rpc.Request) (any, error) { return nil, nil })
 	c := testutil.Pair(t, srv)
 	ctx := testCtx(t)
 
@@ -834,7 +848,7 @@ func TestErrorMapping(t *testing.T) {
 	srv := rpc.NewServer(rpc.ServerOptions{})
 	var mu sync.Mutex
 	var current error
-	srv.HandleFunc("fail", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("fail", func(ctx context.Context, call *rpc.Request) (any, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		return "ignored", current
@@ -879,13 +893,13 @@ func TestResultsAndArgs(t *testing.T) {
 	}
 	srv := rpc.NewServer(rpc.ServerOptions{})
 	srv.RegisterHandler("add", rpc.Unary(func(ctx context.Context, r req) (int, error) { return r.A + r.B, nil }))
-	srv.HandleFunc("raw", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("raw", func(ctx context.Context, call *rpc.Request) (any, error) {
 		return json.RawMessage(`{"raw":true}`), nil
 	})
-	srv.HandleFunc("unencodable", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("unencodable", func(ctx context.Context, call *rpc.Request) (any, error) {
 		return make(chan int), nil
 	})
-	srv.HandleFunc("args", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("args", func(ctx context.Context, call *rpc.Request) (any, error) {
 		return json.RawMessage(append([]byte(nil), call.Args...)), nil
 	})
 	c := testutil.Pair(t, srv)
@@ -961,7 +975,7 @@ func TestConnectionLoss(t *testing.T) {
 	started := make(chan struct{})
 	handlerErr := make(chan error, 1)
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	srv.HandleFunc("block", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("block", func(ctx context.Context, call *rpc.Request) (any, error) {
 		close(started)
 		<-ctx.Done()
 		handlerErr <- ctx.Err()
@@ -1046,7 +1060,7 @@ func TestServeContextCancel(t *testing.T) {
 	started := make(chan struct{})
 	handlerErr := make(chan error, 1)
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	srv.HandleFunc("block", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("block", func(ctx context.Context, call *rpc.Request) (any, error) {
 		close(started)
 		<-ctx.Done()
 		handlerErr <- ctx.Err()

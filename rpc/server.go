@@ -143,7 +143,7 @@ func (s *Server) RegisterHandler(method string, h Handler) {
 }
 
 // HandleFunc routes method to f.
-func (s *Server) HandleFunc(method string, f func(ctx context.Context, call *Call) (any, error)) {
+func (s *Server) HandleFunc(method string, f func(ctx context.Context, req *Request) (any, error)) {
 	s.RegisterHandler(method, HandlerFunc(f))
 }
 
@@ -271,7 +271,7 @@ func (s *Server) ServeChannel(ctx context.Context, ch channel.Channel) error {
 }
 
 func (s *Server) serveChannel(ctx context.Context, ch channel.Channel, policy *Policy) error {
-	sc := &serverConn{srv: s, base: ctx, work: make(chan *Call), policy: policy}
+	sc := &serverConn{srv: s, base: ctx, work: make(chan *Request), policy: policy}
 	sc.conn = newConn(ch, s.log, s.opts.Window)
 	sc.budget = &s.budget
 	info := channel.PeerOf(ch)
@@ -433,10 +433,10 @@ type serverConn struct {
 	srv     *Server
 	base    context.Context
 	peer    Peer
-	work    chan *Call
+	work    chan *Request
 	workers sync.WaitGroup
-	nstream int   // guarded by conn.smu
-	spare   *Call // a finished inline call to reuse; read loop only
+	nstream int      // guarded by conn.smu
+	spare   *Request // a finished inline call to reuse; read loop only
 	session Session
 	policy  *Policy
 	lastID  uint32 // the last stream the host opened; read loop only
@@ -546,7 +546,7 @@ func (sc *serverConn) admitCall(o *wire.Open) (r *route, charge int64, refusal *
 		sc.smu.Unlock()
 		return nil, 0, &Error{Code: code, Message: why}
 	}
-	if len(o.Args) > len(Call{}.argsBuf) {
+	if len(o.Args) > len(Request{}.argsBuf) {
 		if charge = int64(len(o.Args)); !sc.srv.budget.take(charge) {
 			sc.smu.Unlock()
 			sc.srv.callDone()
@@ -558,13 +558,13 @@ func (sc *serverConn) admitCall(o *wire.Open) (r *route, charge int64, refusal *
 
 // newCall returns a zeroed Call, the one an inline call left behind if
 // there is one. Only the read loop calls it.
-func (sc *serverConn) newCall() *Call {
+func (sc *serverConn) newCall() *Request {
 	c := sc.spare
 	if c == nil {
-		return new(Call)
+		return new(Request)
 	}
 	sc.spare = nil
-	*c = Call{}
+	*c = Request{}
 	return c
 }
 
@@ -573,7 +573,7 @@ func (sc *serverConn) newCall() *Call {
 // of a small call's latency. An inline call is out of the stream table
 // and nothing else holds it, unless the connection is closing, whose
 // close may still be ending it.
-func (sc *serverConn) recycle(c *Call) {
+func (sc *serverConn) recycle(c *Request) {
 	select {
 	case <-sc.closed:
 	default:
@@ -626,7 +626,7 @@ func (sc *serverConn) reject(id uint32, code Code, msg string) error {
 
 // worker runs calls; it stays for the next call until the connection
 // ends, so steady traffic starts no goroutines.
-func (sc *serverConn) worker(c *Call) {
+func (sc *serverConn) worker(c *Request) {
 	defer sc.workers.Done()
 	for {
 		result, err := sc.serve(c)
@@ -639,7 +639,7 @@ func (sc *serverConn) worker(c *Call) {
 	}
 }
 
-func (sc *serverConn) serve(c *Call) (result any, err error) {
+func (sc *serverConn) serve(c *Request) (result any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			sc.srv.log.Error("rpc: handler panicked", "method", c.Method, "panic", p, "stack", string(debug.Stack()))
@@ -650,7 +650,7 @@ func (sc *serverConn) serve(c *Call) (result any, err error) {
 }
 
 // finish sends the call's STATUS and retires it.
-func (sc *serverConn) finish(c *Call, result any, err error) {
+func (sc *serverConn) finish(c *Request, result any, err error) {
 	var payload []byte
 	if err == nil {
 		b, merr := marshalResult(result)

@@ -17,7 +17,7 @@ type Session struct {
 }
 
 // Session returns the session of the connection the call arrived on.
-func (c *Call) Session() *Session { return &c.sc.session }
+func (c *Request) Session() *Session { return &c.sc.session }
 
 // Value returns the value stored under key, storing create() first if
 // there is none. Use an unexported type for key, as with context values.

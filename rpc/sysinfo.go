@@ -27,8 +27,8 @@ type Info struct {
 }
 
 func (s *Server) registerBuiltins() {
-	s.RegisterHandler("sys.ping", Inline(HandlerFunc(func(context.Context, *Call) (any, error) { return nil, nil })))
-	s.RegisterHandler("sys.info", Inline(HandlerFunc(func(ctx context.Context, call *Call) (any, error) {
+	s.RegisterHandler("sys.ping", Inline(HandlerFunc(func(context.Context, *Request) (any, error) { return nil, nil })))
+	s.RegisterHandler("sys.info", Inline(HandlerFunc(func(ctx context.Context, call *Request) (any, error) {
 		info := &Info{
 			AgentVersion: AgentVersion,
 			OS:           runtime.GOOS,

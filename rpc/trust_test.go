@@ -129,7 +129,7 @@ func TestPolicyMethods(t *testing.T) {
 			log := slog.New(countHandler{&logged, "refused a call by policy"})
 			srv := rpc.NewServer(rpc.ServerOptions{Policy: tt.policy, Logger: log})
 			for _, m := range methods {
-				srv.HandleFunc(m, func(context.Context, *rpc.Call) (any, error) { return nil, nil })
+				srv.HandleFunc(m, func(context.Context, *rpc.Request) (any, error) { return nil, nil })
 			}
 			c := testutil.Pair(t, srv)
 			ctx := testCtx(t)
@@ -241,7 +241,7 @@ func TestSessionState(t *testing.T) {
 	type key struct{}
 	var created, closed atomic.Int32
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	srv.HandleFunc("session.id", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("session.id", func(ctx context.Context, call *rpc.Request) (any, error) {
 		v := call.Session().Value(key{}, func() any {
 			return struct {
 				closeCounter

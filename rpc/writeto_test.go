@@ -31,7 +31,7 @@ func TestWriteTo(t *testing.T) {
 	rand.Read(payload)
 	srv := rpc.NewServer(rpc.ServerOptions{})
 	// echo copies the request into the response with Call.WriteTo.
-	srv.HandleFunc("echo", func(ctx context.Context, call *rpc.Call) (any, error) {
+	srv.HandleFunc("echo", func(ctx context.Context, call *rpc.Request) (any, error) {
 		n, err := call.WriteTo(call)
 		return n, err
 	})

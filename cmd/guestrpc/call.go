@@ -38,6 +38,7 @@ func runCall(ctx context.Context, c *rpc.Client, args []string, stdin io.Reader,
 		return exitFor(err), err
 	}
 	defer s.Close()
+	defer context.AfterFunc(ctx, func() { s.CloseWithError(ctx.Err()) })()
 	if *withStdin {
 		go func() {
 			if _, err := io.Copy(s, stdin); err == nil {
