@@ -53,6 +53,7 @@ type Agent struct {
 	Files     *files.Service
 	HGFS      *hgfs.Server
 	NicInfo   *nicinfo.Service
+	Power     *power.Service
 
 	trim *trimmer
 }
@@ -99,7 +100,11 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Power != nil {
 		po = *cfg.Power
 	}
-	power.Register(srv, po)
+	if a.Power, err = power.NewService(po); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("agent: power: %w", err)
+	}
+	a.Power.Register(srv)
 	no := cfg.NicInfo
 	if no.Logger == nil {
 		no.Logger = cfg.Logger
@@ -127,6 +132,9 @@ func (a *Agent) Close() error {
 	}
 	if a.NicInfo != nil {
 		errs = append(errs, a.NicInfo.Close())
+	}
+	if a.Power != nil {
+		errs = append(errs, a.Power.Close())
 	}
 	return errors.Join(errs...)
 }

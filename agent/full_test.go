@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -78,7 +79,7 @@ func TestNewServesEveryService(t *testing.T) {
 		t.Errorf("a path outside the root: %v, want PermissionDenied", err)
 	}
 
-	if err := c.Call(ctx, "power.reboot", power.Request{Delay: "0s"}, nil); err != nil {
+	if err := power.NewClient(c).Reboot(ctx, time.Nanosecond); err != nil {
 		t.Fatal(err)
 	}
 	if op := <-acted; op != power.Reboot {

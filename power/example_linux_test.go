@@ -15,10 +15,9 @@ import (
 // delay. A fake Act stands in for the real one here, which would reboot
 // the machine; Before is the hook for the embedding program's own
 // shutdown.
-func ExampleRegister() {
+func Example() {
 	hooked, acted := make(chan power.Op, 1), make(chan power.Op, 1)
-	srv := rpc.NewServer(rpc.ServerOptions{})
-	power.Register(srv, power.Options{
+	svc, err := power.NewService(power.Options{
 		Before: func(ctx context.Context, op power.Op) error {
 			hooked <- op // e.g. flush the program's own state
 			return nil
@@ -26,6 +25,14 @@ func ExampleRegister() {
 		Act:   func(op power.Op) error { acted <- op; return nil },
 		Delay: time.Millisecond,
 	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer svc.Close()
+	srv := rpc.NewServer(rpc.ServerOptions{})
+	svc.Register(srv)
+
 	guestEnd, hostEnd := net.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -41,11 +48,12 @@ func ExampleRegister() {
 		return
 	}
 	defer c.Close()
-	fmt.Println("reply:", c.Call(ctx, "power.reboot", power.Request{}, nil))
+	pc := power.NewClient(c)
+	fmt.Println("reply:", pc.Reboot(ctx, 0))
 	fmt.Println("before:", <-hooked)
 	fmt.Println("acted:", <-acted)
 
-	err = c.Call(ctx, "power.halt", power.Request{Delay: "2h"}, nil)
+	err = pc.Halt(ctx, 2*time.Hour)
 	fmt.Println(rpc.CodeOf(err))
 	// Output:
 	// reply: <nil>

@@ -1,7 +1,6 @@
 package power
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 
@@ -41,5 +40,5 @@ func Default(op Op) error {
 		unix.Sync()
 		return os.WriteFile("/sys/power/state", []byte("mem"), 0)
 	}
-	return fmt.Errorf("%w: %q", ErrNotSupported, op)
+	return unsupported(op)
 }

@@ -2,7 +2,9 @@ package toolbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/guestrpc/guestrpc/power"
@@ -43,7 +45,7 @@ func (s *Service) stateChangeOp(ctx context.Context, p powerOp) ([]byte, error) 
 	_ = s.send(ctx, msgStateChange(supported, p.state))
 	if !supported {
 		s.done()
-		return nil, rpc.Errorf(rpc.FailedPrecondition, "%s: %v", p.cmd, power.ErrNotSupported)
+		return nil, rpc.Errorf(rpc.FailedPrecondition, "%s: power %s is not supported on %s: %w", p.cmd, p.op, runtime.GOOS, errors.ErrUnsupported)
 	}
 	if p.op == "" {
 		s.done()

@@ -105,13 +105,14 @@ func runPower(ctx context.Context, c *rpc.Client, op power.Op, args []string, st
 	if err := parse(fset, args, 0, 0); err != nil {
 		return exitUsage, err
 	}
-	req := power.Request{}
 	if *delay < 0 {
 		return exitUsage, usageErrorf("-delay %v is negative", *delay)
 	}
-	if *delay > 0 {
-		req.Delay = delay.String()
+	pc := power.NewClient(c)
+	do := pc.Halt
+	if op == power.Reboot {
+		do = pc.Reboot
 	}
-	err := c.Call(ctx, "power."+string(op), req, nil)
+	err := do(ctx, *delay)
 	return exitFor(err), err
 }
