@@ -3,7 +3,6 @@
 package term
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -11,9 +10,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// ErrNotSupported is returned where terminals are not supported.
-var ErrNotSupported = errors.New("term: not supported on this platform")
 
 // IsTerminal reports whether fd is a terminal.
 func IsTerminal(fd uintptr) bool {
