@@ -20,8 +20,8 @@ import (
 )
 
 func (s *Service) archive(ctx context.Context, call *rpc.Request) (any, error) {
-	const op = "file.archive"
-	var req ArchiveRequest
+	const op = methodArchive
+	var req archiveRequest
 	if err := call.DecodeArgs(&req); err != nil {
 		return nil, err
 	}
@@ -36,7 +36,7 @@ func (s *Service) archive(ctx context.Context, call *rpc.Request) (any, error) {
 			return nil, s.fail(op, req.Path, err)
 		}
 		defer root.Close()
-		res, err := WriteArchive(ctx, call, root, req.Gzip)
+		res, err := WriteArchive(ctx, call, root, ArchiveOptions{Gzip: req.Gzip})
 		if err != nil {
 			return nil, s.fail(op, req.Path, err)
 		}
@@ -53,7 +53,7 @@ func (s *Service) archive(ctx context.Context, call *rpc.Request) (any, error) {
 			return nil, s.fail(op, req.Path, err)
 		}
 		defer root.Close()
-		res, err := ExtractArchiveWith(ctx, call, root, ExtractOptions{Gzip: req.Gzip, KeepSetuid: req.KeepSetuid, Logger: s.log})
+		res, err := ExtractArchive(ctx, call, root, ExtractOptions{Gzip: req.Gzip, KeepSetuid: req.KeepSetuid, Logger: s.log})
 		if err != nil {
 			return nil, s.fail(op, req.Path, err)
 		}
@@ -62,15 +62,16 @@ func (s *Service) archive(ctx context.Context, call *rpc.Request) (any, error) {
 	return nil, rpc.Errorf(rpc.InvalidArgument, "%s %q: op %q: want get or put", op, req.Path, req.Op)
 }
 
-// WriteArchive writes the tree under root to w as a tar stream (gzip
-// when gz), keeping modes, owners, times and symlinks. Symlinks are
-// stored, never followed.
-func WriteArchive(ctx context.Context, w io.Writer, root *os.Root, gz bool) (ArchiveResult, error) {
+// WriteArchive writes the tree under root to w as a tar stream (a
+// tar.gz with opts.Gzip), keeping modes, owners, times and symlinks.
+// Symlinks are stored, never followed. opts.KeepSetuid has no effect:
+// the archive always records the bits.
+func WriteArchive(ctx context.Context, w io.Writer, root *os.Root, opts ArchiveOptions) (ArchiveResult, error) {
 	var res ArchiveResult
 	cw := &countWriter{w: w}
 	out := io.Writer(cw)
 	var zw *gzip.Writer
-	if gz {
+	if opts.Gzip {
 		zw = gzip.NewWriter(cw)
 		out = zw
 	}
@@ -143,9 +144,9 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// ExtractOptions tune ExtractArchiveWith.
+// ExtractOptions tune ExtractArchive.
 type ExtractOptions struct {
-	// Gzip: the stream is a tar.gz.
+	// Gzip: the stream is a tar.gz rather than a plain tar.
 	Gzip bool
 	// KeepSetuid keeps the setuid and setgid bits of entries; by default
 	// they are cleared, so that unpacking a stranger's tarball as root
@@ -156,20 +157,15 @@ type ExtractOptions struct {
 	Logger *slog.Logger
 }
 
-// ExtractArchive unpacks the tar stream r (gzip when gz) under root,
-// clearing setuid and setgid bits (see ExtractArchiveWith).
-func ExtractArchive(ctx context.Context, r io.Reader, root *os.Root, gz bool, log *slog.Logger) (ArchiveResult, error) {
-	return ExtractArchiveWith(ctx, r, root, ExtractOptions{Gzip: gz, Logger: log})
-}
-
-// ExtractArchiveWith unpacks the tar stream r under root. Entries cannot
-// leave root: a name with ".." or a path through a symlink fails, and
-// no change follows a symlink an entry made. Modes (less setuid and
-// setgid unless opts.KeepSetuid) and times are restored; owners too when
-// the process runs as root. Sparse entries are refused (their holes
-// would expand a small stream without bound). Extraction is not atomic:
-// a cut stream leaves the entries that arrived.
-func ExtractArchiveWith(ctx context.Context, r io.Reader, root *os.Root, opts ExtractOptions) (ArchiveResult, error) {
+// ExtractArchive unpacks the tar stream r (a tar.gz with opts.Gzip)
+// under root. Entries cannot leave root: a name with ".." or a path
+// through a symlink fails, and no change follows a symlink an entry
+// made. Modes (less setuid and setgid unless opts.KeepSetuid) and times
+// are restored; owners too when the process runs as root. Sparse
+// entries are refused (their holes would expand a small stream without
+// bound). Extraction is not atomic: a cut stream leaves the entries
+// that arrived.
+func ExtractArchive(ctx context.Context, r io.Reader, root *os.Root, opts ExtractOptions) (ArchiveResult, error) {
 	x := &extractor{root: root, opts: opts, log: opts.Logger, chown: os.Geteuid() == 0}
 	if x.log == nil {
 		x.log = slog.New(slog.DiscardHandler)

@@ -95,10 +95,10 @@ func TestArchiveRoundTrip(t *testing.T) {
 			}
 			defer srcRoot.Close()
 			var tarball bytes.Buffer
-			if _, err := files.WriteArchive(ctx, &tarball, srcRoot, gz); err != nil {
+			if _, err := files.WriteArchive(ctx, &tarball, srcRoot, files.ArchiveOptions{Gzip: gz}); err != nil {
 				t.Fatal(err)
 			}
-			put, err := e.c.ArchivePut(ctx, &tarball, "dst/tree", gz)
+			put, err := e.c.ArchivePut(ctx, &tarball, "dst/tree", files.ArchiveOptions{Gzip: gz})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,7 +109,7 @@ func TestArchiveRoundTrip(t *testing.T) {
 				t.Errorf("guest tree (-want +got):\n%s", diff)
 			}
 			var back bytes.Buffer
-			if _, err := e.c.ArchiveGet(ctx, "dst/tree", &back, gz); err != nil {
+			if _, err := e.c.ArchiveGet(ctx, "dst/tree", &back, files.ArchiveOptions{Gzip: gz}); err != nil {
 				t.Fatal(err)
 			}
 			out := t.TempDir()
@@ -118,7 +118,7 @@ func TestArchiveRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer outRoot.Close()
-			if _, err := files.ExtractArchive(ctx, &back, outRoot, gz, nil); err != nil {
+			if _, err := files.ExtractArchive(ctx, &back, outRoot, files.ExtractOptions{Gzip: gz}); err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(snapshot(t, src), snapshot(t, out)); diff != "" {
@@ -131,13 +131,13 @@ func TestArchiveRoundTrip(t *testing.T) {
 func TestArchiveErrors(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, files.Options{})
-	_, err := e.c.ArchiveGet(ctx, "nope", &bytes.Buffer{}, false)
+	_, err := e.c.ArchiveGet(ctx, "nope", &bytes.Buffer{}, files.ArchiveOptions{})
 	wantCode(t, "get missing", err, rpc.NotFound)
-	_, err = e.c.ArchivePut(ctx, strings.NewReader("this is not a tar file, not at all, no........"), "d", false)
+	_, err = e.c.ArchivePut(ctx, strings.NewReader("this is not a tar file, not at all, no........"), "d", files.ArchiveOptions{})
 	if err == nil {
 		t.Error("put of garbage succeeded")
 	}
-	_, err = e.c.ArchivePut(ctx, strings.NewReader("garbage"), "d", true)
+	_, err = e.c.ArchivePut(ctx, strings.NewReader("garbage"), "d", files.ArchiveOptions{Gzip: true})
 	if err == nil {
 		t.Error("put of garbage gzip succeeded")
 	}
@@ -187,7 +187,7 @@ func TestArchiveHostileEntries(t *testing.T) {
 				}
 			}
 			tw.Close()
-			_, err := e.c.ArchivePut(context.Background(), &tarball, "d", false)
+			_, err := e.c.ArchivePut(context.Background(), &tarball, "d", files.ArchiveOptions{})
 			if tt.name != "over a symlink out" {
 				wantCode(t, "put", err, rpc.PermissionDenied)
 			}

@@ -11,12 +11,16 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
-// Client calls the file.* methods of an agent.
+// Client calls the file.* methods of an agent. Its metadata methods
+// mirror package os, with a context first; errors are *rpc.Error values
+// that errors.Is matches against fs.ErrNotExist, fs.ErrExist and
+// fs.ErrPermission. It is safe for concurrent use.
 type Client struct {
 	c *rpc.Client
 }
@@ -24,25 +28,27 @@ type Client struct {
 // NewClient returns a Client that calls through c.
 func NewClient(c *rpc.Client) *Client { return &Client{c: c} }
 
-// Stat describes the file at path, following symlinks.
+// Stat describes the file at path, following symlinks, as os.Stat.
 func (c *Client) Stat(ctx context.Context, path string) (*FileInfo, error) {
 	var fi FileInfo
-	if err := c.c.Call(ctx, "file.stat", StatRequest{Path: path}, &fi); err != nil {
+	if err := c.c.Call(ctx, methodStat, statRequest{Path: path}, &fi); err != nil {
 		return nil, err
 	}
 	return &fi, nil
 }
 
-// Lstat describes the file at path; a symlink is described itself.
+// Lstat describes the file at path; a symlink is described itself, as
+// os.Lstat.
 func (c *Client) Lstat(ctx context.Context, path string) (*FileInfo, error) {
 	var fi FileInfo
-	if err := c.c.Call(ctx, "file.stat", StatRequest{Path: path, Lstat: true}, &fi); err != nil {
+	if err := c.c.Call(ctx, methodStat, statRequest{Path: path, Lstat: true}, &fi); err != nil {
 		return nil, err
 	}
 	return &fi, nil
 }
 
-// List returns the entries of the directory path, in directory order.
+// List returns the entries of the directory path in directory order
+// (unsorted), each described as Lstat describes it.
 func (c *Client) List(ctx context.Context, path string) ([]FileInfo, error) {
 	var all []FileInfo
 	err := c.ListFunc(ctx, path, 0, func(page []FileInfo) error {
@@ -53,10 +59,11 @@ func (c *Client) List(ctx context.Context, path string) ([]FileInfo, error) {
 }
 
 // ListFunc calls fn with each page (at most pageSize entries; 0 for the
-// agent's default) of the directory path, as the pages arrive. An error
-// from fn stops the listing and is returned.
+// agent's default) of the directory path, as the pages arrive, so that
+// a huge directory is never held whole. An error from fn stops the
+// listing and is returned.
 func (c *Client) ListFunc(ctx context.Context, path string, pageSize int, fn func([]FileInfo) error) error {
-	s, release, err := c.open(ctx, "file.list", ListRequest{Path: path, PageSize: pageSize})
+	s, release, err := c.open(ctx, methodList, listRequest{Path: path, PageSize: pageSize})
 	if err != nil {
 		return err
 	}
@@ -84,44 +91,83 @@ func (c *Client) ListFunc(ctx context.Context, path string, pageSize int, fn fun
 	return s.Wait(nil)
 }
 
-// Mkdir makes the directory path with mode (0 for 0755); parents makes
-// missing parents too and accepts an existing directory.
-func (c *Client) Mkdir(ctx context.Context, path string, mode fs.FileMode, parents bool) error {
-	return c.c.Call(ctx, "file.mkdir", MkdirRequest{Path: path, Mode: mode, Parents: parents}, nil)
+// Mkdir makes the directory path with permission bits perm (0 for
+// 0755), as os.Mkdir: an existing path fails with AlreadyExists and a
+// missing parent with NotFound.
+func (c *Client) Mkdir(ctx context.Context, path string, perm fs.FileMode) error {
+	return c.c.Call(ctx, methodMkdir, mkdirRequest{Path: path, Mode: perm}, nil)
 }
 
-// Remove removes a file or an empty directory; recursive removes a
-// directory with everything in it.
-func (c *Client) Remove(ctx context.Context, path string, recursive bool) error {
-	return c.c.Call(ctx, "file.remove", RemoveRequest{Path: path, Recursive: recursive}, nil)
+// MkdirAll makes the directory path and any missing parents with
+// permission bits perm (0 for 0755), as os.MkdirAll: an existing
+// directory is no error.
+func (c *Client) MkdirAll(ctx context.Context, path string, perm fs.FileMode) error {
+	return c.c.Call(ctx, methodMkdir, mkdirRequest{Path: path, Mode: perm, Parents: true}, nil)
 }
 
-// Rename moves from to to; without overwrite an existing to fails with
-// AlreadyExists.
-func (c *Client) Rename(ctx context.Context, from, to string, overwrite bool) error {
-	return c.c.Call(ctx, "file.rename", RenameRequest{From: from, To: to, Overwrite: overwrite}, nil)
+// Remove removes a file or an empty directory, as os.Remove.
+func (c *Client) Remove(ctx context.Context, path string) error {
+	return c.c.Call(ctx, methodRemove, removeRequest{Path: path}, nil)
 }
 
-// Chmod sets the mode of path.
+// RemoveAll removes path and everything in it, as os.RemoveAll: a path
+// that does not exist is no error. Symlinks are removed, never
+// followed; the root of the agent's files is never removed.
+func (c *Client) RemoveAll(ctx context.Context, path string) error {
+	err := c.c.Call(ctx, methodRemove, removeRequest{Path: path, Recursive: true}, nil)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// Rename moves oldpath to newpath, replacing a newpath that is not a
+// directory, as os.Rename.
+func (c *Client) Rename(ctx context.Context, oldpath, newpath string) error {
+	return c.c.Call(ctx, methodRename, renameRequest{From: oldpath, To: newpath, Overwrite: true}, nil)
+}
+
+// Chmod sets the mode of path, following symlinks, as os.Chmod.
 func (c *Client) Chmod(ctx context.Context, path string, mode fs.FileMode) error {
-	return c.c.Call(ctx, "file.chmod", ChmodRequest{Path: path, Mode: mode}, nil)
+	return c.c.Call(ctx, methodChmod, chmodRequest{Path: path, Mode: mode}, nil)
 }
 
-// Chown sets the owner of path (following symlinks); -1 keeps an id.
+// Chown sets the owner of path, following symlinks, as os.Chown; -1
+// keeps an id.
 func (c *Client) Chown(ctx context.Context, path string, uid, gid int) error {
-	return c.c.Call(ctx, "file.chown", ChownRequest{Path: path, UID: uid, GID: gid}, nil)
+	return c.c.Call(ctx, methodChown, chownRequest{Path: path, UID: uid, GID: gid}, nil)
 }
 
-// Chtimes sets the access and modification times of path.
+// Chtimes sets the access and modification times of path, as
+// os.Chtimes.
 func (c *Client) Chtimes(ctx context.Context, path string, atime, mtime time.Time) error {
-	return c.c.Call(ctx, "file.chtimes", ChtimesRequest{Path: path, Atime: atime, Mtime: mtime}, nil)
+	return c.c.Call(ctx, methodChtimes, chtimesRequest{Path: path, Atime: atime, Mtime: mtime}, nil)
 }
 
-// MkTemp makes a new, uniquely named file or directory and returns its
-// guest path.
-func (c *Client) MkTemp(ctx context.Context, req MkTempRequest) (string, error) {
-	var res MkTempResult
-	if err := c.c.Call(ctx, "file.mktemp", req, &res); err != nil {
+// CreateTemp makes a new, empty file (mode 0600) in the guest directory
+// dir and returns its guest path, as os.CreateTemp names it: the last
+// "*" in pattern is replaced by a random string, which is appended when
+// there is no "*". An empty dir is the guest's temporary directory (or,
+// when the agent confines files to a root, the root). A pattern holding
+// a path separator fails with InvalidArgument.
+func (c *Client) CreateTemp(ctx context.Context, dir, pattern string) (string, error) {
+	return c.mkTemp(ctx, dir, pattern, false)
+}
+
+// MkdirTemp makes a new directory (mode 0700) in the guest directory
+// dir and returns its guest path; dir and pattern are as for
+// CreateTemp, as os.MkdirTemp takes them.
+func (c *Client) MkdirTemp(ctx context.Context, dir, pattern string) (string, error) {
+	return c.mkTemp(ctx, dir, pattern, true)
+}
+
+func (c *Client) mkTemp(ctx context.Context, dir, pattern string, directory bool) (string, error) {
+	req := mkTempRequest{Dir: dir, Prefix: pattern, Directory: directory}
+	if i := strings.LastIndexByte(pattern, '*'); i >= 0 {
+		req.Prefix, req.Suffix = pattern[:i], pattern[i+1:]
+	}
+	var res mkTempResult
+	if err := c.c.Call(ctx, methodMkTemp, req, &res); err != nil {
 		return "", err
 	}
 	return res.Path, nil
@@ -130,7 +176,7 @@ func (c *Client) MkTemp(ctx context.Context, req MkTempRequest) (string, error) 
 // Upload streams r to guestPath. With opts.Checksum the agent commits
 // only when its sha256 of the received bytes equals the client's.
 func (c *Client) Upload(ctx context.Context, r io.Reader, guestPath string, opts WriteOptions) (*WriteResult, error) {
-	s, release, err := c.open(ctx, "file.write", WriteRequest{Path: guestPath, WriteOptions: opts})
+	s, release, err := c.open(ctx, methodWrite, writeRequest{Path: guestPath, WriteOptions: opts})
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +242,7 @@ func waitOr(s *rpc.Stream, err error) error {
 // the end) into w. With opts.Checksum it verifies the agent's sha256 of
 // what it sent against the bytes received.
 func (c *Client) Download(ctx context.Context, guestPath string, w io.Writer, opts ReadOptions) (*ReadResult, error) {
-	s, release, err := c.open(ctx, "file.read", ReadRequest{Path: guestPath, ReadOptions: opts})
+	s, release, err := c.open(ctx, methodRead, readRequest{Path: guestPath, ReadOptions: opts})
 	if err != nil {
 		return nil, err
 	}
@@ -276,10 +322,10 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// ArchiveGet streams the guest directory dir into w as a tar (gzip when
-// gz).
-func (c *Client) ArchiveGet(ctx context.Context, dir string, w io.Writer, gz bool) (*ArchiveResult, error) {
-	s, release, err := c.open(ctx, "file.archive", ArchiveRequest{Path: dir, Op: "get", Gzip: gz})
+// ArchiveGet streams the guest directory dir into w as a tar (a tar.gz
+// with opts.Gzip), keeping modes, owners, times and symlinks.
+func (c *Client) ArchiveGet(ctx context.Context, dir string, w io.Writer, opts ArchiveOptions) (*ArchiveResult, error) {
+	s, release, err := c.open(ctx, methodArchive, archiveRequest{Path: dir, Op: "get", Gzip: opts.Gzip})
 	if err != nil {
 		return nil, err
 	}
@@ -299,19 +345,12 @@ func (c *Client) ArchiveGet(ctx context.Context, dir string, w io.Writer, gz boo
 	return &res, nil
 }
 
-// ArchivePut extracts the tar stream r (gzip when gz) into the guest
-// directory dir, creating it if missing. Setuid and setgid bits are
-// cleared (see ArchivePutWith).
-func (c *Client) ArchivePut(ctx context.Context, r io.Reader, dir string, gz bool) (*ArchiveResult, error) {
-	return c.ArchivePutWith(ctx, r, ArchiveRequest{Path: dir, Gzip: gz})
-}
-
-// ArchivePutWith is ArchivePut with every field of the request; Op is
-// set to "put".
-func (c *Client) ArchivePutWith(ctx context.Context, r io.Reader, req ArchiveRequest) (*ArchiveResult, error) {
-	req.Op = "put"
-	dir := req.Path
-	s, release, err := c.open(ctx, "file.archive", req)
+// ArchivePut extracts the tar stream r (a tar.gz with opts.Gzip) into
+// the guest directory dir, creating it if missing, as ExtractArchive
+// does: setuid and setgid bits are cleared unless opts.KeepSetuid.
+func (c *Client) ArchivePut(ctx context.Context, r io.Reader, dir string, opts ArchiveOptions) (*ArchiveResult, error) {
+	req := archiveRequest{Path: dir, Op: "put", Gzip: opts.Gzip, KeepSetuid: opts.KeepSetuid}
+	s, release, err := c.open(ctx, methodArchive, req)
 	if err != nil {
 		return nil, err
 	}

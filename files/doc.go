@@ -1,12 +1,24 @@
 // Package files serves native file operations to the host and gives the
 // host a typed client for them.
 //
-// Guest side: NewService + Register add the methods file.stat, file.list,
-// file.mkdir, file.remove, file.rename, file.chmod, file.chown,
-// file.chtimes, file.mktemp, file.read, file.write and file.archive to an
-// rpc.Server. Bytes travel raw in DATA frames, flow-controlled, so a
-// transfer runs close to the speed of the socket and never buffers a
-// whole file.
+// NewClient is for host programs: it wraps an *rpc.Client connected to
+// an agent. The Client's metadata methods mirror package os, with a
+// context first: Stat, Lstat, Mkdir, MkdirAll, Remove, RemoveAll,
+// Rename, Chmod, Chown, Chtimes, CreateTemp and MkdirTemp; List and
+// ListFunc read a directory. Upload and Download stream an io.Reader or
+// io.Writer to or from a guest file and, when asked, verify a sha256
+// end to end; ArchivePut and ArchiveGet move whole directories as tar
+// streams. Errors are *rpc.Error values that errors.Is matches against
+// fs.ErrNotExist, fs.ErrExist and fs.ErrPermission.
+//
+// NewService is for programs that assemble their own rpc.Server (the
+// agent registers it for you): Register adds the methods file.stat,
+// file.list, file.mkdir, file.remove, file.rename, file.chmod,
+// file.chown, file.chtimes, file.mktemp, file.read, file.write and
+// file.archive. Their arguments and results are JSON objects (see the
+// Client's methods for what each means); bytes travel raw in DATA
+// frames, flow-controlled, so a transfer runs close to the speed of the
+// socket and never buffers a whole file.
 //
 // Writes that replace a file are atomic: the data goes to a temporary
 // file in the target's directory, which is fsynced, renamed over the
@@ -21,7 +33,11 @@
 // or on kernels without openat2, os.Root gives the same guarantee. An
 // escape fails with PermissionDenied naming the offending path.
 // Options.ReadOnly refuses every call that would change the file system.
+// NewPolicy is for other services that reach the same files (package
+// hgfs): share the Service's (Service.Policy) so that every way in
+// obeys one set of rules.
 //
-// Host side: NewClient wraps an *rpc.Client; Upload and Download stream
-// an io.Reader or io.Writer and, when asked, verify a sha256 end to end.
+// WriteArchive and ExtractArchive are the tar code of file.archive, for
+// the host side of a transfer: they read and write a local directory
+// through an *os.Root.
 package files

@@ -13,9 +13,11 @@ import (
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
-// The guest serves a Service confined to a directory; the host uploads a
-// file, lists the directory and downloads the file again.
-func ExampleClient_Upload() {
+// The guest serves a Service confined to a directory (a real guest runs
+// the agent, which registers it); the host makes directories, uploads a
+// file, renames and removes, lists the directory and downloads the file
+// again.
+func Example() {
 	// Guest side: the Service refuses every path outside Root.
 	root, err := os.MkdirTemp("", "files-example")
 	if err != nil {
@@ -48,7 +50,12 @@ func ExampleClient_Upload() {
 	}
 	defer c.Close()
 	fc := files.NewClient(c)
-	wr, err := fc.Upload(ctx, strings.NewReader("hello, guest\n"), filepath.Join(root, "etc/motd"), files.WriteOptions{Parents: true, Checksum: true})
+	// The metadata methods mirror package os.
+	if err := fc.MkdirAll(ctx, filepath.Join(root, "etc/app"), 0o755); err != nil {
+		fmt.Println(err)
+		return
+	}
+	wr, err := fc.Upload(ctx, strings.NewReader("hello, guest\n"), filepath.Join(root, "etc/motd"), files.WriteOptions{Checksum: true})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -56,6 +63,22 @@ func ExampleClient_Upload() {
 	fmt.Println("uploaded", wr.Size, "bytes")
 	if _, err := fc.Upload(ctx, strings.NewReader("x"), "/etc/passwd", files.WriteOptions{}); err != nil {
 		fmt.Println(rpc.CodeOf(err))
+	}
+	tmp, err := fc.CreateTemp(ctx, filepath.Join(root, "etc"), "conf-*.tmp")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := fc.Rename(ctx, tmp, filepath.Join(root, "etc/app/conf")); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := fc.Remove(ctx, filepath.Join(root, "etc/app")); err != nil {
+		fmt.Println(rpc.CodeOf(err)) // not empty: RemoveAll removes it
+	}
+	if err := fc.RemoveAll(ctx, filepath.Join(root, "etc/app")); err != nil {
+		fmt.Println(err)
+		return
 	}
 	entries, err := fc.List(ctx, filepath.Join(root, "etc"))
 	if err != nil {
@@ -71,6 +94,7 @@ func ExampleClient_Upload() {
 	// Output:
 	// uploaded 13 bytes
 	// PermissionDenied
+	// FailedPrecondition
 	// motd 13
 	// hello, guest
 }

@@ -3,7 +3,6 @@ package files_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -130,45 +129,6 @@ func TestOps(t *testing.T) {
 		}},
 		{name: "list a file", op: func(c *files.Client) error { _, err := c.List(ctx, "a.txt"); return err }, code: rpc.FailedPrecondition},
 		{name: "list missing", op: func(c *files.Client) error { _, err := c.List(ctx, "nope"); return err }, code: rpc.NotFound},
-		{name: "mkdir", op: func(c *files.Client) error { return c.Mkdir(ctx, "new", 0o750, false) }, check: func(t *testing.T, e *env) {
-			fi, err := os.Stat(filepath.Join(e.root, "new"))
-			if err != nil || !fi.IsDir() {
-				t.Errorf("mkdir: %v %v", fi, err)
-			}
-		}},
-		{name: "mkdir parents", op: func(c *files.Client) error { return c.Mkdir(ctx, "p/q/r", 0, true) }, check: func(t *testing.T, e *env) {
-			if _, err := os.Stat(filepath.Join(e.root, "p/q/r")); err != nil {
-				t.Error(err)
-			}
-		}},
-		{name: "mkdir exists", op: func(c *files.Client) error { return c.Mkdir(ctx, "dir", 0, false) }, code: rpc.AlreadyExists},
-		{name: "mkdir no parent", op: func(c *files.Client) error { return c.Mkdir(ctx, "x/y", 0, false) }, code: rpc.NotFound},
-		{name: "mkdir under a file", op: func(c *files.Client) error { return c.Mkdir(ctx, "a.txt/y", 0, true) }, code: rpc.FailedPrecondition},
-		{name: "remove file", op: func(c *files.Client) error { return c.Remove(ctx, "a.txt", false) }, check: func(t *testing.T, e *env) {
-			if _, err := os.Lstat(filepath.Join(e.root, "a.txt")); !errors.Is(err, fs.ErrNotExist) {
-				t.Errorf("still there: %v", err)
-			}
-		}},
-		{name: "remove missing", op: func(c *files.Client) error { return c.Remove(ctx, "nope", false) }, code: rpc.NotFound},
-		{name: "remove non-empty dir", op: func(c *files.Client) error { return c.Remove(ctx, "dir", false) }, code: rpc.FailedPrecondition},
-		{name: "remove recursive", op: func(c *files.Client) error { return c.Remove(ctx, "dir", true) }, check: func(t *testing.T, e *env) {
-			if _, err := os.Lstat(filepath.Join(e.root, "dir")); !errors.Is(err, fs.ErrNotExist) {
-				t.Errorf("still there: %v", err)
-			}
-		}},
-		{name: "remove root", op: func(c *files.Client) error { return c.Remove(ctx, ".", true) }, code: rpc.PermissionDenied},
-		{name: "rename", op: func(c *files.Client) error { return c.Rename(ctx, "a.txt", "dir/c.txt", false) }, check: func(t *testing.T, e *env) {
-			if got := e.get(t, "dir/c.txt"); got != "hello" {
-				t.Errorf("renamed file holds %q", got)
-			}
-		}},
-		{name: "rename onto existing", op: func(c *files.Client) error { return c.Rename(ctx, "a.txt", "dir/b.txt", false) }, code: rpc.AlreadyExists},
-		{name: "rename overwrite", op: func(c *files.Client) error { return c.Rename(ctx, "a.txt", "dir/b.txt", true) }, check: func(t *testing.T, e *env) {
-			if got := e.get(t, "dir/b.txt"); got != "hello" {
-				t.Errorf("renamed file holds %q", got)
-			}
-		}},
-		{name: "rename missing", op: func(c *files.Client) error { return c.Rename(ctx, "nope", "x", false) }, code: rpc.NotFound},
 		{name: "chmod", op: func(c *files.Client) error { return c.Chmod(ctx, "a.txt", 0o600) }, check: func(t *testing.T, e *env) {
 			if fi, _ := os.Stat(filepath.Join(e.root, "a.txt")); fi.Mode().Perm() != 0o600 {
 				t.Errorf("mode %v", fi.Mode())
@@ -194,31 +154,6 @@ func TestOps(t *testing.T) {
 			}
 		}},
 		{name: "chtimes missing", op: func(c *files.Client) error { return c.Chtimes(ctx, "nope", mtime, mtime) }, code: rpc.NotFound},
-		{name: "mktemp file", op: func(c *files.Client) error {
-			p, err := c.MkTemp(ctx, files.MkTempRequest{Dir: "dir", Prefix: "pre-", Suffix: ".suf"})
-			if err == nil && (!strings.HasPrefix(filepath.Base(p), "pre-") || !strings.HasSuffix(p, ".suf")) {
-				t.Errorf("mktemp: %q", p)
-			}
-			if fi, serr := os.Stat(p); err == nil && (serr != nil || !fi.Mode().IsRegular()) {
-				t.Errorf("mktemp: %v %v", fi, serr)
-			}
-			return err
-		}},
-		{name: "mktemp dir", op: func(c *files.Client) error {
-			p, err := c.MkTemp(ctx, files.MkTempRequest{Directory: true})
-			if fi, serr := os.Stat(p); err == nil && (serr != nil || !fi.IsDir()) {
-				t.Errorf("mktemp: %v %v", fi, serr)
-			}
-			return err
-		}},
-		{name: "mktemp bad prefix", op: func(c *files.Client) error {
-			_, err := c.MkTemp(ctx, files.MkTempRequest{Prefix: "a/b"})
-			return err
-		}, code: rpc.InvalidArgument},
-		{name: "mktemp missing dir", op: func(c *files.Client) error {
-			_, err := c.MkTemp(ctx, files.MkTempRequest{Dir: "nope"})
-			return err
-		}, code: rpc.NotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -145,7 +145,7 @@ func FuzzExtractArchive(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer root.Close()
-		_, _ = files.ExtractArchive(context.Background(), bytes.NewReader(data), root, false, nil)
+		_, _ = files.ExtractArchive(context.Background(), bytes.NewReader(data), root, files.ExtractOptions{})
 		r.intact(t)
 		filepath.WalkDir(r.root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {

@@ -73,13 +73,13 @@ func testPolicy(t *testing.T, newSvc func(files.Options) (*files.Service, error)
 			_, err := c.Upload(ctx, strings.NewReader("x"), p, files.WriteOptions{})
 			return err
 		}},
-		{"mkdir", func(c *files.Client, p string) error { return c.Mkdir(ctx, p+"/d", 0, true) }},
-		{"remove", func(c *files.Client, p string) error { return c.Remove(ctx, p, true) }},
+		{"mkdir", func(c *files.Client, p string) error { return c.MkdirAll(ctx, p+"/d", 0) }},
+		{"remove", func(c *files.Client, p string) error { return c.RemoveAll(ctx, p) }},
 		{"chmod", func(c *files.Client, p string) error { return c.Chmod(ctx, p, 0o777) }},
 		{"chtimes", func(c *files.Client, p string) error { return c.Chtimes(ctx, p, time.Now(), time.Now()) }},
-		{"rename", func(c *files.Client, p string) error { return c.Rename(ctx, p, "moved", true) }},
+		{"rename", func(c *files.Client, p string) error { return c.Rename(ctx, p, "moved") }},
 		{"archive", func(c *files.Client, p string) error {
-			_, err := c.ArchiveGet(ctx, p, io.Discard, false)
+			_, err := c.ArchiveGet(ctx, p, io.Discard, files.ArchiveOptions{})
 			return err
 		}},
 	}
@@ -151,14 +151,17 @@ func TestReadOnly(t *testing.T) {
 	e.put(t, "f", "data")
 	mutations := map[string]error{
 		"write":   func() error { _, err := e.c.Upload(ctx, strings.NewReader("x"), "f", files.WriteOptions{}); return err }(),
-		"mkdir":   e.c.Mkdir(ctx, "d", 0, false),
-		"remove":  e.c.Remove(ctx, "f", false),
-		"rename":  e.c.Rename(ctx, "f", "g", false),
+		"mkdir":   e.c.Mkdir(ctx, "d", 0),
+		"remove":  e.c.Remove(ctx, "f"),
+		"rename":  e.c.Rename(ctx, "f", "g"),
 		"chmod":   e.c.Chmod(ctx, "f", 0o600),
 		"chown":   e.c.Chown(ctx, "f", -1, -1),
 		"chtimes": e.c.Chtimes(ctx, "f", time.Now(), time.Now()),
-		"mktemp":  func() error { _, err := e.c.MkTemp(ctx, files.MkTempRequest{}); return err }(),
-		"archive": func() error { _, err := e.c.ArchivePut(ctx, strings.NewReader(""), "d", false); return err }(),
+		"mktemp":  func() error { _, err := e.c.CreateTemp(ctx, "", ""); return err }(),
+		"archive": func() error {
+			_, err := e.c.ArchivePut(ctx, strings.NewReader(""), "d", files.ArchiveOptions{})
+			return err
+		}(),
 	}
 	for name, err := range mutations {
 		if rpc.CodeOf(err) != rpc.PermissionDenied {

@@ -64,18 +64,18 @@ func (s *Service) Policy() *Policy { return s.pol }
 
 // Register adds the file.* methods to srv.
 func (s *Service) Register(srv *rpc.Server) {
-	srv.RegisterHandler("file.stat", rpc.Unary(s.stat))
-	srv.RegisterHandler("file.list", rpc.HandlerFunc(s.list))
-	srv.RegisterHandler("file.mkdir", rpc.Unary(s.mkdir))
-	srv.RegisterHandler("file.remove", rpc.Unary(s.remove))
-	srv.RegisterHandler("file.rename", rpc.Unary(s.rename))
-	srv.RegisterHandler("file.chmod", rpc.Unary(s.chmod))
-	srv.RegisterHandler("file.chown", rpc.Unary(s.chown))
-	srv.RegisterHandler("file.chtimes", rpc.Unary(s.chtimes))
-	srv.RegisterHandler("file.mktemp", rpc.Unary(s.mktemp))
-	srv.RegisterHandler("file.read", rpc.HandlerFunc(s.read))
-	srv.RegisterHandler("file.write", rpc.HandlerFunc(s.write))
-	srv.RegisterHandler("file.archive", rpc.HandlerFunc(s.archive))
+	srv.RegisterHandler(methodStat, rpc.Unary(s.stat))
+	srv.RegisterHandler(methodList, rpc.HandlerFunc(s.list))
+	srv.RegisterHandler(methodMkdir, rpc.Unary(s.mkdir))
+	srv.RegisterHandler(methodRemove, rpc.Unary(s.remove))
+	srv.RegisterHandler(methodRename, rpc.Unary(s.rename))
+	srv.RegisterHandler(methodChmod, rpc.Unary(s.chmod))
+	srv.RegisterHandler(methodChown, rpc.Unary(s.chown))
+	srv.RegisterHandler(methodChtimes, rpc.Unary(s.chtimes))
+	srv.RegisterHandler(methodMkTemp, rpc.Unary(s.mktemp))
+	srv.RegisterHandler(methodRead, rpc.HandlerFunc(s.read))
+	srv.RegisterHandler(methodWrite, rpc.HandlerFunc(s.write))
+	srv.RegisterHandler(methodArchive, rpc.HandlerFunc(s.archive))
 }
 
 func (s *Service) rel(op, p string) (string, error)   { return s.pol.resolve(op, p) }
@@ -91,8 +91,8 @@ func (s *Service) info(rel, name string, fi fs.FileInfo) FileInfo {
 	return out
 }
 
-func (s *Service) stat(_ context.Context, req StatRequest) (FileInfo, error) {
-	rel, err := s.rel("file.stat", req.Path)
+func (s *Service) stat(_ context.Context, req statRequest) (FileInfo, error) {
+	rel, err := s.rel(methodStat, req.Path)
 	if err != nil {
 		return FileInfo{}, err
 	}
@@ -103,13 +103,13 @@ func (s *Service) stat(_ context.Context, req StatRequest) (FileInfo, error) {
 		fi, err = s.pol.tree.Stat(rel)
 	}
 	if err != nil {
-		return FileInfo{}, s.fail("file.stat", req.Path, err)
+		return FileInfo{}, s.fail(methodStat, req.Path, err)
 	}
 	return s.info(rel, filepath.Base(req.Path), fi), nil
 }
 
-func (s *Service) mkdir(_ context.Context, req MkdirRequest) (struct{}, error) {
-	const op = "file.mkdir"
+func (s *Service) mkdir(_ context.Context, req mkdirRequest) (struct{}, error) {
+	const op = methodMkdir
 	rel, err := s.rel(op, req.Path)
 	if err == nil {
 		err = s.writable(op, req.Path)
@@ -132,8 +132,8 @@ func (s *Service) mkdir(_ context.Context, req MkdirRequest) (struct{}, error) {
 	return struct{}{}, nil
 }
 
-func (s *Service) remove(_ context.Context, req RemoveRequest) (struct{}, error) {
-	const op = "file.remove"
+func (s *Service) remove(_ context.Context, req removeRequest) (struct{}, error) {
+	const op = methodRemove
 	rel, err := s.rel(op, req.Path)
 	if err == nil {
 		err = s.writable(op, req.Path)
@@ -158,8 +158,8 @@ func (s *Service) remove(_ context.Context, req RemoveRequest) (struct{}, error)
 	return struct{}{}, nil
 }
 
-func (s *Service) rename(_ context.Context, req RenameRequest) (struct{}, error) {
-	const op = "file.rename"
+func (s *Service) rename(_ context.Context, req renameRequest) (struct{}, error) {
+	const op = methodRename
 	from, err := s.rel(op, req.From)
 	if err != nil {
 		return struct{}{}, err
@@ -185,20 +185,20 @@ func (s *Service) rename(_ context.Context, req RenameRequest) (struct{}, error)
 	return struct{}{}, nil
 }
 
-func (s *Service) chmod(_ context.Context, req ChmodRequest) (struct{}, error) {
-	return struct{}{}, s.pol.Chmod("file.chmod", req.Path, req.Mode)
+func (s *Service) chmod(_ context.Context, req chmodRequest) (struct{}, error) {
+	return struct{}{}, s.pol.Chmod(methodChmod, req.Path, req.Mode)
 }
 
-func (s *Service) chown(_ context.Context, req ChownRequest) (struct{}, error) {
-	return struct{}{}, s.pol.Chown("file.chown", req.Path, req.UID, req.GID, !req.Lchown)
+func (s *Service) chown(_ context.Context, req chownRequest) (struct{}, error) {
+	return struct{}{}, s.pol.Chown(methodChown, req.Path, req.UID, req.GID, !req.Lchown)
 }
 
-func (s *Service) chtimes(_ context.Context, req ChtimesRequest) (struct{}, error) {
-	return struct{}{}, s.pol.Chtimes("file.chtimes", req.Path, req.Atime, req.Mtime)
+func (s *Service) chtimes(_ context.Context, req chtimesRequest) (struct{}, error) {
+	return struct{}{}, s.pol.Chtimes(methodChtimes, req.Path, req.Atime, req.Mtime)
 }
 
-func (s *Service) mktemp(_ context.Context, req MkTempRequest) (MkTempResult, error) {
-	const op = "file.mktemp"
+func (s *Service) mktemp(_ context.Context, req mkTempRequest) (mkTempResult, error) {
+	const op = methodMkTemp
 	dir := req.Dir
 	if dir == "" {
 		dir = s.pol.root
@@ -211,10 +211,10 @@ func (s *Service) mktemp(_ context.Context, req MkTempRequest) (MkTempResult, er
 		err = s.writable(op, dir)
 	}
 	if err != nil {
-		return MkTempResult{}, err
+		return mkTempResult{}, err
 	}
 	if strings.ContainsAny(req.Prefix+req.Suffix, `/\`) {
-		return MkTempResult{}, rpc.Errorf(rpc.InvalidArgument, "%s: prefix %q or suffix %q holds a path separator", op, req.Prefix, req.Suffix)
+		return mkTempResult{}, rpc.Errorf(rpc.InvalidArgument, "%s: prefix %q or suffix %q holds a path separator", op, req.Prefix, req.Suffix)
 	}
 	for range 100 {
 		name := filepath.Join(rel, req.Prefix+randomName()+req.Suffix)
@@ -230,11 +230,11 @@ func (s *Service) mktemp(_ context.Context, req MkTempRequest) (MkTempResult, er
 			continue
 		}
 		if err != nil {
-			return MkTempResult{}, s.fail(op, dir, err)
+			return mkTempResult{}, s.fail(op, dir, err)
 		}
-		return MkTempResult{Path: filepath.Join(s.pol.root, name)}, nil
+		return mkTempResult{Path: filepath.Join(s.pol.root, name)}, nil
 	}
-	return MkTempResult{}, rpc.Errorf(rpc.ResourceExhausted, "%s %q: no free name after 100 tries", op, dir)
+	return mkTempResult{}, rpc.Errorf(rpc.ResourceExhausted, "%s %q: no free name after 100 tries", op, dir)
 }
 
 // randomName is 12 hex digits for temporary names.

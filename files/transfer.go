@@ -24,8 +24,8 @@ const checksumLane rpc.Lane = 1
 const defaultPageSize = 1000
 
 func (s *Service) list(ctx context.Context, call *rpc.Request) (any, error) {
-	const op = "file.list"
-	var req ListRequest
+	const op = methodList
+	var req listRequest
 	if err := call.DecodeArgs(&req); err != nil {
 		return nil, err
 	}
@@ -78,7 +78,7 @@ func (s *Service) list(ctx context.Context, call *rpc.Request) (any, error) {
 	if err := w.Flush(); err != nil {
 		return nil, s.fail(op, req.Path, err)
 	}
-	return ListResult{Count: count}, nil
+	return listResult{Count: count}, nil
 }
 
 // copyBuf copies with a pooled buffer, never handing the copy to a
@@ -114,8 +114,8 @@ func (s *Service) copyBuf(dst io.Writer, src io.Reader) (int64, error) {
 }
 
 func (s *Service) read(ctx context.Context, call *rpc.Request) (any, error) {
-	const op = "file.read"
-	var req ReadRequest
+	const op = methodRead
+	var req readRequest
 	if err := call.DecodeArgs(&req); err != nil {
 		return nil, err
 	}
@@ -162,8 +162,8 @@ func (s *Service) read(ctx context.Context, call *rpc.Request) (any, error) {
 }
 
 func (s *Service) write(ctx context.Context, call *rpc.Request) (any, error) {
-	const op = "file.write"
-	var req WriteRequest
+	const op = methodWrite
+	var req writeRequest
 	if err := call.DecodeArgs(&req); err != nil {
 		return nil, err
 	}
@@ -226,8 +226,8 @@ type replaced struct {
 // replace writes the new contents beside the target and renames (or,
 // for CreateOnly, links) them into place only when all arrived and are
 // on disk: the target is always the old file or the new one, whole.
-func (s *Service) replace(ctx context.Context, call *rpc.Request, req WriteRequest, rel string, mode fs.FileMode, old replaced, src io.Reader, h hash.Hash) (any, error) {
-	const op = "file.write"
+func (s *Service) replace(ctx context.Context, call *rpc.Request, req writeRequest, rel string, mode fs.FileMode, old replaced, src io.Reader, h hash.Hash) (any, error) {
+	const op = methodWrite
 	d, err := s.pol.tree.OpenDir(filepath.Dir(rel))
 	if err != nil {
 		return nil, s.fail(op, req.Path, err)
@@ -296,8 +296,8 @@ func verifySum(op, p string, call *rpc.Request, h hash.Hash) (string, error) {
 	return got, nil
 }
 
-func (s *Service) appendTo(ctx context.Context, call *rpc.Request, req WriteRequest, mode fs.FileMode, src io.Reader, h hash.Hash) (any, error) {
-	const op = "file.write"
+func (s *Service) appendTo(ctx context.Context, call *rpc.Request, req writeRequest, mode fs.FileMode, src io.Reader, h hash.Hash) (any, error) {
+	const op = methodWrite
 	f, err := s.pol.Open(op, req.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, mode)
 	if err != nil {
 		return nil, err

@@ -157,7 +157,7 @@ func TestArchiveClearsSetuid(t *testing.T) {
 	}
 	for _, keep := range []bool{false, true} {
 		e := newEnv(t, files.Options{})
-		if _, err := e.c.ArchivePutWith(context.Background(), bytes.NewReader(tarball.Bytes()), files.ArchiveRequest{Path: "x", KeepSetuid: keep}); err != nil {
+		if _, err := e.c.ArchivePut(context.Background(), bytes.NewReader(tarball.Bytes()), "x", files.ArchiveOptions{KeepSetuid: keep}); err != nil {
 			t.Fatal(err)
 		}
 		for name, mode := range want[keep] {

@@ -5,7 +5,25 @@ import (
 	"time"
 )
 
-// FileInfo describes one file, as file.stat and file.list report it.
+// The rpc methods of the file service; the client and the service name
+// them through these constants only.
+const (
+	methodStat    = "file.stat"
+	methodList    = "file.list"
+	methodMkdir   = "file.mkdir"
+	methodRemove  = "file.remove"
+	methodRename  = "file.rename"
+	methodChmod   = "file.chmod"
+	methodChown   = "file.chown"
+	methodChtimes = "file.chtimes"
+	methodMkTemp  = "file.mktemp"
+	methodRead    = "file.read"
+	methodWrite   = "file.write"
+	methodArchive = "file.archive"
+)
+
+// FileInfo describes one file, as Client.Stat and Client.List report
+// it.
 type FileInfo struct {
 	Name    string      `json:"name"`
 	Size    int64       `json:"size"`
@@ -20,42 +38,45 @@ type FileInfo struct {
 // IsDir reports whether the info describes a directory.
 func (fi FileInfo) IsDir() bool { return fi.Mode.IsDir() }
 
-// StatRequest is the argument of file.stat.
-type StatRequest struct {
+// The arguments and results below are the JSON of the wire (see the
+// package documentation); callers use the Client's methods.
+
+// statRequest is the argument of file.stat.
+type statRequest struct {
 	Path string `json:"path"`
 	// Lstat reports a symlink itself instead of what it points to.
 	Lstat bool `json:"lstat,omitempty"`
 }
 
-// ListRequest is the argument of file.list. The reply streams pages of
+// listRequest is the argument of file.list. The reply streams pages of
 // at most PageSize entries (default 1000), each a JSON array of
 // FileInfo on its own line, so a huge directory never becomes one giant
 // message.
-type ListRequest struct {
+type listRequest struct {
 	Path     string `json:"path"`
 	PageSize int    `json:"page_size,omitempty"`
 }
 
-// ListResult is the final result of file.list.
-type ListResult struct {
+// listResult is the final result of file.list.
+type listResult struct {
 	Count int `json:"count"`
 }
 
-// MkdirRequest is the argument of file.mkdir.
-type MkdirRequest struct {
+// mkdirRequest is the argument of file.mkdir.
+type mkdirRequest struct {
 	Path    string      `json:"path"`
 	Mode    fs.FileMode `json:"mode,omitempty"` // default 0755
 	Parents bool        `json:"parents,omitempty"`
 }
 
-// RemoveRequest is the argument of file.remove.
-type RemoveRequest struct {
+// removeRequest is the argument of file.remove.
+type removeRequest struct {
 	Path      string `json:"path"`
 	Recursive bool   `json:"recursive,omitempty"`
 }
 
-// RenameRequest is the argument of file.rename.
-type RenameRequest struct {
+// renameRequest is the argument of file.rename.
+type renameRequest struct {
 	From string `json:"from"`
 	To   string `json:"to"`
 	// Overwrite replaces an existing To; without it the call fails with
@@ -63,29 +84,29 @@ type RenameRequest struct {
 	Overwrite bool `json:"overwrite,omitempty"`
 }
 
-// ChmodRequest is the argument of file.chmod.
-type ChmodRequest struct {
+// chmodRequest is the argument of file.chmod.
+type chmodRequest struct {
 	Path string      `json:"path"`
 	Mode fs.FileMode `json:"mode"`
 }
 
-// ChownRequest is the argument of file.chown. -1 leaves an id unchanged.
-type ChownRequest struct {
+// chownRequest is the argument of file.chown. -1 leaves an id unchanged.
+type chownRequest struct {
 	Path   string `json:"path"`
 	UID    int    `json:"uid"`
 	GID    int    `json:"gid"`
 	Lchown bool   `json:"lchown,omitempty"`
 }
 
-// ChtimesRequest is the argument of file.chtimes.
-type ChtimesRequest struct {
+// chtimesRequest is the argument of file.chtimes.
+type chtimesRequest struct {
 	Path  string    `json:"path"`
 	Atime time.Time `json:"atime"`
 	Mtime time.Time `json:"mtime"`
 }
 
-// MkTempRequest is the argument of file.mktemp.
-type MkTempRequest struct {
+// mkTempRequest is the argument of file.mktemp.
+type mkTempRequest struct {
 	// Dir holds the new file (default: the system's temporary directory,
 	// or the root when there is one).
 	Dir    string `json:"dir,omitempty"`
@@ -95,12 +116,12 @@ type MkTempRequest struct {
 	Directory bool `json:"directory,omitempty"`
 }
 
-// MkTempResult is the result of file.mktemp.
-type MkTempResult struct {
+// mkTempResult is the result of file.mktemp.
+type mkTempResult struct {
 	Path string `json:"path"`
 }
 
-// ReadOptions tune file.read.
+// ReadOptions tune Client.Download (file.read).
 type ReadOptions struct {
 	Offset int64 `json:"offset,omitempty"`
 	// Length caps the bytes read; 0 reads to the end of the file.
@@ -110,19 +131,20 @@ type ReadOptions struct {
 	Checksum bool `json:"checksum,omitempty"`
 }
 
-// ReadRequest is the argument of file.read.
-type ReadRequest struct {
+// readRequest is the argument of file.read.
+type readRequest struct {
 	Path string `json:"path"`
 	ReadOptions
 }
 
-// ReadResult is the final result (trailer) of file.read.
+// ReadResult is what Client.Download reports: the bytes the agent sent
+// and, when asked for, their sha256 (hex).
 type ReadResult struct {
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256,omitempty"`
 }
 
-// WriteFlag says what file.write does with an existing file.
+// WriteFlag says what Client.Upload does with an existing file.
 type WriteFlag string
 
 // Write flags.
@@ -137,7 +159,7 @@ const (
 	Append WriteFlag = "append"
 )
 
-// WriteOptions tune file.write.
+// WriteOptions tune Client.Upload (file.write).
 type WriteOptions struct {
 	Flag WriteFlag `json:"flag,omitempty"`
 	// Mode of a new file (default 0644; an overwrite keeps the old mode).
@@ -153,31 +175,42 @@ type WriteOptions struct {
 	Checksum bool `json:"checksum,omitempty"`
 }
 
-// WriteRequest is the argument of file.write.
-type WriteRequest struct {
+// writeRequest is the argument of file.write.
+type writeRequest struct {
 	Path string `json:"path"`
 	WriteOptions
 }
 
-// WriteResult is the result of file.write.
+// WriteResult is what Client.Upload reports: the bytes the agent wrote
+// and, when asked for, their sha256 (hex).
 type WriteResult struct {
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256,omitempty"`
 }
 
-// ArchiveRequest is the argument of file.archive. Op "get" streams the
-// directory Path as a tar (gzip when Gzip); "put" extracts the tar the
-// client streams into Path, creating it if missing.
-type ArchiveRequest struct {
-	Path string `json:"path"`
-	Op   string `json:"op"`
-	Gzip bool   `json:"gzip,omitempty"`
+// ArchiveOptions tune Client.ArchiveGet, Client.ArchivePut and
+// WriteArchive.
+type ArchiveOptions struct {
+	// Gzip: the stream is a tar.gz rather than a plain tar.
+	Gzip bool
 	// KeepSetuid keeps the setuid and setgid bits of extracted entries
-	// (put); by default they are cleared.
-	KeepSetuid bool `json:"keep_setuid,omitempty"`
+	// (ArchivePut); by default they are cleared. Writing an archive
+	// always records them.
+	KeepSetuid bool
 }
 
-// ArchiveResult is the result of file.archive.
+// archiveRequest is the argument of file.archive. Op "get" streams the
+// directory Path as a tar (gzip when Gzip); "put" extracts the tar the
+// client streams into Path, creating it if missing.
+type archiveRequest struct {
+	Path       string `json:"path"`
+	Op         string `json:"op"`
+	Gzip       bool   `json:"gzip,omitempty"`
+	KeepSetuid bool   `json:"keep_setuid,omitempty"`
+}
+
+// ArchiveResult is what an archive transfer reports: the entries
+// written or extracted and the bytes of the (compressed) stream.
 type ArchiveResult struct {
 	Entries int   `json:"entries"`
 	Bytes   int64 `json:"bytes"`

@@ -175,7 +175,7 @@ func (h *ArchiveHandler) Open(_ context.Context, u *url.URL, req OpenRequest) (F
 		}
 		return startArchive(true, func(ctx context.Context, a *archiveFile) error {
 			defer root.Close()
-			_, err := files.WriteArchive(ctx, a.writer(ctx), root, gzipped(u))
+			_, err := files.WriteArchive(ctx, a.writer(ctx), root, files.ArchiveOptions{Gzip: gzipped(u)})
 			return err
 		}), nil
 	case OpenModeWriteOnly:
@@ -188,7 +188,7 @@ func (h *ArchiveHandler) Open(_ context.Context, u *url.URL, req OpenRequest) (F
 		}
 		return startArchive(false, func(ctx context.Context, a *archiveFile) error {
 			defer root.Close()
-			_, err := files.ExtractArchiveWith(ctx, a.reader(ctx), root, files.ExtractOptions{Gzip: gzipped(u), Logger: h.log})
+			_, err := files.ExtractArchive(ctx, a.reader(ctx), root, files.ExtractOptions{Gzip: gzipped(u), Logger: h.log})
 			return err
 		}), nil
 	}

@@ -110,11 +110,11 @@ func (cp *copier) upload(ctx context.Context, src, dst string) error {
 		defer root.Close()
 		pr, pw := io.Pipe()
 		go func() {
-			_, err := files.WriteArchive(ctx, pw, root, cp.gz)
+			_, err := files.WriteArchive(ctx, pw, root, files.ArchiveOptions{Gzip: cp.gz})
 			pw.CloseWithError(err)
 		}()
 		cp.progress.start(src, -1)
-		_, err = cp.fc.ArchivePut(ctx, cp.progress.reader(pr), target, cp.gz)
+		_, err = cp.fc.ArchivePut(ctx, cp.progress.reader(pr), target, files.ArchiveOptions{Gzip: cp.gz})
 		pr.CloseWithError(errors.New("cp: upload ended"))
 		return err
 	}
@@ -155,7 +155,7 @@ func (cp *copier) download(ctx context.Context, src, dst string) error {
 		}
 		if dst == "-" {
 			cp.progress.start(src, -1)
-			_, err := cp.fc.ArchiveGet(ctx, src, cp.progress.writer(cp.stdout), cp.gz)
+			_, err := cp.fc.ArchiveGet(ctx, src, cp.progress.writer(cp.stdout), files.ArchiveOptions{Gzip: cp.gz})
 			return err
 		}
 		target := hostTarget(dst, path.Base(src))
@@ -170,12 +170,12 @@ func (cp *copier) download(ctx context.Context, src, dst string) error {
 		pr, pw := io.Pipe()
 		done := make(chan error, 1)
 		go func() {
-			_, err := files.ExtractArchive(ctx, pr, root, cp.gz, nil)
+			_, err := files.ExtractArchive(ctx, pr, root, files.ExtractOptions{Gzip: cp.gz})
 			pr.CloseWithError(err)
 			done <- err
 		}()
 		cp.progress.start(src, -1)
-		_, err = cp.fc.ArchiveGet(ctx, src, cp.progress.writer(pw), cp.gz)
+		_, err = cp.fc.ArchiveGet(ctx, src, cp.progress.writer(pw), files.ArchiveOptions{Gzip: cp.gz})
 		pw.CloseWithError(err)
 		if xerr := <-done; err == nil {
 			err = xerr

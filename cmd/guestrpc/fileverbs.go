@@ -56,8 +56,19 @@ func runRm(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, _, st
 	if err := parse(fset, args, 1, -1); err != nil {
 		return exitUsage, err
 	}
+	fc := files.NewClient(c)
+	remove := fc.Remove
+	if *recursive {
+		remove = fc.RemoveAll
+	}
 	return eachPath(fset.Args(), stderr, "rm", func(p string) error {
-		err := files.NewClient(c).Remove(ctx, p, *recursive)
+		if *recursive && !*force {
+			// RemoveAll, as os.RemoveAll, accepts a missing path; rm -r does not.
+			if _, err := fc.Lstat(ctx, p); err != nil {
+				return err
+			}
+		}
+		err := remove(ctx, p)
 		if *force && errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
@@ -77,8 +88,13 @@ func runMkdir(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, _,
 	if err != nil {
 		return exitUsage, err
 	}
+	fc := files.NewClient(c)
+	mkdir := fc.Mkdir
+	if *parents {
+		mkdir = fc.MkdirAll
+	}
 	return eachPath(fset.Args(), stderr, "mkdir", func(p string) error {
-		return files.NewClient(c).Mkdir(ctx, p, mode, *parents)
+		return mkdir(ctx, p, mode)
 	})
 }
 
@@ -89,7 +105,16 @@ func runMv(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, _, st
 	if err := parse(fset, args, 2, 2); err != nil {
 		return exitUsage, err
 	}
-	err := files.NewClient(c).Rename(ctx, fset.Arg(0), fset.Arg(1), !*noClobber)
+	fc := files.NewClient(c)
+	if *noClobber {
+		if _, err := fc.Lstat(ctx, fset.Arg(1)); err == nil {
+			err = rpc.Errorf(rpc.AlreadyExists, "mv %q: %w", fset.Arg(1), fs.ErrExist)
+			return exitFor(err), err
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return exitFor(err), err
+		}
+	}
+	err := fc.Rename(ctx, fset.Arg(0), fset.Arg(1))
 	return exitFor(err), err
 }
 
@@ -157,7 +182,14 @@ func runMktemp(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, s
 	if err := parse(fset, args, 0, 1); err != nil {
 		return exitUsage, err
 	}
-	p, err := files.NewClient(c).MkTemp(ctx, files.MkTempRequest{Dir: *parent, Prefix: fset.Arg(0), Suffix: *suffix, Directory: *dir})
+	if strings.Contains(*suffix, "*") {
+		return exitUsage, usageErrorf("suffix %q: may not hold a *", *suffix)
+	}
+	create := files.NewClient(c).CreateTemp
+	if *dir {
+		create = files.NewClient(c).MkdirTemp
+	}
+	p, err := create(ctx, *parent, fset.Arg(0)+"*"+*suffix)
 	if err != nil {
 		return exitFor(err), err
 	}

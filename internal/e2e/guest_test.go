@@ -148,8 +148,8 @@ func TestGuestServices(t *testing.T) {
 		}
 		down = time.Since(start)
 		t.Logf("virtio-serial 64 MiB without checksums: host→guest %.0f MiB/s, guest→host %.0f MiB/s", mib/up.Seconds(), mib/down.Seconds())
-		fc.Remove(ctx, "/tmp/big.bin", false)
-		fc.Remove(ctx, "/tmp/big2.bin", false)
+		fc.Remove(ctx, "/tmp/big.bin")
+		fc.Remove(ctx, "/tmp/big2.bin")
 	})
 
 	t.Run("AF_VSOCK loopback inside the guest", func(t *testing.T) {

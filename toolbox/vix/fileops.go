@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/guestrpc/guestrpc/files"
@@ -23,7 +24,8 @@ func (r *reader) props(n uint32) {
 
 // createTemp (181, 182): i32 options; u32 prefixLen, suffixLen,
 // dirLen, propLen; then the strings and the property list. file.mktemp
-// makes it; the reply is its path.
+// makes it; the reply is its path. The name is prefix, random, suffix:
+// the pattern prefix+"*"+suffix, so a suffix may not hold a "*".
 func (s *Server) createTemp(ctx context.Context, req *request, _ string) ([]byte, error) {
 	r, err := body(req, 20)
 	if err != nil {
@@ -36,7 +38,14 @@ func (s *Server) createTemp(ctx context.Context, req *request, _ string) ([]byte
 	if err := r.done(); err != nil {
 		return nil, err
 	}
-	p, err := s.fc.MkTemp(ctx, files.MkTempRequest{Dir: dir, Prefix: prefix, Suffix: suffix, Directory: req.OpCode == OpCreateTempDir})
+	if strings.Contains(suffix, "*") {
+		return nil, fail(ErrInvalidArg)
+	}
+	create := s.fc.CreateTemp
+	if req.OpCode == OpCreateTempDir {
+		create = s.fc.MkdirTemp
+	}
+	p, err := create(ctx, dir, prefix+"*"+suffix)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +82,7 @@ func (s *Server) deleteFile(ctx context.Context, req *request, _ string) ([]byte
 	if fi.IsDir() {
 		return nil, fail(ErrNotAFile)
 	}
-	return nil, s.fc.Remove(ctx, p, false)
+	return nil, s.fc.Remove(ctx, p)
 }
 
 // dirReq reads "i32, u32 pathLen, u32 propLen, u8 flag", the path and
@@ -109,7 +118,11 @@ func (s *Server) deleteDir(ctx context.Context, req *request, _ string) ([]byte,
 	if !fi.IsDir() {
 		return nil, fail(ErrNotADir)
 	}
-	err = s.fc.Remove(ctx, p, recursive)
+	if recursive {
+		err = s.fc.RemoveAll(ctx, p)
+	} else {
+		err = s.fc.Remove(ctx, p)
+	}
 	if rpc.CodeOf(err) == rpc.FailedPrecondition {
 		return nil, &vixErr{code: ErrDirNotEmpty, err: err}
 	}
@@ -125,7 +138,10 @@ func (s *Server) createDir(ctx context.Context, req *request, _ string) ([]byte,
 	if _, err := s.fc.Lstat(ctx, p); err == nil {
 		return nil, fail(ErrFileExists)
 	}
-	return nil, s.fc.Mkdir(ctx, p, 0o755, parents)
+	if parents {
+		return nil, s.fc.MkdirAll(ctx, p, 0o755)
+	}
+	return nil, s.fc.Mkdir(ctx, p, 0o755)
 }
 
 // move (179, 180): i32, u32 oldLen, newLen, propLen, u8 overwrite; the
@@ -169,7 +185,7 @@ func (s *Server) move(ctx context.Context, req *request, _ string) ([]byte, erro
 	if derr == nil && !overwrite {
 		return nil, fail(ErrFileExists)
 	}
-	return nil, s.fc.Rename(ctx, from, to, overwrite)
+	return nil, s.fc.Rename(ctx, from, to)
 }
 
 // setAttributes (183): i32 flags, i64 atime, i64 mtime, i32 uid,
