@@ -12,6 +12,7 @@ import (
 	"github.com/guestrpc/guestrpc/power"
 	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
+	"github.com/guestrpc/guestrpc/sysinfo"
 )
 
 // Config configures a complete agent (New).
@@ -35,6 +36,9 @@ type Config struct {
 	// MaxConns caps connections across all listeners (0:
 	// rpc.DefaultMaxConns).
 	MaxConns int
+	// ShutdownGrace is how long Serve lets calls in flight finish once
+	// its ctx ends (0: DefaultShutdownGrace).
+	ShutdownGrace time.Duration
 	// TrimDelay is how long after a file transfer (file.read,
 	// file.write, file.archive) ends, with no other ending meanwhile, the
 	// agent returns the memory it freed to the system (0:
@@ -42,20 +46,33 @@ type Config struct {
 	TrimDelay time.Duration
 }
 
-// Agent is a Server with every guest service registered: the built-in
-// sys.* methods, process.* and net.dial (package process), file.*
-// (package files), hgfs.packet (package hgfs), power.* (package
-// power) and guest.nicinfo (package nicinfo). Add methods with
-// RegisterHandler, as on any rpc.Server.
+// Version is the agent's version, reported by sys.info.
+const Version = "0.1.0"
+
+// DefaultShutdownGrace is Config.ShutdownGrace's default.
+const DefaultShutdownGrace = 5 * time.Second
+
+// Agent is an rpc.Server with every guest service registered: sys.ping
+// (package rpc), sys.info (package sysinfo), process.* and net.dial
+// (package process), file.* (package files), hgfs.packet (package hgfs),
+// power.* (package power) and guest.nicinfo (package nicinfo). Add
+// methods with RegisterHandler, as on any rpc.Server; serve it with
+// Serve.
 type Agent struct {
 	*rpc.Server
+	// Processes is nil where the platform cannot run processes for a
+	// peer (New logs why); the process.* methods are then not
+	// registered and calls to them fail with Unimplemented.
 	Processes *process.Manager
 	Files     *files.Service
 	HGFS      *hgfs.Server
 	NicInfo   *nicinfo.Service
 	Power     *power.Service
+	SysInfo   *sysinfo.Service
 
-	trim *trimmer
+	log   *slog.Logger
+	grace time.Duration
+	trim  *trimmer
 }
 
 // New returns an Agent. Close releases its processes and files.
@@ -66,8 +83,13 @@ func New(cfg Config) (*Agent, error) {
 	if err := cfg.Policy.Validate(); err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
-	srv := NewServer(Options{Logger: cfg.Logger, Name: cfg.Name, Policy: cfg.Policy, MaxConns: cfg.MaxConns})
-	a := &Agent{Server: srv}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = DefaultShutdownGrace
+	}
+	srv := rpc.NewServer(rpc.ServerOptions{Logger: cfg.Logger, Name: cfg.Name, Policy: cfg.Policy, MaxConns: cfg.MaxConns})
+	a := &Agent{Server: srv, log: cfg.Logger, grace: cfg.ShutdownGrace}
+	a.SysInfo, _ = sysinfo.NewService(sysinfo.Options{Version: Version})
+	a.SysInfo.Register(srv)
 	if cfg.TrimDelay >= 0 {
 		delay := cfg.TrimDelay
 		if delay == 0 {

@@ -23,6 +23,7 @@ import (
 	"github.com/guestrpc/guestrpc/power"
 	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
+	"github.com/guestrpc/guestrpc/sysinfo"
 )
 
 func TestMain(m *testing.M) {
@@ -46,11 +47,11 @@ func TestNewServesEveryService(t *testing.T) {
 	c := testutil.Pair(t, a.Server)
 	ctx := context.Background()
 
-	var info rpc.Info
-	if err := c.Call(ctx, "sys.info", nil, &info); err != nil {
+	info, err := sysinfo.NewClient(c).Info(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []string{"sys.ping", "process.start", "net.dial", "file.write", "file.read", "hgfs.packet", "power.halt", "guest.nicinfo"} {
+	for _, m := range []string{"sys.ping", "sys.info", "process.start", "net.dial", "file.write", "file.read", "hgfs.packet", "power.halt", "guest.nicinfo"} {
 		if !slices.Contains(info.Methods, m) {
 			t.Errorf("method %s missing from %v", m, info.Methods)
 		}

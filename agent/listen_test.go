@@ -43,7 +43,7 @@ func attempt(target string, token []byte) outcome {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	o := outcome{UID: os.Getuid()}
-	c, err := rpc.Dial(ctx, target, rpc.ClientOptions{Token: token})
+	c, err := transport.Dial(ctx, target, rpc.ClientOptions{Token: token})
 	if err == nil {
 		err = c.Call(ctx, "sys.ping", nil, nil)
 		c.Close()
@@ -98,7 +98,7 @@ func asNobody(t *testing.T, exe, target string) outcome {
 
 // serve serves an rpc.Server on lc.Listen(spec) until the test ends and
 // returns the listener's address as a client target.
-func serve(t *testing.T, lc *agent.ListenConfig, spec string) string {
+func serve(t *testing.T, lc *transport.ListenConfig, spec string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	l, err := lc.Listen(ctx, spec)
@@ -175,7 +175,7 @@ func TestUnixPeers(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			lc := &agent.ListenConfig{Policy: tt.policy}
+			lc := &transport.ListenConfig{Policy: tt.policy}
 			target := serve(t, lc, "unix:"+filepath.Join(dir, strconv.Itoa(i)+".sock")+tt.opts)
 			got := []string{attempt(target, nil).Code, asNobody(t, exe, target).Code}
 			if diff := cmp.Diff([]string{tt.root, tt.nobody}, got); diff != "" {
@@ -201,19 +201,19 @@ func TestTCPToken(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		lc    agent.ListenConfig
+		lc    transport.ListenConfig
 		spec  string
 		token string
 		want  string
 	}{
-		{"no token", agent.ListenConfig{Token: []byte("s3cret-token")}, "tcp:127.0.0.1:0", "", "Unauthenticated"},
-		{"wrong token", agent.ListenConfig{Token: []byte("s3cret-token")}, "tcp:127.0.0.1:0", "s3cret-tokem", "Unauthenticated"},
-		{"a prefix of the token", agent.ListenConfig{Token: []byte("s3cret-token")}, "tcp:127.0.0.1:0", "s3cret", "Unauthenticated"},
-		{"right token", agent.ListenConfig{Token: []byte("s3cret-token")}, "tcp:127.0.0.1:0", "s3cret-token", "OK"},
-		{"token from the target's token-file=", agent.ListenConfig{}, "tcp:127.0.0.1:0,token-file=" + tokenFile, "s3cret-token", "OK"},
-		{"token-file= wins over the agent's", agent.ListenConfig{Token: []byte("other")}, "tcp:127.0.0.1:0,token-file=" + tokenFile, "other", "Unauthenticated"},
-		{"insecure: no token needed", agent.ListenConfig{Policy: rpc.Policy{Insecure: true}}, "tcp:127.0.0.1:0", "", "OK"},
-		{"right token, method not allowed", agent.ListenConfig{Token: []byte("s3cret-token")}, "tcp:127.0.0.1:0,allow=file.*", "s3cret-token", "PermissionDenied"},
+		{"no token", transport.ListenConfig{Token: []byte("s3cret-token")}, "tcp:127.0.0.1:0", "", "Unauthenticated"},
+		{"wrong token", transport.ListenConfig{Token: []byte("s3cret-token")}, "tcp:127.0.0.1:0", "s3cret-tokem", "Unauthenticated"},
+		{"a prefix of the token", transport.ListenConfig{Token: []byte("s3cret-token")}, "tcp:127.0.0.1:0", "s3cret", "Unauthenticated"},
+		{"right token", transport.ListenConfig{Token: []byte("s3cret-token")}, "tcp:127.0.0.1:0", "s3cret-token", "OK"},
+		{"token from the target's token-file=", transport.ListenConfig{}, "tcp:127.0.0.1:0,token-file=" + tokenFile, "s3cret-token", "OK"},
+		{"token-file= wins over the agent's", transport.ListenConfig{Token: []byte("other")}, "tcp:127.0.0.1:0,token-file=" + tokenFile, "other", "Unauthenticated"},
+		{"insecure: no token needed", transport.ListenConfig{Policy: rpc.Policy{Insecure: true}}, "tcp:127.0.0.1:0", "", "OK"},
+		{"right token, method not allowed", transport.ListenConfig{Token: []byte("s3cret-token")}, "tcp:127.0.0.1:0,allow=file.*", "s3cret-token", "PermissionDenied"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -239,20 +239,20 @@ func TestListenRefusals(t *testing.T) {
 	tok := []byte("tok")
 	tests := []struct {
 		name string
-		lc   agent.ListenConfig
+		lc   transport.ListenConfig
 		spec string
 		want error
 	}{
-		{"tcp without a token", agent.ListenConfig{}, "tcp:127.0.0.1:0", agent.ErrNoToken},
-		{"tcp on every interface", agent.ListenConfig{Token: tok}, "tcp::0", agent.ErrPublic},
-		{"tcp on 0.0.0.0", agent.ListenConfig{Token: tok}, "tcp:0.0.0.0:0", agent.ErrPublic},
-		{"tcp on 0.0.0.0, insecure is not public", agent.ListenConfig{Token: tok, Policy: rpc.Policy{Insecure: true}}, "tcp:0.0.0.0:0", agent.ErrPublic},
-		{"world-readable token file", agent.ListenConfig{}, "tcp:127.0.0.1:0,token-file=" + open, transport.ErrToken},
-		{"reverse tcp without a token", agent.ListenConfig{}, "dial tcp:127.0.0.1:1", agent.ErrNoToken},
-		{"a vsock option on unix", agent.ListenConfig{}, "unix:" + dir + "/a.sock,cid=3", transport.ErrOption},
-		{"a socket option on tcp", agent.ListenConfig{Token: tok}, "tcp:127.0.0.1:0,mode=0666", transport.ErrOption},
-		{"a bad method glob", agent.ListenConfig{}, "unix:" + dir + "/b.sock,allow=file.[", transport.ErrOption},
-		{"a bad agent-wide glob", agent.ListenConfig{Policy: rpc.Policy{Block: []string{"["}}}, "unix:" + dir + "/c.sock", rpc.ErrBadPattern},
+		{"tcp without a token", transport.ListenConfig{}, "tcp:127.0.0.1:0", transport.ErrNoToken},
+		{"tcp on every interface", transport.ListenConfig{Token: tok}, "tcp::0", transport.ErrPublic},
+		{"tcp on 0.0.0.0", transport.ListenConfig{Token: tok}, "tcp:0.0.0.0:0", transport.ErrPublic},
+		{"tcp on 0.0.0.0, insecure is not public", transport.ListenConfig{Token: tok, Policy: rpc.Policy{Insecure: true}}, "tcp:0.0.0.0:0", transport.ErrPublic},
+		{"world-readable token file", transport.ListenConfig{}, "tcp:127.0.0.1:0,token-file=" + open, transport.ErrToken},
+		{"reverse tcp without a token", transport.ListenConfig{}, "dial tcp:127.0.0.1:1", transport.ErrNoToken},
+		{"a vsock option on unix", transport.ListenConfig{}, "unix:" + dir + "/a.sock,cid=3", transport.ErrOption},
+		{"a socket option on tcp", transport.ListenConfig{Token: tok}, "tcp:127.0.0.1:0,mode=0666", transport.ErrOption},
+		{"a bad method glob", transport.ListenConfig{}, "unix:" + dir + "/b.sock,allow=file.[", transport.ErrOption},
+		{"a bad agent-wide glob", transport.ListenConfig{Policy: rpc.Policy{Block: []string{"["}}}, "unix:" + dir + "/c.sock", rpc.ErrBadPattern},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -271,7 +271,7 @@ func TestListenRefusals(t *testing.T) {
 		})
 	}
 	t.Run("public with the opt-in", func(t *testing.T) {
-		lc := agent.ListenConfig{Token: tok, Public: true}
+		lc := transport.ListenConfig{Token: tok, Public: true}
 		l, err := lc.Listen(context.Background(), "tcp:0.0.0.0:0")
 		if err != nil {
 			t.Fatal(err)
@@ -299,21 +299,16 @@ func TestNetDialByPolicy(t *testing.T) {
 			c.Close()
 		}
 	}()
-	a, err := agent.New(agent.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
 	dir := t.TempDir()
 	tests := []struct {
 		name string
-		lc   agent.ListenConfig
+		lc   transport.ListenConfig
 		opts string
 		want string
 	}{
-		{"allowed by default", agent.ListenConfig{}, "", "OK"},
-		{"--block-rpcs net.dial", agent.ListenConfig{Policy: rpc.Policy{Block: []string{"net.dial"}}}, "", "PermissionDenied"},
-		{"not in the listener's allow=", agent.ListenConfig{}, ",allow=sys.*;file.*", "PermissionDenied"},
+		{"allowed by default", transport.ListenConfig{}, "", "OK"},
+		{"--block-rpcs net.dial", transport.ListenConfig{Policy: rpc.Policy{Block: []string{"net.dial"}}}, "", "PermissionDenied"},
+		{"not in the listener's allow=", transport.ListenConfig{}, ",allow=sys.*;file.*", "PermissionDenied"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -323,10 +318,15 @@ func TestNetDialByPolicy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			a, err := agent.New(agent.Config{Policy: tt.lc.Policy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
 			done := make(chan struct{})
 			go func() { defer close(done); _ = a.Serve(ctx, l) }()
 			defer func() { cancel(); <-done }()
-			c, err := rpc.Dial(ctx, "unix:"+l.Addr().String(), rpc.ClientOptions{})
+			c, err := transport.Dial(ctx, "unix:"+l.Addr().String(), rpc.ClientOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/guestrpc/guestrpc/agent"
-	"github.com/guestrpc/guestrpc/channel"
 	"github.com/guestrpc/guestrpc/files"
 	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
@@ -34,7 +33,7 @@ func Example_guestSide() {
 	a.RegisterHandler("app.version", rpc.Unary(func(ctx context.Context, _ struct{}) (string, error) {
 		return version, nil
 	}))
-	l, err := transport.Listen(ctx, "vsock:5100", channel.StreamOptions{})
+	l, err := transport.Listen(ctx, "vsock:5100")
 	if err != nil {
 		logger.Error("listen", "error", err)
 		return
@@ -47,7 +46,7 @@ func Example_guestSide() {
 func Example_hostSide() {
 	ctx := context.Background()
 
-	c, err := rpc.Dial(ctx, "vsock:3:5100", rpc.ClientOptions{}) // any --connect target
+	c, err := transport.Dial(ctx, "vsock:3:5100", rpc.ClientOptions{}) // any --connect target
 	if err != nil {
 		return
 	}

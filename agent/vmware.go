@@ -61,7 +61,7 @@ type VMwareOptions struct {
 // ErrNoVMware is returned by ListenVMware when the backdoor cannot carry
 // the toolbox. It wraps the reason: no hypervisor, no backdoor, a
 // backdoor without the message channel (QEMU's vmport answers
-// GETVERSION only), or backdoor.ErrNotSupported off linux/amd64.
+// GETVERSION only), or an error wrapping errors.ErrUnsupported off linux/amd64.
 var ErrNoVMware = errors.New("agent: no VMware backdoor message channel")
 
 // ListenVMware detects the VMware backdoor and, when its message channel

@@ -42,9 +42,9 @@ const (
 	statusHighBW     = 0x0080
 )
 
-// Errors. Use errors.Is to test for them.
+// Errors. Use errors.Is to test for them. Off linux/amd64 the port
+// operations return an error wrapping errors.ErrUnsupported.
 var (
-	ErrNotSupported = errors.New("backdoor: not supported on this platform")
 	ErrNoHypervisor = errors.New("backdoor: the CPU reports no hypervisor")
 	ErrNoBackdoor   = errors.New("backdoor: the hypervisor does not answer the backdoor")
 	ErrChannel      = errors.New("backdoor: message channel failed")

@@ -24,7 +24,7 @@
 // against a Go fake of the VMX in tests. The real Port exists only on
 // linux/amd64, where it runs on one locked OS thread that raised its I/O
 // privilege level with iopl(3) (privilege is per thread); elsewhere
-// OpenPort returns ErrNotSupported.
+// OpenPort returns an error wrapping errors.ErrUnsupported.
 //
 // The backdoor is never probed on a machine whose CPU reports no
 // hypervisor: on real hardware those ports may belong to a device.

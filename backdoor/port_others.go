@@ -2,14 +2,15 @@
 
 package backdoor
 
+import "errors"
 import "fmt"
 
-// OpenPort returns ErrNotSupported: the backdoor needs linux/amd64.
+// OpenPort returns errors.ErrUnsupported: the backdoor needs linux/amd64.
 func OpenPort() (Port, error) {
-	return nil, fmt.Errorf("backdoor: port I/O: %w", ErrNotSupported)
+	return nil, fmt.Errorf("backdoor: port I/O: %w", errors.ErrUnsupported)
 }
 
-// Detect returns ErrNotSupported off linux/amd64.
+// Detect returns errors.ErrUnsupported off linux/amd64.
 func Detect() (Detection, error) {
-	return Detection{}, fmt.Errorf("backdoor: detect: %w", ErrNotSupported)
+	return Detection{}, fmt.Errorf("backdoor: detect: %w", errors.ErrUnsupported)
 }

@@ -2,7 +2,6 @@ package channel
 
 import (
 	"context"
-	"errors"
 	"net"
 
 	"github.com/guestrpc/guestrpc/wire"
@@ -53,11 +52,6 @@ var (
 	// ErrClosed is returned by operations on a closed Channel or Listener.
 	// It wraps net.ErrClosed so both tests work.
 	ErrClosed = net.ErrClosed
-	// ErrBadTarget is returned by Dial and Listen for a target string they
-	// cannot parse.
-	ErrBadTarget = errors.New("channel: bad target")
-	// ErrNotSupported is returned for a transport this platform lacks.
-	ErrNotSupported = errors.New("channel: transport not supported on this platform")
 )
 
 // MaxPayload returns the receive payload cap of ch.

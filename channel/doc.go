@@ -6,10 +6,12 @@
 // VMware's TCLO, whose adapter translates text commands to frames. A
 // Listener yields one Channel per peer session.
 //
-// Dial and Listen build channels from the target strings of the
-// transports this package has itself: "unix:/run/agent.sock" and
-// "tcp:127.0.0.1:5100", and for Dial "virtio:PATH", the host end of a
-// virtio-console port. AF_VSOCK ("vsock:3:5100") lives in package vsock;
-// package transport knows every target string, with its options.
-// ListenVirtio opens a virtio-console port on the guest side.
+// This package builds channels from addresses, for programs that choose
+// their transport themselves: ListenUnix, ListenTCP and DialUnix,
+// DialTCP for sockets (DialUnix also reaches the host end of a
+// virtio-console port, a QEMU or bhyve chardev socket), ListenVirtio for
+// a virtio-console port inside the guest, and NewStream over any
+// io.ReadWriteCloser. AF_VSOCK lives in package vsock. Target strings
+// such as "vsock:3:5100", with their options, are package transport's
+// alone: most programs start there (transport.Dial, transport.Listen).
 package channel

@@ -13,18 +13,19 @@ import (
 // A channel moves whole frames. The agent side listens, the host side
 // dials, and each Send arrives as one Receive. Most programs hand the
 // channel to rpc.NewClient or rpc.Server.ServeChannel instead of using
-// frames themselves.
-func ExampleListen() {
+// frames themselves, and name it by a target string through package
+// transport.
+func ExampleListenUnix() {
 	dir, err := os.MkdirTemp("", "channel-example")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer os.RemoveAll(dir)
-	target := "unix:" + filepath.Join(dir, "agent.sock")
+	path := filepath.Join(dir, "agent.sock")
 	ctx := context.Background()
 
-	l, err := channel.Listen(ctx, target, channel.StreamOptions{})
+	l, err := channel.ListenUnix(path, channel.StreamOptions{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -46,7 +47,7 @@ func ExampleListen() {
 		received <- fmt.Sprintf("%v on stream %d: %q", f.Type, f.StreamID, f.Payload)
 	}()
 
-	ch, err := channel.Dial(ctx, target, channel.StreamOptions{})
+	ch, err := channel.DialUnix(ctx, path, channel.StreamOptions{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -59,13 +60,4 @@ func ExampleListen() {
 	fmt.Println(<-received)
 	// Output:
 	// DATA on stream 1: "hello"
-}
-
-// Target strings name the transport. Those outside this package's own
-// (unix, tcp, virtio for Dial) are package transport's.
-func ExampleDial_badTarget() {
-	_, err := channel.Dial(context.Background(), "vsock:3:5100", channel.StreamOptions{})
-	fmt.Println(err)
-	// Output:
-	// channel: bad target: "vsock:3:5100": unknown scheme "vsock"
 }

@@ -484,27 +484,27 @@ func TestAcceptContext(t *testing.T) {
 	}
 }
 
-func TestListenAndDialTargets(t *testing.T) {
+func TestListenAndDial(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), hang)
 	defer cancel()
 
 	t.Run("unix", func(t *testing.T) {
 		path := filepath.Join(dir, "t.sock")
-		l, err := channel.Listen(ctx, "unix:"+path, channel.StreamOptions{})
+		l, err := channel.ListenUnix(path, channel.StreamOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer l.Close()
-		for _, scheme := range []string{"unix:", "virtio:"} {
+		for range 2 {
 			accepted := make(chan channel.Channel, 1)
 			go func() {
 				ch, _ := l.Accept(ctx)
 				accepted <- ch
 			}()
-			c, err := channel.Dial(ctx, scheme+path, channel.StreamOptions{})
+			c, err := channel.DialUnix(ctx, path, channel.StreamOptions{})
 			if err != nil {
-				t.Fatalf("Dial(%s): %v", scheme+path, err)
+				t.Fatalf("DialUnix(%s): %v", path, err)
 			}
 			s := <-accepted
 			if s == nil {
@@ -516,16 +516,16 @@ func TestListenAndDialTargets(t *testing.T) {
 		}
 	})
 	t.Run("tcp", func(t *testing.T) {
-		// Only a machine without TCP loopback may skip; channel.Listen
+		// Only a machine without TCP loopback may skip; ListenTCP
 		// failing where net.Listen works is a bug in channel.
 		if nl, err := net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			testenv.Missing(t, "TCP on 127.0.0.1 (net.Listen: %v)", err)
 		} else {
 			nl.Close()
 		}
-		l, err := channel.Listen(ctx, "tcp:127.0.0.1:0", channel.StreamOptions{})
+		l, err := channel.ListenTCP("127.0.0.1:0", channel.StreamOptions{})
 		if err != nil {
-			t.Fatalf("channel.Listen(tcp:127.0.0.1:0): %v", err)
+			t.Fatalf("channel.ListenTCP(127.0.0.1:0): %v", err)
 		}
 		defer l.Close()
 		accepted := make(chan channel.Channel, 1)
@@ -533,7 +533,7 @@ func TestListenAndDialTargets(t *testing.T) {
 			ch, _ := l.Accept(ctx)
 			accepted <- ch
 		}()
-		c, err := channel.Dial(ctx, "tcp:"+l.Addr().String(), channel.StreamOptions{})
+		c, err := channel.DialTCP(ctx, l.Addr().String(), channel.StreamOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -545,53 +545,6 @@ func TestListenAndDialTargets(t *testing.T) {
 		defer s.Close()
 		roundTrip(t, c, s)
 	})
-}
-
-func TestTargetErrors(t *testing.T) {
-	missing := filepath.Join(t.TempDir(), "missing.sock")
-	tests := []struct {
-		target      string
-		listenErr   error // nil: any non-nil error
-		dialErr     error
-		listenFails bool
-	}{
-		{"", channel.ErrBadTarget, channel.ErrBadTarget, true},
-		{"unix", channel.ErrBadTarget, channel.ErrBadTarget, true},
-		{"unix:", channel.ErrBadTarget, channel.ErrBadTarget, true},
-		{"tcp:", channel.ErrBadTarget, channel.ErrBadTarget, true},
-		{":/tmp/x", channel.ErrBadTarget, channel.ErrBadTarget, true},
-		{"ftp:host", channel.ErrBadTarget, channel.ErrBadTarget, true},
-		{"UNIX:/tmp/x", channel.ErrBadTarget, channel.ErrBadTarget, true},
-		{"virtio:" + missing, channel.ErrBadTarget, os.ErrNotExist, true},
-		{"unix:" + missing, nil, os.ErrNotExist, false},
-		{"tcp:no.such.host.invalid:1", nil, nil, true},
-		{"tcp:127.0.0.1:notaport", nil, nil, true},
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), hang)
-	defer cancel()
-	for _, tt := range tests {
-		t.Run(tt.target, func(t *testing.T) {
-			if c, err := channel.Dial(ctx, tt.target, channel.StreamOptions{}); err == nil {
-				c.Close()
-				t.Errorf("Dial(%q) succeeded", tt.target)
-			} else if tt.dialErr != nil && !errors.Is(err, tt.dialErr) {
-				t.Errorf("Dial(%q): %v, want %v", tt.target, err, tt.dialErr)
-			}
-			l, err := channel.Listen(ctx, tt.target, channel.StreamOptions{})
-			if err == nil {
-				l.Close()
-				if tt.listenFails {
-					t.Errorf("Listen(%q) succeeded", tt.target)
-				}
-				return
-			}
-			if !tt.listenFails {
-				t.Errorf("Listen(%q): %v", tt.target, err)
-			} else if tt.listenErr != nil && !errors.Is(err, tt.listenErr) {
-				t.Errorf("Listen(%q): %v, want %v", tt.target, err, tt.listenErr)
-			}
-		})
-	}
 }
 
 func TestTrace(t *testing.T) {

@@ -3,6 +3,7 @@ package channel
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/user"
@@ -46,7 +47,7 @@ func ListenUnixWith(path string, opts UnixOptions) (*NetListener, error) {
 		mode = DefaultUnixMode
 	}
 	if mode&^os.ModePerm != 0 {
-		return nil, fmt.Errorf("channel: listen unix %s: mode %v: %w: only permission bits", path, opts.Mode, ErrBadTarget)
+		return nil, fmt.Errorf("channel: listen unix %s: mode %v: %w: only permission bits", path, opts.Mode, fs.ErrInvalid)
 	}
 	gid := -1
 	if opts.Group != "" {
@@ -147,7 +148,7 @@ func LookupGroup(group string) (int, error) {
 	}
 	n, err := strconv.Atoi(g.Gid)
 	if err != nil {
-		return 0, fmt.Errorf("group %q has id %q: %w", group, g.Gid, ErrNotSupported)
+		return 0, fmt.Errorf("group %q has id %q: %w", group, g.Gid, errors.ErrUnsupported)
 	}
 	return n, nil
 }

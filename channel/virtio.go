@@ -2,6 +2,7 @@ package channel
 
 import (
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -62,7 +63,7 @@ var _ net.Addr = VirtioAddr{}
 func FindVirtioPort(name string, opts VirtioOptions) (string, error) {
 	opts.defaults()
 	if name == "" || strings.ContainsAny(name, "/\x00") {
-		return "", fmt.Errorf("%w: virtio port name %q", ErrBadTarget, name)
+		return "", fmt.Errorf("channel: virtio port name %q: %w", name, fs.ErrInvalid)
 	}
 	ports, _ := filepath.Glob(filepath.Join(opts.SysfsRoot, "class", "virtio-ports", "*", "name"))
 	var seen []string

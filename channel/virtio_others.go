@@ -4,6 +4,7 @@ package channel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 )
@@ -12,18 +13,20 @@ import (
 // platform.
 type VirtioListener struct{}
 
-// ListenVirtio returns ErrNotSupported on this platform.
+// ListenVirtio returns errors.ErrUnsupported on this platform.
 func ListenVirtio(name string, opts VirtioOptions) (*VirtioListener, error) {
-	return nil, fmt.Errorf("channel: virtio port %q: %w", name, ErrNotSupported)
+	return nil, fmt.Errorf("channel: virtio port %q: %w", name, errors.ErrUnsupported)
 }
 
-// OpenVirtioDevice returns ErrNotSupported on this platform.
+// OpenVirtioDevice returns errors.ErrUnsupported on this platform.
 func OpenVirtioDevice(path string, opts VirtioOptions) (*VirtioListener, error) {
-	return nil, fmt.Errorf("channel: virtio port %s: %w", path, ErrNotSupported)
+	return nil, fmt.Errorf("channel: virtio port %s: %w", path, errors.ErrUnsupported)
 }
 
-// Accept returns ErrNotSupported.
-func (l *VirtioListener) Accept(ctx context.Context) (Channel, error) { return nil, ErrNotSupported }
+// Accept returns errors.ErrUnsupported.
+func (l *VirtioListener) Accept(ctx context.Context) (Channel, error) {
+	return nil, errors.ErrUnsupported
+}
 
 // Close does nothing.
 func (l *VirtioListener) Close() error { return nil }

@@ -4,6 +4,7 @@ package nicinfo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -56,4 +57,4 @@ func collect(ctx context.Context, p resolvPaths) (*Info, error) {
 }
 
 // Uptime is not implemented on this platform.
-func Uptime() (uint64, error) { return 0, fmt.Errorf("nicinfo: uptime: %w", ErrNotSupported) }
+func Uptime() (uint64, error) { return 0, fmt.Errorf("nicinfo: uptime: %w", errors.ErrUnsupported) }

@@ -2,7 +2,6 @@ package nicinfo
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"path"
@@ -287,9 +286,6 @@ func isSiteLocal(ip netip.Addr) bool {
 	b := ip.As16()
 	return b[0] == 0xfe && b[1]&0xc0 == 0xc0
 }
-
-// ErrNotSupported is returned for what this platform cannot tell.
-var ErrNotSupported = errors.New("nicinfo: not supported on this platform")
 
 // Collect reads the guest's network state: on Linux over netlink (with
 // each address's origin and status), elsewhere what net.Interfaces

@@ -162,7 +162,7 @@ func (r *Reporter) Gather(ctx context.Context, send SendFunc, g Gather) error {
 	if t, err := up(); err == nil {
 		_, err = r.SetValue(ctx, send, KeyUptime, fmt.Sprint(t))
 		errs = append(errs, err)
-	} else if !errors.Is(err, ErrNotSupported) {
+	} else if !errors.Is(err, errors.ErrUnsupported) {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

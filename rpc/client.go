@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/guestrpc/guestrpc/channel"
-	"github.com/guestrpc/guestrpc/transport"
 	"github.com/guestrpc/guestrpc/wire"
 )
 
@@ -62,23 +61,6 @@ func NewClient(ctx context.Context, ch channel.Channel, opts ClientOptions) (*Cl
 		return nil, err
 	}
 	c.startReading()
-	return c, nil
-}
-
-// Dial connects to the agent at target, a transport target string as
-// the guestrpc CLI's --connect takes it (unix:PATH, tcp:ADDR,
-// vsock:CID:PORT, hybrid:UDS:PORT, hyperkit:DIR:CID:PORT,
-// virtio:SOCKPATH; see package transport), and performs the HELLO
-// exchange. ctx bounds both; the Client owns the connection.
-func Dial(ctx context.Context, target string, opts ClientOptions) (*Client, error) {
-	ch, err := transport.Dial(ctx, target, channel.StreamOptions{})
-	if err != nil {
-		return nil, err
-	}
-	c, err := NewClient(ctx, ch, opts)
-	if err != nil {
-		return nil, fmt.Errorf("rpc: %s: %w", target, err)
-	}
 	return c, nil
 }
 

@@ -1,6 +1,13 @@
 // Package rpc is the guestrpc dispatcher: a Server that routes calls to
 // registered handlers, and a Client that makes them.
 //
+// NewClient is for callers that bring their own channel (package
+// channel, vsock, or a pipe in a test); a host program that has a
+// target string dials with transport.Dial instead, which returns a
+// Client. NewServer is for programs that assemble their own set of
+// methods; agent.New returns a Server with every guest service
+// registered.
+//
 // The shape follows net/http. A Handler serves one method; HandlerFunc
 // adapts a function; Unary adapts a typed JSON-in/JSON-out function;
 // Middleware wraps handlers (authentication, logging). Server.Serve
@@ -22,7 +29,7 @@
 // request and reply over a socket need. The client reads a unary call's
 // reply on the calling goroutine when nobody else is reading, rather
 // than have a read loop hand it over, and the server runs Inline
-// handlers (sys.ping, sys.info) on its read loop; other handlers each get
+// handlers (such as sys.ping) on its read loop; other handlers each get
 // a worker goroutine, reused from call to call.
 //
 // PROTOCOL.md at the repository root specifies the bytes.

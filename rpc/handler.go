@@ -41,7 +41,7 @@ func (f HandlerFunc) ServeRPC(ctx context.Context, req *Request) (any, error) { 
 // may be kept, by h or its middleware, once h has returned. The mark is
 // seen only on the Handler given to RegisterHandler itself: wrapping the
 // result of Inline in another Handler hides it (middleware added with Use
-// does not). The built-in sys.ping and sys.info are inline; handlers that
+// does not). The built-in sys.ping is inline; handlers that
 // run commands or touch files are not.
 func Inline(h Handler) Handler { return inlineHandler{h} }
 
@@ -126,6 +126,14 @@ func (c *Request) LaneReader(l Lane) io.Reader { return laneReader{&c.ctx, &c.st
 // LaneWriter returns a writer of response DATA on lane l.
 func (c *Request) LaneWriter(l Lane) io.Writer {
 	return laneWriter{&c.ctx, &c.streamCore, l, errWriteClosed}
+}
+
+// Allowed reports whether the policy this call's connection is served
+// under lets the peer call method: what a handler that lists or forwards
+// to other methods (sys.info, a VIX or compat bridge) checks first.
+func (c *Request) Allowed(method string) bool {
+	ok, _ := c.sc.policy.allows(method)
+	return ok
 }
 
 // CloseWrite tells the client no more response DATA follows. The final

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -365,34 +363,5 @@ func TestRecycledCalls(t *testing.T) {
 	ctx := context.Background()
 	if n := testing.AllocsPerRun(200, func() { _ = c.Call(ctx, "sys.ping", nil, nil) }); n > 1 {
 		t.Errorf("sys.ping: %.1f allocations per call, want at most 1 with reuse", n)
-	}
-}
-
-// TestDialErrors: Dial says which target it could not reach and why.
-func TestDialErrors(t *testing.T) {
-	missing := filepath.Join(t.TempDir(), "nobody.sock")
-	tests := []struct {
-		target  string
-		wantBad bool // channel.ErrBadTarget
-	}{
-		{"agent.sock", true},
-		{"ftp:host", true},
-		{"vsock:nine:5100", true},
-		{"unix:" + missing, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.target, func(t *testing.T) {
-			c, err := rpc.Dial(testCtx(t), tt.target, rpc.ClientOptions{})
-			if err == nil {
-				c.Close()
-				t.Fatal("Dial succeeded")
-			}
-			if got := errors.Is(err, channel.ErrBadTarget); got != tt.wantBad {
-				t.Errorf("Dial: %v; errors.Is(ErrBadTarget) = %v, want %v", err, got, tt.wantBad)
-			}
-			if !tt.wantBad && !strings.Contains(err.Error(), missing) {
-				t.Errorf("Dial: %v does not name the socket", err)
-			}
-		})
 	}
 }

@@ -65,9 +65,8 @@ const (
 // Server dispatches calls arriving on channels to registered handlers.
 // It is safe for concurrent use; handlers may be registered at any time.
 type Server struct {
-	opts    ServerOptions
-	log     *slog.Logger
-	started time.Time
+	opts ServerOptions
+	log  *slog.Logger
 
 	hmu      sync.RWMutex
 	handlers map[string]*route
@@ -90,8 +89,8 @@ type route struct {
 	inline  bool // run on the read loop (see Inline)
 }
 
-// NewServer returns a Server with the built-in methods sys.ping and
-// sys.info registered.
+// NewServer returns a Server with the built-in method sys.ping
+// registered.
 func NewServer(opts ServerOptions) *Server {
 	if opts.Name == "" {
 		opts.Name = "guestrpc-agent"
@@ -114,7 +113,6 @@ func NewServer(opts ServerOptions) *Server {
 	s := &Server{
 		opts:      opts,
 		log:       opts.Logger,
-		started:   time.Now(),
 		handlers:  make(map[string]*route),
 		listeners: make(map[channel.Listener]struct{}),
 		conns:     make(map[*serverConn]struct{}),
@@ -123,7 +121,8 @@ func NewServer(opts ServerOptions) *Server {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.registerBuiltins()
+	// sys.ping is the protocol's health check, answered by every server.
+	s.RegisterHandler("sys.ping", Inline(HandlerFunc(func(context.Context, *Request) (any, error) { return nil, nil })))
 	return s
 }
 
@@ -175,18 +174,6 @@ func (s *Server) Methods() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// methodsFor returns the registered methods that p lets a peer call.
-func (s *Server) methodsFor(p *Policy) []string {
-	all := s.Methods()
-	allowed := all[:0]
-	for _, m := range all {
-		if ok, _ := p.allows(m); ok {
-			allowed = append(allowed, m)
-		}
-	}
-	return allowed
 }
 
 func (s *Server) lookup(method []byte) *route {

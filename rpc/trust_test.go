@@ -109,19 +109,20 @@ func TestPolicyAdmission(t *testing.T) {
 
 // TestPolicyMethods: Allow and Block globs decide what may be called;
 // refusals are PermissionDenied with the reason, logged once per
-// connection, and sys.info lists only what the caller may call.
+// connection, and Request.Allowed tells a handler what the caller may
+// call.
 func TestPolicyMethods(t *testing.T) {
 	methods := []string{"file.read", "file.write", "process.start", "net.dial", "power.halt"}
 	tests := []struct {
 		name         string
 		policy       rpc.Policy
-		wantCallable []string // of methods, plus the built-ins when allowed
+		wantCallable []string // of methods, plus the built-in sys.ping and sys.list when allowed
 	}{
-		{"everything", rpc.Policy{}, []string{"file.read", "file.write", "net.dial", "power.halt", "process.start", "sys.info", "sys.ping"}},
-		{"allow a glob", rpc.Policy{Allow: []string{"file.*", "sys.*"}}, []string{"file.read", "file.write", "sys.info", "sys.ping"}},
-		{"block a glob", rpc.Policy{Block: []string{"power.*", "net.dial"}}, []string{"file.read", "file.write", "process.start", "sys.info", "sys.ping"}},
-		{"block wins over allow", rpc.Policy{Allow: []string{"file.*", "sys.info"}, Block: []string{"file.write"}}, []string{"file.read", "sys.info"}},
-		{"allow one exact name", rpc.Policy{Allow: []string{"sys.info"}}, []string{"sys.info"}},
+		{"everything", rpc.Policy{}, []string{"file.read", "file.write", "net.dial", "power.halt", "process.start", "sys.list", "sys.ping"}},
+		{"allow a glob", rpc.Policy{Allow: []string{"file.*", "sys.*"}}, []string{"file.read", "file.write", "sys.list", "sys.ping"}},
+		{"block a glob", rpc.Policy{Block: []string{"power.*", "net.dial"}}, []string{"file.read", "file.write", "process.start", "sys.list", "sys.ping"}},
+		{"block wins over allow", rpc.Policy{Allow: []string{"file.*", "sys.list"}, Block: []string{"file.write"}}, []string{"file.read", "sys.list"}},
+		{"allow one exact name", rpc.Policy{Allow: []string{"sys.list"}}, []string{"sys.list"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,11 +132,20 @@ func TestPolicyMethods(t *testing.T) {
 			for _, m := range methods {
 				srv.HandleFunc(m, func(context.Context, *rpc.Request) (any, error) { return nil, nil })
 			}
+			srv.HandleFunc("sys.list", func(_ context.Context, req *rpc.Request) (any, error) {
+				allowed := []string{}
+				for _, m := range srv.Methods() {
+					if req.Allowed(m) {
+						allowed = append(allowed, m)
+					}
+				}
+				return allowed, nil
+			})
 			c := testutil.Pair(t, srv)
 			ctx := testCtx(t)
 			var callable []string
 			refused := 0
-			for _, m := range append(methods, "sys.info", "sys.ping") {
+			for _, m := range append(methods, "sys.list", "sys.ping") {
 				err := c.Call(ctx, m, nil, nil)
 				switch {
 				case err == nil:
@@ -152,13 +162,13 @@ func TestPolicyMethods(t *testing.T) {
 			if refused > 0 && logged.Load() != 1 {
 				t.Errorf("%d refusals logged %d times, want once per connection", refused, logged.Load())
 			}
-			var info rpc.Info
-			if slicesContain(tt.wantCallable, "sys.info") {
-				if err := c.Call(ctx, "sys.info", nil, &info); err != nil {
+			var listed []string
+			if slicesContain(tt.wantCallable, "sys.list") {
+				if err := c.Call(ctx, "sys.list", nil, &listed); err != nil {
 					t.Fatal(err)
 				}
-				if diff := cmp.Diff(sortedCopy(tt.wantCallable), info.Methods); diff != "" {
-					t.Errorf("sys.info methods (-want +got):\n%s", diff)
+				if diff := cmp.Diff(sortedCopy(tt.wantCallable), listed); diff != "" {
+					t.Errorf("methods Allowed lists (-want +got):\n%s", diff)
 				}
 			}
 		})
@@ -169,6 +179,7 @@ func TestPolicyMethods(t *testing.T) {
 // sessions it accepts, so one transport can be limited.
 func TestWithPolicy(t *testing.T) {
 	srv := rpc.NewServer(rpc.ServerOptions{})
+	srv.HandleFunc("other.method", func(context.Context, *rpc.Request) (any, error) { return nil, nil })
 	sock := filepath.Join(t.TempDir(), "limited.sock")
 	l, err := channel.ListenUnix(sock, channel.StreamOptions{})
 	if err != nil {
@@ -178,7 +189,7 @@ func TestWithPolicy(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, rpc.WithPolicy(l, rpc.Policy{Allow: []string{"sys.ping"}})) }()
 	defer func() { cancel(); <-served }()
-	c, err := rpc.Dial(testCtx(t), "unix:"+sock, rpc.ClientOptions{})
+	c, err := dialUnix(testCtx(t), sock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,12 +197,12 @@ func TestWithPolicy(t *testing.T) {
 	if err := c.Call(testCtx(t), "sys.ping", nil, nil); err != nil {
 		t.Errorf("sys.ping: %v", err)
 	}
-	if err := c.Call(testCtx(t), "sys.info", nil, nil); rpc.CodeOf(err) != rpc.PermissionDenied {
-		t.Errorf("sys.info through the limited listener: %v, want PermissionDenied", err)
+	if err := c.Call(testCtx(t), "other.method", nil, nil); rpc.CodeOf(err) != rpc.PermissionDenied {
+		t.Errorf("other.method through the limited listener: %v, want PermissionDenied", err)
 	}
 	// The server's own policy still applies elsewhere.
-	if err := testutil.Pair(t, srv).Call(testCtx(t), "sys.info", nil, nil); err != nil {
-		t.Errorf("sys.info through ServeChannel: %v", err)
+	if err := testutil.Pair(t, srv).Call(testCtx(t), "other.method", nil, nil); err != nil {
+		t.Errorf("other.method through ServeChannel: %v", err)
 	}
 }
 

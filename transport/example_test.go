@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/guestrpc/guestrpc/channel"
 	"github.com/guestrpc/guestrpc/rpc"
 	"github.com/guestrpc/guestrpc/transport"
 )
@@ -46,7 +45,7 @@ func ExampleListen() {
 	ctx, cancel := context.WithCancel(context.Background())
 
 	// Guest side.
-	l, err := transport.Listen(ctx, target+",mode=0600", channel.StreamOptions{})
+	l, err := transport.Listen(ctx, target+",mode=0600")
 	if err != nil {
 		fmt.Println(err)
 		cancel()
@@ -61,12 +60,7 @@ func ExampleListen() {
 	defer func() { cancel(); <-done }()
 
 	// Host side.
-	ch, err := transport.Dial(ctx, target, channel.StreamOptions{})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	c, err := rpc.NewClient(ctx, ch, rpc.ClientOptions{})
+	c, err := transport.Dial(ctx, target, rpc.ClientOptions{})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -10,22 +10,9 @@ import (
 	"github.com/guestrpc/guestrpc/channel"
 )
 
-// Reverse returns the agent's reverse mode as a Listener: Accept
-// connects out to t (vsock:CID:PORT, unix:PATH, tcp:ADDR) and returns
-// the connection, one session at a time. The next Accept waits until the
-// previous session's channel is closed and then 100ms more, so a host
-// (or a refused peer) that ends sessions at once is not redialed in a
-// loop; between failed dials it waits from 100ms up to 5s. A failed dial
-// is returned from Accept (rpc.Server.Serve logs it and calls Accept
-// again). As a Listener, a reverse session takes a policy like any other
-// (see agent.ListenConfig). Like ListenTarget, Reverse leaves t's policy
-// options to the caller.
-func Reverse(t Target, opts channel.StreamOptions) (channel.Listener, error) {
-	dial, err := dialAgent(t, opts)
-	if err != nil {
-		return nil, err
-	}
-	return &reverse{dial: dial, addr: reverseAddr(t.Scheme + ":" + t.Address), done: make(chan struct{})}, nil
+// newReverse returns the Listener of ListenConfig.Reverse over dial.
+func newReverse(dial func(context.Context) (channel.Channel, error), t Target) *reverse {
+	return &reverse{dial: dial, addr: reverseAddr(t.Scheme + ":" + t.Address), done: make(chan struct{})}
 }
 
 type reverse struct {

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/guestrpc/guestrpc/channel"
 )
 
 // Caps on a target string, so that a hostile or mistaken one cannot make
@@ -44,6 +42,10 @@ type Options struct {
 	Group string
 }
 
+// ErrBadTarget is wrapped by the errors of a target string that is not
+// SCHEME:ADDRESS with a known scheme and a well-formed address.
+var ErrBadTarget = errors.New("transport: bad target")
+
 // ErrOption is wrapped by the errors of an option a target string may
 // not have: unknown, repeated, malformed, or not for its transport.
 var ErrOption = errors.New("transport: bad target option")
@@ -53,7 +55,7 @@ var ErrOption = errors.New("transport: bad target option")
 // Target.Check).
 func ParseTarget(s string) (Target, error) {
 	if len(s) > maxTargetLen {
-		return Target{}, fmt.Errorf("%w: target of %d bytes, the limit is %d", channel.ErrBadTarget, len(s), maxTargetLen)
+		return Target{}, fmt.Errorf("%w: target of %d bytes, the limit is %d", ErrBadTarget, len(s), maxTargetLen)
 	}
 	head, opts, _ := strings.Cut(s, ",")
 	scheme, addr, err := split(head)
@@ -189,8 +191,7 @@ func joinIDs(v []uint32) string {
 }
 
 // Policy reports whether o holds anything for rpc.Policy: allow, block,
-// uid, gid, cid or token-file. Only package agent applies those (Listen
-// and Reverse here refuse them rather than drop them).
+// uid, gid, cid or token-file.
 func (o Options) Policy() bool {
 	return o.Allow != nil || o.Block != nil || o.UIDs != nil || o.GIDs != nil || o.CIDs != nil || o.TokenFile != ""
 }

@@ -30,9 +30,9 @@ func TestParseTarget(t *testing.T) {
 		{"vsock:5100,cid=2;3", transport.Target{Scheme: "vsock", Address: "5100", Options: transport.Options{CIDs: []uint32{2, 3}}}, nil},
 		{"unix:/s,uid=0;1000,gid=10", transport.Target{Scheme: "unix", Address: "/s", Options: transport.Options{UIDs: []uint32{0, 1000}, GIDs: []uint32{10}}}, nil},
 		{"vsock:2:5100", transport.Target{Scheme: "vsock", Address: "2:5100"}, nil},
-		{"", transport.Target{}, channel.ErrBadTarget},
-		{"unix:", transport.Target{}, channel.ErrBadTarget},
-		{"unix:,mode=0600", transport.Target{}, channel.ErrBadTarget},
+		{"", transport.Target{}, transport.ErrBadTarget},
+		{"unix:", transport.Target{}, transport.ErrBadTarget},
+		{"unix:,mode=0600", transport.Target{}, transport.ErrBadTarget},
 		{"unix:/s,", transport.Target{}, transport.ErrOption},
 		{"unix:/s,,mode=0600", transport.Target{}, transport.ErrOption},
 		{"unix:/s,mode", transport.Target{}, transport.ErrOption},
@@ -48,7 +48,7 @@ func TestParseTarget(t *testing.T) {
 		{"unix:/s,cid=root", transport.Target{}, transport.ErrOption},
 		{"unix:/s,colour=blue", transport.Target{}, transport.ErrOption},
 		{"unix:/s,allow=" + strings.Repeat("a;", 64) + "a", transport.Target{}, transport.ErrOption},
-		{"unix:/" + strings.Repeat("x", 5000), transport.Target{}, channel.ErrBadTarget},
+		{"unix:/" + strings.Repeat("x", 5000), transport.Target{}, transport.ErrBadTarget},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -95,23 +95,6 @@ func TestTargetCheck(t *testing.T) {
 	}
 }
 
-// TestListenRefusesPolicyOptions: transport.Listen cannot apply a
-// policy, so it refuses a target with one rather than drop it.
-func TestListenRefusesPolicyOptions(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "p.sock")
-	for _, spec := range []string{"unix:" + sock + ",allow=sys.*", "unix:" + sock + ",uid=0", "tcp:127.0.0.1:0,token-file=/x"} {
-		if l, err := transport.Listen(context.Background(), spec, channel.StreamOptions{}); !errors.Is(err, transport.ErrOption) {
-			if l != nil {
-				l.Close()
-			}
-			t.Errorf("Listen(%q) = %v, want ErrOption", spec, err)
-		}
-		if _, err := transport.DialAgent(spec, channel.StreamOptions{}); !errors.Is(err, transport.ErrOption) {
-			t.Errorf("DialAgent(%q) = %v, want ErrOption", spec, err)
-		}
-	}
-}
-
 // TestReverse plays a host that only accepts: the reverse listener dials
 // it, one session at a time, and dials again when a session ends.
 func TestReverse(t *testing.T) {
@@ -121,11 +104,8 @@ func TestReverse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer hl.Close()
-	target, err := transport.ParseTarget("unix:" + sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := transport.Reverse(target, channel.StreamOptions{})
+	var lc transport.ListenConfig
+	l, err := lc.Reverse("unix:" + sock)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,12 @@
 //     connections to the host arrive on "00000002.<port>" sockets there.
 //     DialHyperkit and ListenHyperkit use them.
 //
+// These constructors are for programs that pick the transport
+// themselves; a target string ("vsock:3:5100", "hybrid:UDS:PORT",
+// "hyperkit:DIR:CID:PORT") goes through package transport, which calls
+// them.
+//
 // AF_VSOCK is Linux-only; elsewhere Listen, Dial and DialHost return an
-// error wrapping channel.ErrNotSupported. The unix-socket dialers work on
+// error wrapping errors.ErrUnsupported. The unix-socket dialers work on
 // every platform.
 package vsock

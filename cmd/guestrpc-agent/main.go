@@ -41,6 +41,7 @@ import (
 	"github.com/guestrpc/guestrpc/files"
 	"github.com/guestrpc/guestrpc/rpc"
 	"github.com/guestrpc/guestrpc/toolbox/vix"
+	"github.com/guestrpc/guestrpc/transport"
 )
 
 func main() {
@@ -136,7 +137,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "guestrpc-agent: %v\n", err)
 		return 1
 	}
-	a, err := agent.New(agent.Config{Logger: log, Name: o.name, Reap: o.reap, Policy: lc.Policy, MaxConns: o.maxConns, Files: files.Options{Root: o.root, ReadOnly: o.readOnly}})
+	a, err := agent.New(agent.Config{Logger: log, Name: o.name, Reap: o.reap, Policy: lc.Policy, MaxConns: o.maxConns,
+		ShutdownGrace: o.grace, Files: files.Options{Root: o.root, ReadOnly: o.readOnly}})
 	if err != nil {
 		fmt.Fprintf(stderr, "guestrpc-agent: %v\n", err)
 		return 1
@@ -168,7 +170,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		defer c.Close()
 	}
-	if err := agent.ServeAll(ctx, a.Server, log, o.grace, ls, nil); err != nil {
+	if err := a.Serve(ctx, ls...); err != nil {
 		fmt.Fprintf(stderr, "guestrpc-agent: %v\n", err)
 		return 1
 	}
@@ -178,7 +180,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 // listeners opens every --listen target and makes a reverse-mode
 // listener for every --dial one; on error it returns those made so far,
 // for the caller to close.
-func listeners(ctx context.Context, lc *agent.ListenConfig, o *options) ([]channel.Listener, error) {
+func listeners(ctx context.Context, lc *transport.ListenConfig, o *options) ([]channel.Listener, error) {
 	var ls []channel.Listener
 	for _, spec := range o.listens {
 		l, err := lc.Listen(ctx, spec)

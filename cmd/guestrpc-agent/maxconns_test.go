@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/guestrpc/guestrpc/rpc"
+	"github.com/guestrpc/guestrpc/transport"
 )
 
 // TestProcessMaxConns: --max-conns N admits N connections at once and
@@ -24,13 +25,13 @@ func TestProcessMaxConns(t *testing.T) {
 			defer cancel()
 			p.dial(t, sock)
 			for i := 1; i < n; i++ {
-				c, err := rpc.Dial(ctx, "unix:"+sock, rpc.ClientOptions{})
+				c, err := transport.Dial(ctx, "unix:"+sock, rpc.ClientOptions{})
 				if err != nil {
 					t.Fatalf("connection %d of %d: %v", i+1, n, err)
 				}
 				t.Cleanup(func() { c.Close() })
 			}
-			c, err := rpc.Dial(ctx, "unix:"+sock, rpc.ClientOptions{})
+			c, err := transport.Dial(ctx, "unix:"+sock, rpc.ClientOptions{})
 			if err == nil {
 				c.Close()
 				t.Fatalf("connection %d admitted past --max-conns %d", n+1, n)

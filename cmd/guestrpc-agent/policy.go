@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/channel"
 	"github.com/guestrpc/guestrpc/transport"
 )
@@ -33,8 +32,8 @@ func (p *policyFlags) register(fs *flag.FlagSet) {
 }
 
 // config builds the ListenConfig the flags describe.
-func (p *policyFlags) config() (*agent.ListenConfig, error) {
-	lc := &agent.ListenConfig{Public: p.public}
+func (p *policyFlags) config() (*transport.ListenConfig, error) {
+	lc := &transport.ListenConfig{Public: p.public}
 	lc.Policy.Insecure = p.insecure
 	lc.Policy.Allow = splitList(p.allowRPCs)
 	lc.Policy.Block = splitList(p.blockRPCs)

@@ -15,6 +15,8 @@ import (
 	"github.com/guestrpc/guestrpc/files"
 	"github.com/guestrpc/guestrpc/internal/testutil"
 	"github.com/guestrpc/guestrpc/rpc"
+	"github.com/guestrpc/guestrpc/sysinfo"
+	"github.com/guestrpc/guestrpc/transport"
 )
 
 // runAsAgent makes the test binary run main (see TestMain), so the tests
@@ -70,7 +72,7 @@ func (p *agentProcess) dial(t *testing.T, sock string) *rpc.Client {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for {
-		c, err := rpc.Dial(ctx, "unix:"+sock, rpc.ClientOptions{Name: "test"})
+		c, err := transport.Dial(ctx, "unix:"+sock, rpc.ClientOptions{Name: "test"})
 		if err == nil {
 			t.Cleanup(func() { c.Close() })
 			return c
@@ -103,15 +105,15 @@ func TestProcessServesUntilSignalled(t *testing.T) {
 			if c.PeerName() != "agent-under-test" {
 				t.Errorf("peer name %q, want the --name given", c.PeerName())
 			}
-			var info rpc.Info
-			if err := c.Call(ctx, "sys.info", nil, &info); err != nil {
+			info, err := sysinfo.NewClient(c).Info(ctx)
+			if err != nil {
 				t.Fatal(err)
 			}
 			if info.PID != p.cmd.Process.Pid {
 				t.Errorf("sys.info pid %d, want the agent process's %d", info.PID, p.cmd.Process.Pid)
 			}
 			fc := files.NewClient(c)
-			_, err := fc.Upload(ctx, strings.NewReader("x"), "new", files.WriteOptions{})
+			_, err = fc.Upload(ctx, strings.NewReader("x"), "new", files.WriteOptions{})
 			if rpc.CodeOf(err) != rpc.PermissionDenied {
 				t.Errorf("upload under --read-only: %v, want PermissionDenied", err)
 			}

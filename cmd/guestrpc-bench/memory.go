@@ -13,6 +13,7 @@ import (
 	"github.com/guestrpc/guestrpc/files"
 	"github.com/guestrpc/guestrpc/internal/bench"
 	"github.com/guestrpc/guestrpc/rpc"
+	"github.com/guestrpc/guestrpc/transport"
 )
 
 // settle is how long the harness lets an agent go quiet before reading
@@ -87,7 +88,7 @@ func idleConns(ctx context.Context, agent *child, sock string, n int) ([]bench.R
 	}()
 	for range n {
 		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		c, err := rpc.Dial(dctx, "unix:"+sock, rpc.ClientOptions{Name: "idle"})
+		c, err := transport.Dial(dctx, "unix:"+sock, rpc.ClientOptions{Name: "idle"})
 		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("idle connection %d: %w", len(clients)+1, err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/guestrpc/guestrpc/internal/bench"
 	"github.com/guestrpc/guestrpc/rpc"
+	"github.com/guestrpc/guestrpc/transport"
 )
 
 // child is a process the harness started; stop ends it.
@@ -100,7 +101,7 @@ func startAgent(ctx context.Context, bin, dir, root string, maxConns int, env []
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	c, err := waitDial(dctx, ch, func(ctx context.Context) (*rpc.Client, error) {
-		return rpc.Dial(ctx, "unix:"+sock, rpc.ClientOptions{Name: "guestrpc-bench", Window: window})
+		return transport.Dial(ctx, "unix:"+sock, rpc.ClientOptions{Name: "guestrpc-bench", Window: window})
 	})
 	if err != nil {
 		ch.stop()

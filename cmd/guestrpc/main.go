@@ -147,7 +147,7 @@ func connect(ctx context.Context, g globals, stderr io.Writer) (*rpc.Client, int
 		opts.Token = tok
 	}
 	dctx, cancel := context.WithTimeout(ctx, g.dialTimeout)
-	c, err := rpc.Dial(dctx, g.target, opts)
+	c, err := transport.Dial(dctx, g.target, opts)
 	cancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "guestrpc: connecting to %s: %v\n", g.target, err)

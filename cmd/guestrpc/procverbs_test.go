@@ -17,6 +17,7 @@ import (
 	"github.com/guestrpc/guestrpc/internal/testenv"
 	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
+	"github.com/guestrpc/guestrpc/transport"
 	"github.com/guestrpc/guestrpc/vmm/qemu"
 )
 
@@ -25,7 +26,7 @@ import (
 func agentProcess(t *testing.T, target string) *process.Process {
 	t.Helper()
 	ctx := context.Background()
-	c, err := rpc.Dial(ctx, target, rpc.ClientOptions{})
+	c, err := transport.Dial(ctx, target, rpc.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/guestrpc/guestrpc/agent"
+	"github.com/guestrpc/guestrpc/transport"
 )
 
 // TestCLIToken: the CLI presents the token from --token-file or
@@ -31,7 +32,7 @@ func TestCLIToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lc := agent.ListenConfig{Token: []byte("tok-3141")}
+	lc := transport.ListenConfig{Token: []byte("tok-3141")}
 	ctx, cancel := context.WithCancel(context.Background())
 	l, err := lc.Listen(ctx, "tcp:127.0.0.1:0")
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/compat/prokshy"
 	"github.com/guestrpc/guestrpc/internal/testutil"
-	"github.com/guestrpc/guestrpc/rpc"
+	"github.com/guestrpc/guestrpc/sysinfo"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -193,8 +193,7 @@ func TestNativeOnTheSamePort(t *testing.T) {
 	if _, err := c.Ping(context.Background()); err != nil {
 		t.Errorf("native ping on the prokshy port: %v", err)
 	}
-	var info rpc.Info
-	if err := c.Call(context.Background(), "sys.info", nil, &info); err != nil || len(info.Methods) == 0 {
+	if info, err := sysinfo.NewClient(c).Info(context.Background()); err != nil || len(info.Methods) == 0 {
 		t.Errorf("native sys.info: %+v, %v", info, err)
 	}
 }

@@ -16,11 +16,10 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/guestrpc/guestrpc/agent"
-	"github.com/guestrpc/guestrpc/channel"
 	"github.com/guestrpc/guestrpc/rpc"
+	"github.com/guestrpc/guestrpc/transport"
 )
 
 // store is the program's own state, served through the agent.
@@ -66,15 +65,20 @@ func main() {
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
-	srv := agent.NewServer(agent.Options{Logger: log, Name: "customhandler"})
-	(&store{m: map[string]string{}}).register(srv)
-
-	l, err := channel.Listen(ctx, *sock, channel.StreamOptions{})
+	a, err := agent.New(agent.Config{Logger: log, Name: "customhandler"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "customhandler:", err)
 		os.Exit(1)
 	}
-	if err := agent.ServeAll(ctx, srv, log, 5*time.Second, []channel.Listener{l}, nil); err != nil {
+	defer a.Close()
+	(&store{m: map[string]string{}}).register(a.Server)
+
+	l, err := transport.Listen(ctx, *sock)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "customhandler:", err)
+		os.Exit(1)
+	}
+	if err := a.Serve(ctx, l); err != nil {
 		fmt.Fprintln(os.Stderr, "customhandler:", err)
 		os.Exit(1)
 	}

@@ -31,7 +31,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/channel"
 	"github.com/guestrpc/guestrpc/power"
 	"github.com/guestrpc/guestrpc/rpc"
@@ -90,7 +89,7 @@ func run(log *slog.Logger) error {
 			policy.AllowCIDs = append(policy.AllowCIDs, cid)
 		}
 	}
-	srv, ls, closeServices, err := newServer(ctx, log, policy)
+	a, ls, closeServices, err := newAgent(ctx, log, policy)
 	if err != nil {
 		return err
 	}
@@ -123,18 +122,18 @@ func run(log *slog.Logger) error {
 	// guestrpc.dial=SPEC[,SPEC] adds reverse-mode sessions: the agent
 	// connects out (e.g. vsock:2:5100, to a host that only accepts) and
 	// serves on the connection, redialing when it ends.
-	var dialers []func(context.Context) (channel.Channel, error)
 	if specs := cmdline["guestrpc.dial"]; specs != "" {
+		var lc transport.ListenConfig
 		for _, spec := range strings.Split(specs, ",") {
-			dial, err := transport.DialAgent(spec, channel.StreamOptions{})
+			l, err := lc.Reverse(spec)
 			if err != nil {
 				return fmt.Errorf("guestrpc.dial: %w", err)
 			}
-			dialers = append(dialers, dial)
+			ls = append(ls, l)
 		}
 	}
 	log.Info("guestrpc init ready", "port", port, "vsock", vsock.DefaultPort, "dial", cmdline["guestrpc.dial"], "setup", time.Since(start).Round(time.Microsecond))
-	return agent.ServeAll(ctx, srv, log, 5*time.Second, ls, dialers)
+	return a.Serve(ctx, ls...)
 }
 
 // powerOff performs op, first saying so on the console and waiting for

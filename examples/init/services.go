@@ -20,7 +20,7 @@ import (
 // the VMware toolbox over TCLO (the returned listeners), powering off the
 // same way; elsewhere, QEMU's vmport included, it says why not and goes
 // on without.
-func newServer(ctx context.Context, log *slog.Logger, policy rpc.Policy) (*rpc.Server, []channel.Listener, func(), error) {
+func newAgent(ctx context.Context, log *slog.Logger, policy rpc.Policy) (*agent.Agent, []channel.Listener, func(), error) {
 	po := power.Options{
 		Logger: log,
 		Act:    func(op power.Op) error { return powerOff(log, op) },
@@ -34,9 +34,9 @@ func newServer(ctx context.Context, log *slog.Logger, policy rpc.Policy) (*rpc.S
 	vm, err := a.ListenVMware(ctx, agent.VMwareOptions{Logger: log, Power: po})
 	if err != nil {
 		log.Info("not serving the VMware toolbox", "reason", err)
-		return a.Server, nil, func() { stopCompat(); a.Close() }, nil
+		return a, nil, func() { stopCompat(); a.Close() }, nil
 	}
-	return a.Server, []channel.Listener{vm.Listener}, func() { vm.Close(); stopCompat(); a.Close() }, nil
+	return a, []channel.Listener{vm.Listener}, func() { vm.Close(); stopCompat(); a.Close() }, nil
 }
 
 // BackdoorProbe is what guest.backdoor reports.

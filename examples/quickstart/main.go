@@ -21,10 +21,11 @@ import (
 	"time"
 
 	"github.com/guestrpc/guestrpc/agent"
-	"github.com/guestrpc/guestrpc/channel"
 	"github.com/guestrpc/guestrpc/files"
 	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
+	"github.com/guestrpc/guestrpc/sysinfo"
+	"github.com/guestrpc/guestrpc/transport"
 )
 
 func main() {
@@ -48,30 +49,29 @@ func run(ctx context.Context, out io.Writer) error {
 
 	// The guest side: the default agent (processes, files, power) plus a
 	// method of our own.
-	srv, err := agent.New(agent.Config{Name: "quickstart-agent"})
+	a, err := agent.New(agent.Config{Name: "quickstart-agent"})
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
-	srv.RegisterHandler("demo.greet", rpc.Unary(func(ctx context.Context, a greetArgs) (string, error) {
+	defer a.Close()
+	a.RegisterHandler("demo.greet", rpc.Unary(func(ctx context.Context, a greetArgs) (string, error) {
 		return "hello, " + a.Name + ", from the agent", nil
 	}))
-	l, err := channel.ListenUnix(sock, channel.StreamOptions{})
+	l, err := transport.Listen(ctx, "unix:"+sock)
 	if err != nil {
 		return err
 	}
 	serveCtx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(serveCtx, l) }()
+	go func() { served <- a.Serve(serveCtx, l) }()
 	defer func() {
-		_ = srv.Shutdown(ctx)
-		stop()
+		stop() // Serve shuts down gracefully
 		<-served
 	}()
 
 	// The host side: dial the agent and call it.
 	start := time.Now()
-	c, err := rpc.Dial(ctx, "unix:"+sock, rpc.ClientOptions{})
+	c, err := transport.Dial(ctx, "unix:"+sock, rpc.ClientOptions{})
 	if err != nil {
 		return err
 	}
@@ -89,11 +89,11 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "sys.ping x%d: median %v, min %v, max %v\n", pings, median(rtts), slices.Min(rtts), slices.Max(rtts))
 
-	var info rpc.Info
-	if err := c.Call(ctx, "sys.info", nil, &info); err != nil {
+	info, err := sysinfo.NewClient(c).Info(ctx)
+	if err != nil {
 		return fmt.Errorf("sys.info: %w", err)
 	}
-	fmt.Fprintf(out, "sys.info: %s/%s kernel %s, agent %s, methods: %s\n", info.OS, info.Arch, info.Kernel, info.AgentVersion, strings.Join(info.Methods, " "))
+	fmt.Fprintf(out, "sys.info: %s/%s kernel %s, agent %s, methods: %s\n", info.OS, info.Arch, info.Kernel, info.Version, strings.Join(info.Methods, " "))
 
 	t := time.Now()
 	var greeting string

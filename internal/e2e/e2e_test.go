@@ -16,7 +16,7 @@ import (
 	"github.com/guestrpc/guestrpc/internal/testutil/qemu"
 	"github.com/guestrpc/guestrpc/nicinfo"
 	"github.com/guestrpc/guestrpc/process"
-	"github.com/guestrpc/guestrpc/rpc"
+	"github.com/guestrpc/guestrpc/sysinfo"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -35,8 +35,8 @@ func TestGuest(t *testing.T) {
 	ctx := ctxFor(t, 5*time.Minute)
 
 	t.Run("info reports the guest kernel", func(t *testing.T) {
-		var info rpc.Info
-		if err := c.Call(ctx, "sys.info", nil, &info); err != nil {
+		info, err := sysinfo.NewClient(c).Info(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
 		a := qemu.Require(t)
@@ -61,8 +61,7 @@ func TestGuest(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				var info rpc.Info
-				if err := c.Call(ctx, "sys.info", nil, &info); err != nil {
+				if _, err := sysinfo.NewClient(c).Info(ctx); err != nil {
 					errs <- fmt.Errorf("call %d: %w", i, err)
 				}
 			}()

@@ -13,6 +13,7 @@ import (
 	"github.com/guestrpc/guestrpc/internal/testutil/qemu"
 	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
+	"github.com/guestrpc/guestrpc/sysinfo"
 )
 
 // With no host connected the port reports a hang-up on every poll, so a
@@ -38,15 +39,15 @@ const (
 func testReconnects(ctx context.Context, t *testing.T, vm *qemu.VM, c *rpc.Client) *rpc.Client {
 	c.Close()
 	dial := func() *rpc.Client { return dialFresh(ctx, t, vm) }
-	info := func(rc *rpc.Client) rpc.Info {
+	info := func(rc *rpc.Client) sysinfo.Info {
 		t.Helper()
-		var info rpc.Info
+		var info sysinfo.Info
 		if err := rc.Call(ctx, "sys.info", nil, &info); err != nil {
 			t.Fatalf("sys.info: %v", err)
 		}
 		return info
 	}
-	var first rpc.Info
+	var first sysinfo.Info
 	for i := range 100 {
 		rc := dial()
 		in := info(rc)
@@ -61,7 +62,7 @@ func testReconnects(ctx context.Context, t *testing.T, vm *qemu.VM, c *rpc.Clien
 	// Each session ends asynchronously: poll on one connection until the
 	// counts are back where they were during the first.
 	rc := dial()
-	var now rpc.Info
+	var now sysinfo.Info
 	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
 		now = info(rc)
 		if now.Goroutines <= first.Goroutines && now.FDs <= first.FDs {

@@ -9,6 +9,7 @@ import (
 	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/process/term"
 	"github.com/guestrpc/guestrpc/rpc"
+	"github.com/guestrpc/guestrpc/transport"
 )
 
 // An interactive shell in the guest, as guestrpc exec -t runs it: the
@@ -17,7 +18,7 @@ import (
 // needs a terminal and an agent.
 func ExampleMakeRaw() {
 	ctx := context.Background()
-	c, err := rpc.Dial(ctx, "unix:/run/guestrpc.sock", rpc.ClientOptions{})
+	c, err := transport.Dial(ctx, "unix:/run/guestrpc.sock", rpc.ClientOptions{})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -8,6 +8,7 @@ import (
 	"github.com/guestrpc/guestrpc/rpc"
 	"github.com/guestrpc/guestrpc/toolbox"
 	"github.com/guestrpc/guestrpc/toolbox/vix"
+	"github.com/guestrpc/guestrpc/transport"
 )
 
 // VIX ops run on the agent's own handlers: the VIX server gets a client
@@ -16,7 +17,7 @@ import (
 // VMware guest's backdoor.
 func ExampleNew() {
 	ctx := context.Background()
-	agentClient, err := rpc.Dial(ctx, "unix:/run/guestrpc.sock", rpc.ClientOptions{})
+	agentClient, err := transport.Dial(ctx, "unix:/run/guestrpc.sock", rpc.ClientOptions{})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,5 +1,5 @@
 //go:build !unix
 
-package rpc
+package sysinfo
 
 func fillPlatformInfo(*Info) {}
