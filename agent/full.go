@@ -131,7 +131,10 @@ func New(cfg Config) (*Agent, error) {
 	if no.Logger == nil {
 		no.Logger = cfg.Logger
 	}
-	a.NicInfo = nicinfo.NewService(no)
+	if a.NicInfo, err = nicinfo.NewService(no); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("agent: nicinfo: %w", err)
+	}
 	a.NicInfo.Register(srv)
 	return a, nil
 }

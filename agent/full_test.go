@@ -57,7 +57,7 @@ func TestNewServesEveryService(t *testing.T) {
 		}
 	}
 
-	if res, err := nicinfo.Get(ctx, c); err != nil || !slices.ContainsFunc(res.Interfaces, func(i nicinfo.Interface) bool { return i.Loopback }) {
+	if res, err := nicinfo.NewClient(c).Get(ctx); err != nil || !slices.ContainsFunc(res.Interfaces, func(i nicinfo.Interface) bool { return i.Loopback }) {
 		t.Fatalf("guest.nicinfo: %+v, %v; want the loopback interface", res, err)
 	}
 

@@ -8,8 +8,8 @@ import (
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
-// MethodName is the method a Service serves.
-const MethodName = "guest.nicinfo"
+// methodName is the method a Service serves.
+const methodName = "guest.nicinfo"
 
 // Options configure a Service.
 type Options struct {
@@ -42,7 +42,7 @@ type Service struct {
 }
 
 // NewService returns a Service. Close stops it answering.
-func NewService(opts Options) *Service {
+func NewService(opts Options) (*Service, error) {
 	s := &Service{log: opts.Logger, sel: opts.Select, collect: opts.Collect, sem: make(chan struct{}, 1)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -50,12 +50,12 @@ func NewService(opts Options) *Service {
 	if s.collect == nil {
 		s.collect = Collect
 	}
-	return s
+	return s, nil
 }
 
 // Register adds guest.nicinfo to srv.
 func (s *Service) Register(srv *rpc.Server) {
-	srv.RegisterHandler(MethodName, rpc.Unary(func(ctx context.Context, _ struct{}) (*Result, error) {
+	srv.RegisterHandler(methodName, rpc.Unary(func(ctx context.Context, _ struct{}) (*Result, error) {
 		return s.Result(ctx)
 	}))
 }
@@ -76,19 +76,19 @@ func (s *Service) Info(ctx context.Context) (*Info, error) {
 	closed := s.closed
 	s.mu.Unlock()
 	if closed {
-		return nil, rpc.Errorf(rpc.Unavailable, "%s: the service is closed", MethodName)
+		return nil, rpc.Errorf(rpc.Unavailable, "%s: the service is closed", methodName)
 	}
 	select {
 	case s.sem <- struct{}{}:
 		defer func() { <-s.sem }()
 	case <-ctx.Done():
-		return nil, rpc.Errorf(rpc.CodeOf(ctx.Err()), "%s: %w", MethodName, ctx.Err())
+		return nil, rpc.Errorf(rpc.CodeOf(ctx.Err()), "%s: %w", methodName, ctx.Err())
 	}
 	info, err := s.collect(ctx)
 	if err != nil {
 		s.log.Warn("nicinfo: collection failed", "error", err)
 		if info == nil {
-			return nil, rpc.Errorf(rpc.Unavailable, "%s: %w", MethodName, err)
+			return nil, rpc.Errorf(rpc.Unavailable, "%s: %w", methodName, err)
 		}
 	}
 	return info, nil
@@ -103,10 +103,16 @@ func (s *Service) Result(ctx context.Context) (*Result, error) {
 	return &Result{Info: *info, PrimaryIP: info.PrimaryIP(s.sel)}, nil
 }
 
-// Get calls guest.nicinfo through c.
-func Get(ctx context.Context, c *rpc.Client) (*Result, error) {
+// Client calls guest.nicinfo; NewClient is for host programs.
+type Client struct{ c *rpc.Client }
+
+// NewClient returns a Client that calls through c.
+func NewClient(c *rpc.Client) *Client { return &Client{c: c} }
+
+// Get returns the guest's network state as guest.nicinfo reports it.
+func (c *Client) Get(ctx context.Context) (*Result, error) {
 	var r Result
-	if err := c.Call(ctx, MethodName, nil, &r); err != nil {
+	if err := c.c.Call(ctx, methodName, nil, &r); err != nil {
 		return nil, err
 	}
 	return &r, nil

@@ -39,10 +39,13 @@ func TestServiceOverPair(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := rpc.NewServer(rpc.ServerOptions{})
-			svc := nicinfo.NewService(nicinfo.Options{Collect: tt.collect})
+			svc, err := nicinfo.NewService(nicinfo.Options{Collect: tt.collect})
+			if err != nil {
+				t.Fatal(err)
+			}
 			svc.Register(srv)
 			c := testutil.Pair(t, srv)
-			got, err := nicinfo.Get(context.Background(), c)
+			got, err := nicinfo.NewClient(c).Get(context.Background())
 			if code := rpc.CodeOf(err); code != tt.code {
 				t.Fatalf("code %v (%v), want %v", code, err, tt.code)
 			}
@@ -53,7 +56,7 @@ func TestServiceOverPair(t *testing.T) {
 			if err := svc.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := nicinfo.Get(context.Background(), c); rpc.CodeOf(err) != rpc.Unavailable {
+			if _, err := nicinfo.NewClient(c).Get(context.Background()); rpc.CodeOf(err) != rpc.Unavailable {
 				t.Errorf("after Close: %v, want Unavailable", err)
 			}
 		})
@@ -64,11 +67,14 @@ func TestServiceOverPair(t *testing.T) {
 // interface, which every machine has, comes back over the wire.
 func TestServiceThisMachine(t *testing.T) {
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	svc := nicinfo.NewService(nicinfo.Options{})
+	svc, err := nicinfo.NewService(nicinfo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer svc.Close()
 	svc.Register(srv)
 	c := testutil.Pair(t, srv)
-	got, err := nicinfo.Get(context.Background(), c)
+	got, err := nicinfo.NewClient(c).Get(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,9 +95,13 @@ func TestServiceThisMachine(t *testing.T) {
 
 func TestServiceRefusesBadArgs(t *testing.T) {
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	nicinfo.NewService(nicinfo.Options{}).Register(srv)
+	svc, err := nicinfo.NewService(nicinfo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Register(srv)
 	c := testutil.Pair(t, srv)
-	err := c.Call(context.Background(), nicinfo.MethodName, []int{1}, nil)
+	err = c.Call(context.Background(), "guest.nicinfo", []int{1}, nil)
 	if rpc.CodeOf(err) != rpc.InvalidArgument {
 		t.Fatalf("an array as arguments: %v, want InvalidArgument", err)
 	}

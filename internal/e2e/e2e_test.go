@@ -84,7 +84,7 @@ func TestGuest(t *testing.T) {
 	})
 
 	t.Run("guest.nicinfo reads the guest kernel's interfaces", func(t *testing.T) {
-		res, err := nicinfo.Get(ctx, c)
+		res, err := nicinfo.NewClient(c).Get(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
