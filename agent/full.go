@@ -65,7 +65,7 @@ type Agent struct {
 	// registered and calls to them fail with Unimplemented.
 	Processes *process.Manager
 	Files     *files.Service
-	HGFS      *hgfs.Server
+	HGFS      *hgfs.Service
 	NicInfo   *nicinfo.Service
 	Power     *power.Service
 	SysInfo   *sysinfo.Service
@@ -113,7 +113,7 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: files: %w", err)
 	}
 	a.Files.Register(srv)
-	if a.HGFS, err = hgfs.NewServer(hgfs.Options{Logger: cfg.Logger, Files: a.Files.Policy()}); err != nil {
+	if a.HGFS, err = hgfs.NewService(hgfs.Options{Logger: cfg.Logger, Files: a.Files.Policy()}); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("agent: hgfs: %w", err)
 	}

@@ -111,7 +111,7 @@ func TestHGFSObeysFilePolicy(t *testing.T) {
 		p = append(p, 6)
 		p = binary.LittleEndian.AppendUint32(p, uint32(len(cp)))
 		p = append(append(p, cp...), 0)
-		r, err := hgfs.Call(context.Background(), c, p)
+		r, err := hgfs.NewClient(c).Do(context.Background(), p)
 		if err != nil || len(r) < 8 {
 			t.Fatalf("hgfs.packet: %x %v", r, err)
 		}

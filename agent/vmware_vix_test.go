@@ -132,7 +132,7 @@ func TestListenVMwareVIXProcessIO(t *testing.T) {
 		open := le.AppendUint32(le.AppendUint32(nil, 1), 0) // legacy header: id, Open
 		open = le.AppendUint32(le.AppendUint32(open, 0), 0) // read-only, must exist
 		open = append(le.AppendUint32(append(open, 6), uint32(len(cp))), cp+"\x00"...)
-		r := a.HGFS.Dispatch(open)
+		r := a.HGFS.Dispatch(context.Background(), open)
 		if st := le.Uint32(r[4:]); (st == 0) != on {
 			t.Errorf("VIXProcessIO %v: opening /proc/%s/stdout: status %d", on, pid, st)
 		}

@@ -12,7 +12,7 @@ import (
 // no other Conn can reach (handles are numbered per Conn). Close
 // releases them all. It is safe for concurrent use.
 type Conn struct {
-	s *Server
+	s *Service
 
 	mu         sync.Mutex
 	closed     bool
@@ -31,7 +31,7 @@ type openFile struct {
 }
 
 // NewConn starts the state of a new peer.
-func (s *Server) NewConn() *Conn {
+func (s *Service) NewConn() *Conn {
 	c := &Conn{s: s, sessions: make(map[uint64]struct{}), files: make(map[uint32]*openFile)}
 	s.mu.Lock()
 	s.conns[c] = struct{}{}

@@ -56,7 +56,7 @@ func TestConnStateEndsWithConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pol.Close()
-	s := newServer(t, hgfs.Options{Files: pol})
+	s := newService(t, hgfs.Options{Files: pol})
 	srv := rpc.NewServer(rpc.ServerOptions{})
 	s.Register(srv)
 
@@ -136,7 +136,7 @@ func TestMaxOpenFilesAcrossConns(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "f")
 	os.WriteFile(f, nil, 0o644)
-	s := newServer(t, hgfs.Options{MaxOpenFiles: 10, MaxHandles: 8})
+	s := newService(t, hgfs.Options{MaxOpenFiles: 10, MaxHandles: 8})
 	srv := rpc.NewServer(rpc.ServerOptions{})
 	s.Register(srv)
 	a, b := dialHGFS(t, srv), dialHGFS(t, srv)
@@ -182,8 +182,8 @@ func TestArchiveGetattrDoesNotBuild(t *testing.T) {
 	if atime(t, control).Equal(old) {
 		t.Fatalf("reading %s left its access time: this file system cannot show whether a file was read", control)
 	}
-	s := newServer(t, hgfs.Options{})
-	ss := newSession(t, s.Dispatch)
+	s := newService(t, hgfs.Options{})
+	ss := newSession(t, dispatcher(s))
 	for _, name := range []string{"archive:" + filepath.Dir(probe), "archive:" + filepath.Dir(probe) + "?format=tar"} {
 		b := ss.must(hgfs.OpGetattrV2, (&pkt{}).u64(0).u32(0).name(name).b)
 		if size := binary.LittleEndian.Uint64(b[12:]); size != 0 {
@@ -201,7 +201,7 @@ func TestCancelledOperations(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "f")
 	os.WriteFile(p, []byte("data"), 0o644)
-	s := newServer(t, hgfs.Options{})
+	s := newService(t, hgfs.Options{})
 	conn := s.NewConn()
 	defer conn.Close()
 	ss := newSession(t, func(b []byte) []byte { return conn.Dispatch(context.Background(), b) })
@@ -275,7 +275,7 @@ func (g gateFile) ReadContext(ctx context.Context, _ []byte) (int, error) {
 // (as an archive being built): the call ends, and the handle is usable
 // again.
 func TestReadWaitsEndWithCaller(t *testing.T) {
-	s := newServer(t, hgfs.Options{})
+	s := newService(t, hgfs.Options{})
 	g := gateHandler{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	s.RegisterHandler("gate", g)
 	srv := rpc.NewServer(rpc.ServerOptions{})
@@ -287,7 +287,7 @@ func TestReadWaitsEndWithCaller(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := hgfs.Call(ctx, p.c, v4(hgfs.OpReadV3, 99, ss.id, (&pkt{}).u32(h).u64(0).u32(10).u64(0).b))
+		_, err := hgfs.NewClient(p.c).Do(ctx, v4(hgfs.OpReadV3, 99, ss.id, (&pkt{}).u32(h).u64(0).u32(10).u64(0).b))
 		done <- err
 	}()
 	<-g.entered
@@ -298,7 +298,7 @@ func TestReadWaitsEndWithCaller(t *testing.T) {
 	// The close waits for the handle's read to end on the agent.
 	closed := make(chan []byte, 1)
 	go func() {
-		r, _ := hgfs.Call(context.Background(), p.c, v4(hgfs.OpCloseV3, 100, ss.id, (&pkt{}).u32(h).u64(0).b))
+		r, _ := hgfs.NewClient(p.c).Do(context.Background(), v4(hgfs.OpCloseV3, 100, ss.id, (&pkt{}).u32(h).u64(0).b))
 		closed <- r
 	}()
 	select {

@@ -16,10 +16,11 @@ import (
 )
 
 // The guest serves HGFS as the rpc method hgfs.packet, confined by the
-// same files.Policy as file.*; a host that speaks HGFS sends packets with
-// Call. Here the host opens a file and reads it with two legacy-header
-// packets (layouts from open-vm-tools' hgfsProto.h).
-func ExampleCall() {
+// same files.Policy as file.* (the agent registers it so); a host that
+// speaks HGFS sends packets with a Client. Here the host opens a file
+// and reads it with two legacy-header packets (layouts from
+// open-vm-tools' hgfsProto.h).
+func ExampleClient_Do() {
 	dir, err := os.MkdirTemp("", "hgfs-example")
 	if err != nil {
 		fmt.Println(err)
@@ -39,14 +40,14 @@ func ExampleCall() {
 		return
 	}
 	defer pol.Close()
-	s, err := hgfs.NewServer(hgfs.Options{Files: pol})
+	svc, err := hgfs.NewService(hgfs.Options{Files: pol})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer s.Close()
+	defer svc.Close()
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	s.Register(srv)
+	svc.Register(srv)
 	guestEnd, hostEnd := net.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -63,6 +64,7 @@ func ExampleCall() {
 		return
 	}
 	defer c.Close()
+	hc := hgfs.NewClient(c)
 	le := binary.LittleEndian
 
 	// Open: HgfsRequest{id, op}, mode, flags, permissions, HgfsFileName
@@ -74,7 +76,7 @@ func ExampleCall() {
 	open = append(open, 6)
 	open = le.AppendUint32(open, uint32(len(name)))
 	open = append(append(open, name...), 0)
-	reply, err := hgfs.Call(ctx, c, open)
+	reply, err := hc.Do(ctx, open)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -89,7 +91,7 @@ func ExampleCall() {
 	read = le.AppendUint64(read, 0)
 	read = le.AppendUint32(read, 100)
 	read = le.AppendUint64(read, 0)
-	if reply, err = hgfs.Call(ctx, c, read); err != nil {
+	if reply, err = hc.Do(ctx, read); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -102,7 +104,7 @@ func ExampleCall() {
 	outside = le.AppendUint32(le.AppendUint32(outside, hgfs.OpenModeReadOnly), hgfs.OpenFlagOpen)
 	outside = le.AppendUint32(append(outside, 6), uint32(len("etc\x00passwd")))
 	outside = append(append(outside, "etc\x00passwd"...), 0)
-	if reply, err = hgfs.Call(ctx, c, outside); err == nil {
+	if reply, err = hc.Do(ctx, outside); err == nil {
 		fmt.Println("open /etc/passwd:", hgfs.Status(le.Uint32(reply[4:])) == hgfs.StatusAccessDenied)
 	}
 	// Output:

@@ -130,20 +130,20 @@ func FuzzDispatch(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, packet []byte) {
-		s := newServer(t, hgfs.Options{})
+		s := newService(t, hgfs.Options{})
 		mem := &memHandler{files: map[string][]byte{"/a": []byte("hello")}}
 		s.RegisterHandler("file", mem)
 		s.RegisterHandler("archive", mem)
 		// Legacy requests work without a session; give the version 4
 		// ones a chance by opening one with a known packet first.
-		r := s.Dispatch(v4(hgfs.OpCreateSessionV4, 1, 0, (&pkt{}).u32(0).u32(0).u32(0).u32(0).b))
+		r := s.Dispatch(context.Background(), v4(hgfs.OpCreateSessionV4, 1, 0, (&pkt{}).u32(0).u32(0).u32(0).u32(0).b))
 		id := binary.LittleEndian.Uint64(r[52:])
 		packet = bytes.Clone(packet) // the fuzzer's input is read-only
 		if len(packet) >= 52 && binary.LittleEndian.Uint32(packet[4:]) == 0xff {
 			binary.LittleEndian.PutUint64(packet[36:], id)
 		}
 		for range 2 { // twice: the second sees the first's handles
-			reply := s.Dispatch(packet)
+			reply := s.Dispatch(context.Background(), packet)
 			if len(reply) < 8 {
 				t.Fatalf("reply of %d bytes", len(reply))
 			}

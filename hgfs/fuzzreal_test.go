@@ -78,7 +78,7 @@ func FuzzDispatchFiles(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer pol.Close()
-		s, err := hgfs.NewServer(hgfs.Options{Files: pol, MaxHandles: 8})
+		s, err := hgfs.NewService(hgfs.Options{Files: pol, MaxHandles: 8})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,9 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,10 +25,10 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// newServer returns a Server that the test's cleanup closes.
-func newServer(t testing.TB, opts hgfs.Options) *hgfs.Server {
+// newService returns a Service that the test's cleanup closes.
+func newService(t testing.TB, opts hgfs.Options) *hgfs.Service {
 	t.Helper()
-	s, err := hgfs.NewServer(opts)
+	s, err := hgfs.NewService(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,8 +145,8 @@ func TestGoldenErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newServer(t, hgfs.Options{})
-			got := s.Dispatch(tt.packet)
+			s := newService(t, hgfs.Options{})
+			got := s.Dispatch(context.Background(), tt.packet)
 			if !bytes.Equal(got, tt.want) {
 				t.Errorf("reply\n got %x\nwant %x", got, tt.want)
 			}
@@ -160,19 +162,19 @@ func TestGoldenLegacySession(t *testing.T) {
 	if err := os.WriteFile(p, []byte("0123456789"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	s := newServer(t, hgfs.Options{})
+	s := newService(t, hgfs.Options{})
 	// HgfsRequestOpen: mode, flags, permissions, file name.
-	got := s.Dispatch(legacy(hgfs.OpOpen, 1, (&pkt{}).u32(hgfs.OpenModeReadOnly).u32(hgfs.OpenFlagOpen).u8(6).name(p).b))
+	got := s.Dispatch(context.Background(), legacy(hgfs.OpOpen, 1, (&pkt{}).u32(hgfs.OpenModeReadOnly).u32(hgfs.OpenFlagOpen).u8(6).name(p).b))
 	if want := unhex("01000000 00000000 01000000"); !bytes.Equal(got, want) {
 		t.Fatalf("open reply %x, want %x (handle 1)", got, want)
 	}
 	// ReadV3 with a legacy header: HgfsRequest, then HgfsRequestReadV3.
-	got = s.Dispatch(legacy(hgfs.OpReadV3, 2, (&pkt{}).u32(1).u64(3).u32(4).u64(0).b))
+	got = s.Dispatch(context.Background(), legacy(hgfs.OpReadV3, 2, (&pkt{}).u32(1).u64(3).u32(4).u64(0).b))
 	if want := append(unhex("02000000 00000000 04000000 0000000000000000"), "3456"...); !bytes.Equal(got, want) {
 		t.Fatalf("read reply %x, want %x", got, want)
 	}
 	// GetattrV2: hints, handle, name.
-	got = s.Dispatch(legacy(hgfs.OpGetattrV2, 3, (&pkt{}).u64(0).u32(0).name(p).b))
+	got = s.Dispatch(context.Background(), legacy(hgfs.OpGetattrV2, 3, (&pkt{}).u64(0).u32(0).name(p).b))
 	if len(got) != 8+104+5 {
 		t.Fatalf("getattr reply of %d bytes: %x", len(got), got)
 	}
@@ -189,15 +191,15 @@ func TestGoldenLegacySession(t *testing.T) {
 	if !bytes.Equal(got[8+104:], unhex("00000000 00")) {
 		t.Errorf("symlink target %x, want empty", got[8+104:])
 	}
-	got = s.Dispatch(legacy(hgfs.OpClose, 4, (&pkt{}).u32(1).b))
+	got = s.Dispatch(context.Background(), legacy(hgfs.OpClose, 4, (&pkt{}).u32(1).b))
 	if want := unhex("04000000 00000000"); !bytes.Equal(got, want) {
 		t.Fatalf("close reply %x, want %x", got, want)
 	}
-	got = s.Dispatch(legacy(hgfs.OpClose, 5, (&pkt{}).u32(1).b))
+	got = s.Dispatch(context.Background(), legacy(hgfs.OpClose, 5, (&pkt{}).u32(1).b))
 	if want := unhex("05000000 02000000"); !bytes.Equal(got, want) {
 		t.Fatalf("second close reply %x, want %x (invalid handle)", got, want)
 	}
-	got = s.Dispatch(legacy(hgfs.OpOpen, 6, (&pkt{}).u32(0).u32(0).u8(6).name(filepath.Join(dir, "missing")).b))
+	got = s.Dispatch(context.Background(), legacy(hgfs.OpOpen, 6, (&pkt{}).u32(0).u32(0).u8(6).name(filepath.Join(dir, "missing")).b))
 	if want := unhex("06000000 01000000"); !bytes.Equal(got, want) {
 		t.Fatalf("open missing reply %x, want %x", got, want)
 	}
@@ -209,6 +211,11 @@ type session struct {
 	do  func([]byte) []byte
 	id  uint64
 	seq uint32
+}
+
+// dispatcher answers packets in s's own connection.
+func dispatcher(s *hgfs.Service) func([]byte) []byte {
+	return func(b []byte) []byte { return s.Dispatch(context.Background(), b) }
 }
 
 func newSession(t *testing.T, do func([]byte) []byte) *session {
@@ -254,18 +261,18 @@ func openV3(path string, mode, flags uint32, perm uint8) []byte {
 }
 
 func TestSession(t *testing.T) {
-	s := newServer(t, hgfs.Options{})
-	testSession(t, s.Dispatch)
+	s := newService(t, hgfs.Options{})
+	testSession(t, dispatcher(s))
 }
 
 // TestSessionOverRPC runs the same session through hgfs.packet.
 func TestSessionOverRPC(t *testing.T) {
-	s := newServer(t, hgfs.Options{})
+	s := newService(t, hgfs.Options{})
 	srv := rpc.NewServer(rpc.ServerOptions{})
 	s.Register(srv)
 	c := testutil.Pair(t, srv)
 	testSession(t, func(p []byte) []byte {
-		r, err := hgfs.Call(context.Background(), c, p)
+		r, err := hgfs.NewClient(c).Do(context.Background(), p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -370,8 +377,8 @@ func TestProcSize(t *testing.T) {
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		t.Skip("no /proc")
 	}
-	s := newServer(t, hgfs.Options{})
-	ss := newSession(t, s.Dispatch)
+	s := newService(t, hgfs.Options{})
+	ss := newSession(t, dispatcher(s))
 	b := ss.must(hgfs.OpGetattrV2, (&pkt{}).u64(0).u32(0).name("/proc/self/status").b)
 	if size := binary.LittleEndian.Uint64(b[12:]); size == 0 {
 		t.Error("a /proc file reports size 0")
@@ -381,8 +388,8 @@ func TestProcSize(t *testing.T) {
 // TestArchive writes a tar.gz into a directory and reads one out,
 // through open/write/read/close.
 func TestArchive(t *testing.T) {
-	s := newServer(t, hgfs.Options{})
-	ss := newSession(t, s.Dispatch)
+	s := newService(t, hgfs.Options{})
+	ss := newSession(t, dispatcher(s))
 	dir := filepath.Join(t.TempDir(), "unpacked")
 
 	var tgz bytes.Buffer
@@ -441,4 +448,43 @@ func TestArchive(t *testing.T) {
 	// A reader that closes early does not leak the archive goroutine.
 	b = ss.must(hgfs.OpOpenV3, openV3("archive:"+dir, hgfs.OpenModeReadOnly, hgfs.OpenFlagOpen, 0))
 	ss.must(hgfs.OpClose, (&pkt{}).u32(binary.LittleEndian.Uint32(b)).b)
+}
+
+// TestContextReachesOperation: an operation whose caller has already
+// given up does nothing, whether the packet comes through
+// Service.Dispatch or Client.Do.
+func TestContextReachesOperation(t *testing.T) {
+	s := newService(t, hgfs.Options{})
+	srv := rpc.NewServer(rpc.ServerOptions{})
+	s.Register(srv)
+	c := testutil.Pair(t, srv)
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name string
+		do   func(ctx context.Context, packet []byte) ([]byte, error)
+	}{
+		{"Service.Dispatch", func(ctx context.Context, p []byte) ([]byte, error) { return s.Dispatch(ctx, p), nil }},
+		{"Client.Do", hgfs.NewClient(c).Do},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "new")
+			create := legacy(hgfs.OpOpen, 1, (&pkt{}).u32(hgfs.OpenModeWriteOnly).u32(hgfs.OpenFlagCreateEmpty).u8(6).name(p).b)
+			reply, err := tt.do(canceled, create)
+			if err == nil && (len(reply) < 8 || hgfs.Status(binary.LittleEndian.Uint32(reply[4:])) == hgfs.StatusSuccess) {
+				t.Errorf("canceled open: reply %x, want an error status or an error", reply)
+			}
+			if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("canceled open made %s (%v)", p, err)
+			}
+			reply, err = tt.do(context.Background(), create)
+			if err != nil || len(reply) < 8 || hgfs.Status(binary.LittleEndian.Uint32(reply[4:])) != hgfs.StatusSuccess {
+				t.Fatalf("open: reply %x, %v", reply, err)
+			}
+			if _, err := os.Lstat(p); err != nil {
+				t.Errorf("open did not make %s: %v", p, err)
+			}
+		})
+	}
 }

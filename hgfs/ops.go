@@ -171,7 +171,7 @@ func (c *Conn) openV3(ctx context.Context, req *request, d *decoder) ([]byte, er
 }
 
 // maxIO is the largest read or write payload that fits a packet.
-func (s *Server) maxIO() int {
+func (s *Service) maxIO() int {
 	return int(s.maxPacket) - headerSize - legacyHeaderSize - 12
 }
 

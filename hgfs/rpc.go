@@ -9,18 +9,18 @@ import (
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
-// Method is the rpc method that carries HGFS packets.
-const Method = "hgfs.packet"
+// method is the rpc method that carries HGFS packets.
+const method = "hgfs.packet"
 
-// connKey finds a Server's Conn in an rpc session.
-type connKey struct{ s *Server }
+// connKey finds a Service's Conn in an rpc session.
+type connKey struct{ s *Service }
 
 // Register exposes s as the rpc method hgfs.packet: the request packet
 // is the call's raw arguments (or, when they are empty, its DATA), and
 // the reply packet comes back as DATA. Each rpc connection gets its own
 // Conn: its sessions and open files end with the connection.
-func (s *Server) Register(srv *rpc.Server) {
-	srv.RegisterHandler(Method, rpc.HandlerFunc(func(ctx context.Context, call *rpc.Request) (any, error) {
+func (s *Service) Register(srv *rpc.Server) {
+	srv.RegisterHandler(method, rpc.HandlerFunc(func(ctx context.Context, call *rpc.Request) (any, error) {
 		conn := call.Session().Value(connKey{s}, func() any { return s.NewConn() }).(*Conn)
 		packet := call.Args
 		if len(packet) == 0 {
@@ -37,9 +37,21 @@ func (s *Server) Register(srv *rpc.Server) {
 	}))
 }
 
-// Call sends one HGFS packet through c and returns the reply packet.
-func Call(ctx context.Context, c *rpc.Client, packet []byte) ([]byte, error) {
-	st, err := c.Open(ctx, Method, bytes.Clone(packet))
+// Client sends HGFS packets to an agent's hgfs.packet method. It is
+// safe for concurrent use; each packet travels in its own call, and the
+// sessions and handles it opens belong to c's connection.
+type Client struct {
+	c *rpc.Client
+}
+
+// NewClient returns a Client that calls through c.
+func NewClient(c *rpc.Client) *Client { return &Client{c: c} }
+
+// Do sends one HGFS request packet and returns the reply packet. An HGFS
+// failure is a reply with an error status, not an error: err reports
+// only a failed call (the connection, the agent's policy, ctx).
+func (c *Client) Do(ctx context.Context, packet []byte) ([]byte, error) {
+	st, err := c.c.Open(ctx, method, bytes.Clone(packet))
 	if err != nil {
 		return nil, err
 	}

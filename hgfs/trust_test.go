@@ -47,7 +47,7 @@ func dialHGFS(t *testing.T, srv *rpc.Server) *peer {
 
 func (p *peer) do(packet []byte) []byte {
 	p.t.Helper()
-	r, err := hgfs.Call(context.Background(), p.c, packet)
+	r, err := hgfs.NewClient(p.c).Do(context.Background(), packet)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func newConfined(t *testing.T) confined {
 	return c
 }
 
-// hgfsOver serves an hgfs.Server under a policy over root through rpc.
+// hgfsOver serves an hgfs.Service under a policy over root through rpc.
 func hgfsOver(t *testing.T, opts files.Options) *rpc.Server {
 	t.Helper()
 	pol, err := files.NewPolicy(opts)
@@ -99,7 +99,7 @@ func hgfsOver(t *testing.T, opts files.Options) *rpc.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pol.Close() })
-	s := newServer(t, hgfs.Options{Files: pol})
+	s := newService(t, hgfs.Options{Files: pol})
 	srv := rpc.NewServer(rpc.ServerOptions{})
 	s.Register(srv)
 	return srv

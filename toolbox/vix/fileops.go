@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/guestrpc/guestrpc/files"
-	"github.com/guestrpc/guestrpc/hgfs"
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
@@ -317,8 +316,8 @@ func (s *Server) transferTo(ctx context.Context, req *request, _ string) ([]byte
 }
 
 // hgfsPacket (84): u32 packetSize, i32 timeout, the packet. The reply
-// is the HGFS server's reply packet (hgfs.packet, one session per
-// Server connection).
+// is the HGFS service's reply packet (hgfs.packet, its sessions and
+// handles those of the agent connection).
 func (s *Server) hgfsPacket(ctx context.Context, req *request, _ string) ([]byte, error) {
 	r, err := body(req, 8)
 	if err != nil {
@@ -330,5 +329,5 @@ func (s *Server) hgfsPacket(ctx context.Context, req *request, _ string) ([]byte
 	if err := r.done(); err != nil {
 		return nil, err
 	}
-	return hgfs.Call(ctx, s.opts.Client, packet)
+	return s.hc.Do(ctx, packet)
 }

@@ -47,7 +47,7 @@ func agentSrv(t testing.TB, root string, empty bool) *rpc.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs, err := hgfs.NewServer(hgfs.Options{Files: fs.Policy()})
+	hs, err := hgfs.NewService(hgfs.Options{Files: fs.Policy()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func setupIO(t *testing.T, max int) *vix.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs, err := hgfs.NewServer(hgfs.Options{Files: fs.Policy()})
+	hs, err := hgfs.NewService(hgfs.Options{Files: fs.Policy()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/guestrpc/guestrpc/files"
+	"github.com/guestrpc/guestrpc/hgfs"
 	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
 )
@@ -80,6 +81,7 @@ type Server struct {
 	opts  Options
 	log   *slog.Logger
 	fc    *files.Client
+	hc    *hgfs.Client
 	pc    *process.Client
 	ctx   context.Context // ends with Close: started programs are killed
 	stop  context.CancelFunc
@@ -124,6 +126,7 @@ func New(opts Options) (*Server, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	return &Server{opts: opts, log: opts.Logger, fc: files.NewClient(opts.Client),
+		hc: hgfs.NewClient(opts.Client),
 		pc: process.NewClient(opts.Client), ctx: ctx, stop: stop,
 		procs: newProcTable(opts.MaxExited), pages: newPageCache()}, nil
 }

@@ -58,13 +58,13 @@ type Setattrer interface {
 	Setattr(ctx context.Context, u *url.URL, a Attr) error
 }
 
-// Options configure a Server.
+// Options configure a Service.
 type Options struct {
 	// Logger receives failed operations; nil is silent.
 	Logger *slog.Logger
 	// Files is the file policy (root, read-only, hard links) that the
 	// "file" and "archive" handlers obey; share the file.* service's
-	// (files.Service.Policy). Nil: NewServer opens a policy over "/",
+	// (files.Service.Policy). Nil: NewService opens a policy over "/",
 	// writable, and Close releases it.
 	Files *files.Policy
 	// MaxPacketSize is offered in CreateSessionV4 (default
@@ -79,10 +79,10 @@ type Options struct {
 	MaxOpenFiles int
 }
 
-// Server answers HGFS packets. Sessions and open files belong to a Conn
+// Service answers HGFS packets. Sessions and open files belong to a Conn
 // (one per rpc connection, see Register) and end with it. It is safe for
 // concurrent use.
-type Server struct {
+type Service struct {
 	log          *slog.Logger
 	pol          *files.Policy
 	ownPol       bool
@@ -98,9 +98,9 @@ type Server struct {
 	local     *Conn
 }
 
-// NewServer returns a Server with the "file" and "archive" handlers
-// registered, both under opts.Files.
-func NewServer(opts Options) (*Server, error) {
+// NewService returns a Service with the "file" and "archive" handlers
+// registered, both under opts.Files. Close releases it.
+func NewService(opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -117,7 +117,7 @@ func NewServer(opts Options) (*Server, error) {
 	if opts.MaxOpenFiles <= 0 {
 		opts.MaxOpenFiles = 4096
 	}
-	s := &Server{
+	s := &Service{
 		log: opts.Logger, pol: opts.Files, maxPacket: opts.MaxPacketSize,
 		maxSessions: opts.MaxSessions, maxHandles: opts.MaxHandles, maxOpenFiles: opts.MaxOpenFiles,
 		handlers: make(map[string]FileHandler),
@@ -138,22 +138,22 @@ func NewServer(opts Options) (*Server, error) {
 
 // RegisterHandler serves names "SCHEME:/path..." with h; "file" serves
 // plain names.
-func (s *Server) RegisterHandler(scheme string, h FileHandler) {
+func (s *Service) RegisterHandler(scheme string, h FileHandler) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.handlers[strings.ToLower(scheme)] = h
 }
 
-// Dispatch answers one packet in the server's own connection, for a
-// caller with a single peer (a VMware backdoor). Use NewConn for each
-// peer when there are several.
-func (s *Server) Dispatch(packet []byte) []byte {
-	return s.local.Dispatch(context.Background(), packet)
+// Dispatch answers one packet in the service's own connection, for a
+// caller with a single peer (a VMware backdoor); the operation gives up
+// when ctx ends. Use NewConn for each peer when there are several.
+func (s *Service) Dispatch(ctx context.Context, packet []byte) []byte {
+	return s.local.Dispatch(ctx, packet)
 }
 
 // Close closes every connection and with them every open file, and the
-// policy NewServer opened.
-func (s *Server) Close() error {
+// policy NewService opened.
+func (s *Service) Close() error {
 	s.mu.Lock()
 	conns := make([]*Conn, 0, len(s.conns))
 	for c := range s.conns {
@@ -171,7 +171,7 @@ func (s *Server) Close() error {
 }
 
 // reserveFile counts one more open file against MaxOpenFiles.
-func (s *Server) reserveFile() error {
+func (s *Service) reserveFile() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.openFiles >= s.maxOpenFiles {
@@ -181,14 +181,14 @@ func (s *Server) reserveFile() error {
 	return nil
 }
 
-func (s *Server) releaseFile() {
+func (s *Service) releaseFile() {
 	s.mu.Lock()
 	s.openFiles--
 	s.mu.Unlock()
 }
 
 // resolve turns a cross-platform name into a URL and its handler.
-func (s *Server) resolve(cpName string) (*url.URL, FileHandler, error) {
+func (s *Service) resolve(cpName string) (*url.URL, FileHandler, error) {
 	var parts []string
 	for _, c := range strings.Split(cpName, "\x00") {
 		if c != "" {
