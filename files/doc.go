@@ -15,10 +15,10 @@
 // agent registers it for you): Register adds the methods file.stat,
 // file.list, file.mkdir, file.remove, file.rename, file.chmod,
 // file.chown, file.chtimes, file.mktemp, file.read, file.write and
-// file.archive. Their arguments and results are JSON objects (see the
-// Client's methods for what each means); bytes travel raw in DATA
-// frames, flow-controlled, so a transfer runs close to the speed of the
-// socket and never buffers a whole file.
+// file.archive. Their arguments and results are JSON objects, listed
+// in PROTOCOL.md ("File methods") for clients in other languages; bytes
+// travel raw in DATA frames, flow-controlled, so a transfer runs close
+// to the speed of the socket and never buffers a whole file.
 //
 // Writes that replace a file are atomic: the data goes to a temporary
 // file in the target's directory, which is fsynced, renamed over the

@@ -2,6 +2,9 @@ package files
 
 import (
 	"encoding/json"
+	"os"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,7 +13,7 @@ import (
 
 // TestWireJSON pins the JSON of every argument and result of the file.*
 // methods: the structs are private, but their encoding is the protocol
-// that other clients speak.
+// that other clients speak (PROTOCOL.md, "File methods").
 func TestWireJSON(t *testing.T) {
 	at := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 	uid, gid := 7, 8
@@ -51,4 +54,84 @@ func TestWireJSON(t *testing.T) {
 			t.Errorf("%T (-want +got):\n%s", tt.v, diff)
 		}
 	}
+}
+
+// TestProtocolDoc checks that PROTOCOL.md's table of file methods names
+// every method and, in its row, every field of the method's arguments
+// and result.
+func TestProtocolDoc(t *testing.T) {
+	doc, err := os.ReadFile("../PROTOCOL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		if m, ok := strings.CutPrefix(line, "| `file."); ok {
+			name, _, _ := strings.Cut(m, "`")
+			rows["file."+name] = line
+		}
+	}
+	methods := []struct {
+		name string
+		args any
+		res  any
+	}{
+		{methodStat, statRequest{}, nil},
+		{methodList, listRequest{}, listResult{}},
+		{methodMkdir, mkdirRequest{}, nil},
+		{methodRemove, removeRequest{}, nil},
+		{methodRename, renameRequest{}, nil},
+		{methodChmod, chmodRequest{}, nil},
+		{methodChown, chownRequest{}, nil},
+		{methodChtimes, chtimesRequest{}, nil},
+		{methodMkTemp, mkTempRequest{}, mkTempResult{}},
+		{methodRead, readRequest{}, ReadResult{}},
+		{methodWrite, writeRequest{}, WriteResult{}},
+		{methodArchive, archiveRequest{}, ArchiveResult{}},
+	}
+	var missing []string
+	for _, m := range methods {
+		row, ok := rows[m.name]
+		if !ok {
+			missing = append(missing, m.name)
+			continue
+		}
+		delete(rows, m.name)
+		for _, v := range []any{m.args, m.res} {
+			for _, f := range jsonFields(reflect.TypeOf(v)) {
+				if !strings.Contains(row, `"`+f+`"`) {
+					missing = append(missing, m.name+" "+f)
+				}
+			}
+		}
+	}
+	for name := range rows {
+		missing = append(missing, "no such method "+name)
+	}
+	if len(missing) > 0 {
+		t.Errorf("PROTOCOL.md's file methods do not match the code: %q", missing)
+	}
+	for _, f := range jsonFields(reflect.TypeOf(FileInfo{})) {
+		if !strings.Contains(string(doc), `"`+f+`"`) {
+			t.Errorf("PROTOCOL.md does not describe FileInfo's %q", f)
+		}
+	}
+}
+
+// jsonFields lists the JSON names of t's fields, embedded structs
+// flattened; nil lists none.
+func jsonFields(t reflect.Type) []string {
+	if t == nil {
+		return nil
+	}
+	var out []string
+	for f := range t.Fields() {
+		if f.Anonymous {
+			out = append(out, jsonFields(f.Type)...)
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		out = append(out, name)
+	}
+	return out
 }
