@@ -17,7 +17,10 @@ import (
 type StreamOptions struct {
 	// MaxPayload caps received payloads (default wire.DefaultMaxPayload).
 	MaxPayload uint32
-	// ReadBufferSize is the size of the read buffer (default 64 KiB).
+	// ReadBufferSize is the size of the read buffer for bursts of small
+	// frames (default 16 KiB), made when the first burst arrives: a
+	// stream waiting for a frame reads into a small buffer of its own,
+	// and large DATA payloads are read straight into their own buffers.
 	ReadBufferSize int
 }
 
@@ -61,7 +64,7 @@ func NewStreamPeer(rwc io.ReadWriteCloser, opts StreamOptions, peer PeerInfo) *S
 		opts.MaxPayload = wire.DefaultMaxPayload
 	}
 	if opts.ReadBufferSize <= 0 {
-		opts.ReadBufferSize = 64 << 10
+		opts.ReadBufferSize = 16 << 10
 	}
 	s := &Stream{
 		rwc:    rwc,

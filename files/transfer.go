@@ -83,13 +83,18 @@ func (s *Service) list(ctx context.Context, call *rpc.Request) (any, error) {
 
 // copyBuf copies with a pooled buffer, never handing the copy to a
 // ReaderFrom or WriterTo (os.File's fall back to small buffers), except
-// an rpc.Request's, which hands over its received buffers without a copy.
-// It fills the buffer before each write, so small DATA frames reach a
-// file in fewer write calls.
+// an rpc.Request's: as the source it hands over its received buffers
+// without a copy, and as the destination of a file it splices the file
+// into the socket. It fills the buffer before each write, so small DATA
+// frames reach a file in fewer write calls.
 func (s *Service) copyBuf(dst io.Writer, src io.Reader) (int64, error) {
 	if c, ok := src.(*rpc.Request); ok {
 		// Received DATA buffers (256 KiB frames) go to dst as they are.
 		return c.WriteTo(dst)
+	}
+	if c, ok := dst.(*rpc.Request); ok && isFile(src) {
+		// Files go to the socket by splice, without this copy.
+		return c.ReadFrom(src)
 	}
 	bp := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(bp)
@@ -111,6 +116,16 @@ func (s *Service) copyBuf(dst io.Writer, src io.Reader) (int64, error) {
 			return n, rerr
 		}
 	}
+}
+
+// isFile reports whether r reads a file directly, which
+// rpc.Request.ReadFrom can send without copying.
+func isFile(r io.Reader) bool {
+	if lr, ok := r.(*io.LimitedReader); ok {
+		r = lr.R
+	}
+	_, ok := r.(*os.File)
+	return ok
 }
 
 func (s *Service) read(ctx context.Context, call *rpc.Request) (any, error) {

@@ -52,6 +52,7 @@ const (
 const idleRead = 5 * time.Millisecond
 
 func (c *Client) startReading() {
+	c.readDirect()
 	c.reader.wake = make(chan struct{}, 1)
 	if i, ok := c.ch.(channel.Interruptible); ok && i.ReceiveInterruptible() {
 		c.reader.callers = true

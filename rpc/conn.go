@@ -72,6 +72,10 @@ type conn struct {
 	// the control writer), so that the read loop yields to it before
 	// reading on.
 	woke atomic.Bool
+	// direct is the last buffer the channel was given to read a DATA
+	// payload into (allocDirect); only the goroutine reading the
+	// connection touches it.
+	direct []byte
 	// frames counts frames received, for the server's idle check.
 	frames atomic.Uint64
 
@@ -154,9 +158,45 @@ func (c *conn) handshake(ctx context.Context, ours wire.Hello, admit func(wire.H
 	return nil
 }
 
+// payloadAllocator is implemented by channels that can read large DATA
+// payloads straight into a buffer the caller keeps (channel.Stream).
+type payloadAllocator interface {
+	SetPayloadAlloc(alloc func(n int) []byte)
+}
+
+// readDirect has the channel read large DATA payloads into chunk buffers,
+// which deliver then keeps without copying them.
+func (c *conn) readDirect() {
+	if pa, ok := c.ch.(payloadAllocator); ok {
+		pa.SetPayloadAlloc(c.allocDirect)
+	}
+}
+
+// allocDirect gives the channel a chunk to read a DATA payload of n bytes
+// into. It is not charged to the memory budget until deliver keeps it:
+// while the payload arrives it stands in for the channel's own buffer.
+func (c *conn) allocDirect(n int) []byte {
+	if n > largeChunk {
+		return nil
+	}
+	c.direct = c.chunks.get(n)
+	return c.direct
+}
+
+// ownDirect reports whether p is the payload of a direct read, which the
+// caller now owns, and forgets it.
+func (c *conn) ownDirect(p []byte) bool {
+	if c.direct == nil || len(p) == 0 || &p[0] != &c.direct[0] {
+		return false
+	}
+	c.direct = nil
+	return true
+}
+
 // start runs the control writer and the read loop with handle deciding
 // what each frame means.
 func (c *conn) start(handle func(f *wire.Frame) error) {
+	c.readDirect()
 	c.wg.Add(2)
 	go c.writeControl()
 	go c.readLoop(handle)
@@ -236,15 +276,23 @@ func (c *conn) handleCommon(f *wire.Frame, handle func(f *wire.Frame) error) err
 		}
 		return nil
 	case wire.TypeData, wire.TypeClose:
+		owned := c.ownDirect(f.Payload)
 		s := c.stream(f.StreamID)
 		if s == nil {
+			if owned {
+				c.chunks.put(f.Payload)
+			}
 			return nil // the stream already ended here; late frames are normal
 		}
 		if f.Type == wire.TypeClose && len(f.Payload) != 0 {
 			return fmt.Errorf("%w: CLOSE with %d payload bytes", errProtocol, len(f.Payload))
 		}
 		fin := f.Type == wire.TypeClose || f.Flags&wire.FlagFin != 0
-		if err := s.deliver(f.Flags.Lane(), f.Payload, fin); err != nil {
+		kept, err := s.deliver(f.Flags.Lane(), f.Payload, fin, owned)
+		if owned && !kept {
+			c.chunks.put(f.Payload)
+		}
+		if err != nil {
 			c.reset(s, err)
 		}
 		return nil

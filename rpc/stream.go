@@ -77,14 +77,16 @@ func (s *streamCore) waitLocked(ctx context.Context) error {
 
 // deliver stores a received DATA payload. It fails when the peer
 // overran the window we granted, or the server's memory budget is spent.
-func (s *streamCore) deliver(lane uint8, p []byte, fin bool) error {
+// owned says p is a chunk buffer of the caller's, which deliver may keep
+// instead of copying (kept); the caller returns it to the pool if not.
+func (s *streamCore) deliver(lane uint8, p []byte, fin, owned bool) (kept bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.recvFin || s.recvErr != nil {
-		return nil // late data after the end: drop
+		return false, nil // late data after the end: drop
 	}
 	if s.buffered+len(p) > int(s.c.ourWindow) {
-		return errFlowOverflow
+		return false, errFlowOverflow
 	}
 	if len(p) > 0 {
 		if int(lane) >= len(s.lanes) {
@@ -93,14 +95,21 @@ func (s *streamCore) deliver(lane uint8, p []byte, fin bool) error {
 			s.lanes = append(s.lanes, make([][]chunk, int(lane)+1-len(s.lanes))...)
 		}
 		q := s.lanes[lane]
-		if n := len(q); n > 0 && cap(q[n-1].b)-len(q[n-1].b) >= len(p) {
+		switch n := len(q); {
+		case owned:
+			if !s.c.budget.take(int64(cap(p))) {
+				return false, errBudget
+			}
+			s.lanes[lane] = append(q, chunk{b: p})
+			kept = true
+		case n > 0 && cap(q[n-1].b)-len(q[n-1].b) >= len(p):
 			// Small frames are copied together, so that what a peer
 			// pins is what it sent, not a buffer per frame.
 			q[n-1].b = append(q[n-1].b, p...)
-		} else {
+		default:
 			b := s.c.getChunk(len(p))
 			if b == nil {
-				return errBudget
+				return false, errBudget
 			}
 			copy(b, p)
 			s.lanes[lane] = append(q, chunk{b: b})
@@ -111,7 +120,7 @@ func (s *streamCore) deliver(lane uint8, p []byte, fin bool) error {
 		s.recvFin = true
 	}
 	s.notifyLocked()
-	return nil
+	return kept, nil
 }
 
 // release returns the buffers of DATA nobody will read now that the
@@ -262,32 +271,46 @@ func (s *streamCore) write(ctx context.Context, lane Lane, p []byte, errClosed e
 	}
 	written := 0
 	for len(p) > 0 {
-		s.mu.Lock()
-		for s.sendWin <= 0 && !s.sendFin && s.recvErr == nil {
-			if err := s.waitLocked(ctx); err != nil {
-				s.mu.Unlock()
-				return written, err
-			}
-		}
-		if s.sendFin {
-			s.mu.Unlock()
-			return written, errClosed
-		}
-		if s.recvErr != nil {
-			err := s.recvErr
-			s.mu.Unlock()
+		n, err := s.reserve(ctx, len(p), errClosed)
+		if err != nil {
 			return written, err
 		}
-		n := min(int64(len(p)), s.sendWin, int64(s.c.peerMax), maxChunk)
-		s.sendWin -= n
-		s.mu.Unlock()
 		if err := s.c.sendData(s.id, wire.Flags(0).WithLane(uint8(lane)), p[:n]); err != nil {
 			return written, err
 		}
-		written += int(n)
+		written += n
 		p = p[n:]
 	}
 	return written, nil
+}
+
+// reserve waits until the peer's window is open and takes up to want
+// bytes of it for one frame: no more than the peer accepts in a frame
+// or maxChunk.
+func (s *streamCore) reserve(ctx context.Context, want int, errClosed error) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.sendWin <= 0 && !s.sendFin && s.recvErr == nil {
+		if err := s.waitLocked(ctx); err != nil {
+			return 0, err
+		}
+	}
+	if s.sendFin {
+		return 0, errClosed
+	}
+	if s.recvErr != nil {
+		return 0, s.recvErr
+	}
+	n := min(int64(want), s.sendWin, int64(s.c.peerMax), maxChunk)
+	s.sendWin -= n
+	return int(n), nil
+}
+
+// unreserve gives back window that reserve took and no frame used.
+func (s *streamCore) unreserve(n int) {
+	if n > 0 {
+		s.credit(uint32(n))
+	}
 }
 
 // closeWrite half-closes our direction with a CLOSE frame.
