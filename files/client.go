@@ -105,7 +105,8 @@ func (c *Client) MkdirAll(ctx context.Context, path string, perm fs.FileMode) er
 	return c.c.Call(ctx, methodMkdir, mkdirRequest{Path: path, Mode: perm, Parents: true}, nil)
 }
 
-// Remove removes a file or an empty directory, as os.Remove.
+// Remove removes a file or an empty directory, as os.Remove; a
+// directory that is not empty fails with FailedPrecondition.
 func (c *Client) Remove(ctx context.Context, path string) error {
 	return c.c.Call(ctx, methodRemove, removeRequest{Path: path}, nil)
 }
@@ -121,8 +122,8 @@ func (c *Client) RemoveAll(ctx context.Context, path string) error {
 	return err
 }
 
-// Rename moves oldpath to newpath, replacing a newpath that is not a
-// directory, as os.Rename.
+// Rename moves oldpath to newpath, replacing an existing newpath as
+// os.Rename does (a non-empty directory is never replaced).
 func (c *Client) Rename(ctx context.Context, oldpath, newpath string) error {
 	return c.c.Call(ctx, methodRename, renameRequest{From: oldpath, To: newpath, Overwrite: true}, nil)
 }
