@@ -108,7 +108,7 @@ func (a *Agent) ListenVMware(ctx context.Context, opts VMwareOptions) (*VMware, 
 		return nil, err
 	}
 	if opts.VIXProcessIO {
-		a.HGFS.RegisterHandler("file", vs.ProcessIO(hgfs.NewFileSystemHandler(a.Files.Policy())))
+		a.HGFS.HandleScheme("file", vs.ProcessIO(hgfs.NewFileSystemHandler(a.Files.Policy())))
 	}
 	svc, err := toolbox.NewService(toolbox.Options{
 		Logger: log,

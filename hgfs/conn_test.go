@@ -277,7 +277,7 @@ func (g gateFile) ReadContext(ctx context.Context, _ []byte) (int, error) {
 func TestReadWaitsEndWithCaller(t *testing.T) {
 	s := newService(t, hgfs.Options{})
 	g := gateHandler{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	s.RegisterHandler("gate", g)
+	s.HandleScheme("gate", g)
 	srv := rpc.NewServer(rpc.ServerOptions{})
 	s.Register(srv)
 	p := dialHGFS(t, srv)

@@ -32,7 +32,7 @@
 // plain names, which serves regular files (reading files that report
 // size 0, such as /proc's, to learn their real size), and "archive",
 // which reads a directory as tar.gz and extracts one written to it.
-// Service.RegisterHandler adds or replaces one.
+// Service.HandleScheme adds or replaces one.
 //
 // Both handlers obey a files.Policy (Options.Files; share the file.*
 // service's): names are confined beneath its root, read-only mode

@@ -132,8 +132,8 @@ func FuzzDispatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, packet []byte) {
 		s := newService(t, hgfs.Options{})
 		mem := &memHandler{files: map[string][]byte{"/a": []byte("hello")}}
-		s.RegisterHandler("file", mem)
-		s.RegisterHandler("archive", mem)
+		s.HandleScheme("file", mem)
+		s.HandleScheme("archive", mem)
 		// Legacy requests work without a session; give the version 4
 		// ones a chance by opening one with a known packet first.
 		r := s.Dispatch(context.Background(), v4(hgfs.OpCreateSessionV4, 1, 0, (&pkt{}).u32(0).u32(0).u32(0).u32(0).b))

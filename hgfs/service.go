@@ -130,15 +130,15 @@ func NewService(opts Options) (*Service, error) {
 		}
 		s.pol, s.ownPol = pol, true
 	}
-	s.RegisterHandler("file", NewFileSystemHandler(s.pol))
-	s.RegisterHandler("archive", NewArchiveHandler(opts.Logger, s.pol))
+	s.HandleScheme("file", NewFileSystemHandler(s.pol))
+	s.HandleScheme("archive", NewArchiveHandler(opts.Logger, s.pol))
 	s.local = s.NewConn()
 	return s, nil
 }
 
-// RegisterHandler serves names "SCHEME:/path..." with h; "file" serves
+// HandleScheme serves names "SCHEME:/path..." with h; "file" serves
 // plain names.
-func (s *Service) RegisterHandler(scheme string, h FileHandler) {
+func (s *Service) HandleScheme(scheme string, h FileHandler) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.handlers[strings.ToLower(scheme)] = h

@@ -49,7 +49,7 @@ func setupIO(t *testing.T, max int) *vix.Server {
 	s := newVIX(t, srv, func(o *vix.Options) {
 		o.ProcessIO, o.ProcessIOMax, o.GoFuncs = true, max, []string{"vix-roundtrip"}
 	})
-	hs.RegisterHandler("file", s.ProcessIO(hgfs.NewFileSystemHandler(fs.Policy())))
+	hs.HandleScheme("file", s.ProcessIO(hgfs.NewFileSystemHandler(fs.Policy())))
 	return s
 }
 
