@@ -53,19 +53,24 @@
 //
 // # Waiting and reaping
 //
-// One goroutine, the wait loop, does every wait4 the Manager does and
-// hands each status to the call waiting for that pid. Processes are
-// started with syscall.ForkExec while a fork lock is held until the pid is
-// registered; the loop takes that lock before it calls a pid it does not
-// know an orphan, so a child that exits before it is registered is still
-// handed to its call. Known pids are handed over without waiting for
-// forks in progress.
+// A call waits for its process first on its own thread: where the
+// kernel has pidfds (Linux 5.3+) each child is started with one, and the
+// call blocks in ppoll(2) on the pidfd and the output pipes, sending
+// output as it comes and reaping the child itself the moment it exits.
+// Most processes an agent runs end within this short wait (50ms), and
+// the call then costs no goroutine hand-offs at all. A process that
+// lives on, a terminal, or a kernel without pidfds is waited for through
+// the netpoller instead: a goroutine pumps each output, and the pidfd (or
+// SIGCHLD) wakes the call. A cancellation without a deadline is noticed
+// at the end of the short wait at the latest; deadlines are exact.
 //
-// The loop wakes on SIGCHLD (os/signal) and when a call kicks it: where
-// the kernel has pidfds (Linux 5.3+), each child is started with one, and
-// its call learns of the exit through the netpoller and asks the loop to
-// reap that pid, which is quicker than the signal's path. The pidfd is
-// only a wake-up; waiting stays in the loop.
+// Calls reap their own pids (wait4 on that pid, under the manager's
+// lock); a wait loop goroutine does the rest: it wakes on SIGCHLD for
+// children without a pidfd, and does every wait when the manager reaps.
+// Processes are started with syscall.ForkExec while a fork lock is held
+// until the pid is registered; the loop takes that lock before it calls
+// a pid it does not know an orphan, so a child that exits before it is
+// registered is still handed to its call.
 //
 // With Options.Reap the manager becomes a child subreaper (unless it is
 // already PID 1) and the loop waits with wait4(-1) on every wake-up:

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -20,135 +19,6 @@ type procSys struct {
 	pty *os.File // the terminal's master side, for resize; nil without TTY
 }
 
-// stdio holds the files of one process.
-type stdio struct {
-	child [3]int     // the child's 0, 1, 2
-	own   []int      // descriptors of child that are ours to close once it started
-	outs  []*os.File // our read ends (stdout, stderr) or the pty master
-	lanes []rpc.Lane // the lane each of outs is sent on
-	stdin *os.File   // where lane 0 goes: the pipe's write end or the master
-	pty   *os.File
-}
-
-func (s *stdio) closeChild() {
-	for _, fd := range s.own {
-		syscall.Close(fd)
-	}
-	s.own = nil
-}
-
-func (s *stdio) closeOurs() {
-	for _, f := range s.outs {
-		f.Close()
-	}
-	if s.stdin != nil {
-		s.stdin.Close()
-	}
-}
-
-// pipe returns a pipe whose end ours (0: read, 1: write) is a pollable
-// *os.File and whose other end is a blocking descriptor for the child.
-func pipe(ours int) (*os.File, int, error) {
-	var p [2]int
-	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
-		return nil, -1, fmt.Errorf("pipe2: %w", err)
-	}
-	if err := syscall.SetNonblock(p[ours], true); err != nil {
-		syscall.Close(p[0])
-		syscall.Close(p[1])
-		return nil, -1, fmt.Errorf("pipe: O_NONBLOCK: %w", err)
-	}
-	return os.NewFile(uintptr(p[ours]), "|"+strconv.Itoa(p[ours])), p[1-ours], nil
-}
-
-// openStdio makes the descriptors of a process; devNull is /dev/null.
-func openStdio(spec *Spec, devNull int) (st *stdio, err error) {
-	st = &stdio{}
-	defer func() {
-		if err != nil {
-			st.closeChild()
-			st.closeOurs()
-		}
-	}()
-	if spec.TTY {
-		rows, cols := spec.Rows, spec.Cols
-		if rows == 0 {
-			rows = 24
-		}
-		if cols == 0 {
-			cols = 80
-		}
-		master, slave, err := openPTY(rows, cols)
-		if err != nil {
-			return st, err
-		}
-		st.outs, st.lanes, st.pty = []*os.File{master}, []rpc.Lane{LaneStdout}, master
-		st.child, st.own = [3]int{slave, slave, slave}, []int{slave}
-		if spec.Stdin {
-			st.stdin = master
-		}
-		return st, nil
-	}
-	st.child[0] = devNull
-	if spec.Stdin {
-		w, r, err := pipe(1)
-		if err != nil {
-			return st, fmt.Errorf("stdin %w", err)
-		}
-		st.stdin, st.child[0], st.own = w, r, append(st.own, r)
-	}
-	for i, lane := range []rpc.Lane{LaneStdout, LaneStderr} {
-		r, w, err := pipe(0)
-		if err != nil {
-			return st, fmt.Errorf("output %w", err)
-		}
-		st.child[1+i], st.own = w, append(st.own, w)
-		st.outs, st.lanes = append(st.outs, r), append(st.lanes, lane)
-	}
-	return st, nil
-}
-
-// openPTY opens a new pseudo-terminal of rows x cols: the master as a
-// pollable file, the slave as a descriptor for the child.
-func openPTY(rows, cols uint16) (master *os.File, slave int, err error) {
-	master, err = os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		return nil, -1, fmt.Errorf("opening a pseudo-terminal: %w", err)
-	}
-	var n int
-	err = control(master, func(fd int) error {
-		if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
-			return fmt.Errorf("unlockpt: %w", err)
-		}
-		var err error
-		if n, err = unix.IoctlGetInt(fd, unix.TIOCGPTN); err != nil {
-			return fmt.Errorf("ptsname: %w", err)
-		}
-		return unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
-	})
-	if err == nil {
-		slave, err = syscall.Open("/dev/pts/"+strconv.Itoa(n), syscall.O_RDWR|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
-	}
-	if err != nil {
-		master.Close()
-		return nil, -1, fmt.Errorf("opening the terminal's slave: %w", err)
-	}
-	return master, slave, nil
-}
-
-// control runs fn on f's descriptor without making it blocking.
-func control(f *os.File, fn func(fd int) error) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ferr error
-	if err := rc.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
-		return err
-	}
-	return ferr
-}
-
 func (m *Manager) runExec(ctx context.Context, call *rpc.Request, spec *Spec) (any, error) {
 	l, err := prepare(spec)
 	if err != nil {
@@ -159,66 +29,34 @@ func (m *Manager) runExec(ctx context.Context, call *rpc.Request, spec *Spec) (a
 		return nil, rpc.Errorf(rpc.CodeOf(err), "%s: %w", MethodStart, err)
 	}
 	defer st.closeOurs()
-	files := []uintptr{uintptr(st.child[0]), uintptr(st.child[1]), uintptr(st.child[2])}
-	attr := &syscall.ProcAttr{Dir: spec.Dir, Env: l.env, Files: files, Sys: &syscall.SysProcAttr{
-		Setpgid: !spec.TTY, Setsid: spec.TTY, Setctty: spec.TTY, Credential: l.cred,
-	}}
-	p := &proc{spec: spec, status: make(chan exitStatus, 1), sys: procSys{pty: st.pty}}
-	pidfd := -1
-	if m.sys.pidfds {
-		attr.Sys.PidFD = &pidfd
-	}
-	m.forkMu.Lock()
-	m.mu.Lock()
-	closed := m.closed
-	m.mu.Unlock()
-	if closed {
-		m.forkMu.Unlock()
-		st.closeChild()
-		return nil, rpc.Errorf(rpc.Unavailable, "%s: %w", MethodStart, errClosed)
-	}
-	pid, err := syscall.ForkExec(l.path, l.argv, attr)
-	if err == nil {
-		p.pid = pid
-		m.mu.Lock()
-		m.registerLocked(p)
-		m.mu.Unlock()
-	}
-	m.forkMu.Unlock()
-	st.closeChild()
+	p, pidfd, err := m.forkExec(l, spec, st)
 	if err != nil {
-		if spec.Dir != "" {
-			return nil, rpc.Errorf(rpc.CodeOf(err), "%s: starting %q in dir %q: %w", MethodStart, l.path, spec.Dir, err)
-		}
-		return nil, rpc.Errorf(rpc.CodeOf(err), "%s: starting %q: %w", MethodStart, l.path, err)
+		return nil, err
 	}
 	defer m.unregister(p)
-	pf := pidfdFile(pidfd)
-	if pf != nil {
-		defer pf.Close()
-	} else {
-		m.needSIGCHLD()
-	}
-	m.log.Debug("process: started", "id", p.id, "pid", pid, "path", l.path)
+	m.log.Debug("process: started", "id", p.id, "pid", p.pid, "path", l.path)
 	if spec.Events {
-		ctx = announce(ctx, call, Event{Type: "started", ID: p.id, PID: pid})
-	}
-
-	done := make(chan struct{}, len(st.outs))
-	for i, f := range st.outs {
-		go m.pump(call.LaneWriter(st.lanes[i]), f, !spec.TTY, done)
+		ctx = announce(ctx, call, Event{Type: "started", ID: p.id, PID: p.pid})
 	}
 	if st.stdin != nil {
 		go m.feed(st.stdin, call, !spec.TTY)
 	}
-
-	es, cause := m.awaitExit(ctx, p, pf)
-	res := &Result{ID: p.id, PID: pid, ExitCode: es.code, Started: p.started, Ended: time.Now()}
+	var w waited
+	var cause error
+	if pidfd >= 0 && !spec.TTY {
+		w = m.waitShort(ctx, call, p, pidfd, st)
+	}
+	if w.exited {
+		syscall.Close(pidfd)
+	} else {
+		w, cause = m.waitLong(ctx, call, p, pidfd, st, !spec.TTY)
+	}
+	es := w.status
+	res := &Result{ID: p.id, PID: p.pid, ExitCode: es.code, Started: p.started, Ended: w.ended}
 	if es.signal != 0 {
 		res.Signal = signalName(es.signal)
 	}
-	m.drain(st.outs, done)
-	m.log.Debug("process: exited", "id", p.id, "pid", pid, "code", res.ExitCode, "signal", res.Signal)
+	m.log.Debug("process: exited", "id", p.id, "pid", p.pid, "code", res.ExitCode, "signal", res.Signal)
 	switch {
 	case es.err != nil:
 		return nil, rpc.Errorf(rpc.Unavailable, "%s: %s: %w", MethodStart, l.path, es.err)
@@ -230,29 +68,96 @@ func (m *Manager) runExec(ctx context.Context, call *rpc.Request, spec *Spec) (a
 	return res, nil
 }
 
-// awaitExit waits for the wait loop to hand over p's status. With a
-// pidfd it learns of the exit itself and kicks the loop; if ctx ends
-// first it kills the process group and waits for that.
+// forkExec starts the process of l with st's descriptors and registers
+// it; pidfd is its pidfd, or -1 without one.
+func (m *Manager) forkExec(l *launch, spec *Spec, st *stdio) (p *proc, pidfd int, err error) {
+	files := []uintptr{uintptr(st.child[0]), uintptr(st.child[1]), uintptr(st.child[2])}
+	attr := &syscall.ProcAttr{Dir: spec.Dir, Env: l.env, Files: files, Sys: &syscall.SysProcAttr{
+		Setpgid: !spec.TTY, Setsid: spec.TTY, Setctty: spec.TTY, Credential: l.cred,
+	}}
+	p = &proc{spec: spec, status: make(chan exitStatus, 1), sys: procSys{pty: st.pty}}
+	pidfd = -1
+	if m.sys.pidfds {
+		attr.Sys.PidFD = &pidfd
+	}
+	m.forkMu.Lock()
+	m.mu.Lock()
+	closed := m.closed
+	m.mu.Unlock()
+	if closed {
+		m.forkMu.Unlock()
+		st.closeChild()
+		return nil, -1, rpc.Errorf(rpc.Unavailable, "%s: %w", MethodStart, errClosed)
+	}
+	pid, err := syscall.ForkExec(l.path, l.argv, attr)
+	if err == nil {
+		p.pid = pid
+		m.mu.Lock()
+		m.registerLocked(p)
+		m.mu.Unlock()
+	}
+	m.forkMu.Unlock()
+	st.closeChild()
+	switch {
+	case err == nil:
+		return p, pidfd, nil
+	case spec.Dir != "":
+		return nil, -1, rpc.Errorf(rpc.CodeOf(err), "%s: starting %q in dir %q: %w", MethodStart, l.path, spec.Dir, err)
+	default:
+		return nil, -1, rpc.Errorf(rpc.CodeOf(err), "%s: starting %q: %w", MethodStart, l.path, err)
+	}
+}
+
+// waitLong waits for a process through the netpoller: a pump goroutine
+// per output still open, the pidfd (or SIGCHLD) for the exit, then up to
+// OutputGrace for the pumps. It takes over pidfd (-1: none). pipes says
+// the outputs are pipes, which the pumps close at EOF.
+func (m *Manager) waitLong(ctx context.Context, call *rpc.Request, p *proc, pidfd int, st *stdio, pipes bool) (waited, error) {
+	m.sys.longWaits.Add(1)
+	st.wrapOuts()
+	pf := pidfdFile(pidfd)
+	if pf != nil {
+		defer pf.Close()
+	} else {
+		m.needSIGCHLD()
+	}
+	done := make(chan struct{}, len(st.outs))
+	for i, f := range st.outs {
+		go m.pump(call.LaneWriter(st.lanes[i]), f, pipes, done)
+	}
+	es, cause := m.awaitExit(ctx, p, pf)
+	w := waited{exited: true, status: es, ended: time.Now()}
+	m.drain(st.outs, done)
+	return w, cause
+}
+
+// awaitExit waits for p's status. With a pidfd it learns of the exit
+// itself and reaps p (see exited), else the wait loop hands the status
+// over; if ctx ends first it kills the process group and waits for that.
 func (m *Manager) awaitExit(ctx context.Context, p *proc, pf *os.File) (exitStatus, error) {
 	if pf != nil {
 		if waitReadable(ctx, pf) {
-			m.kick(p.pid)
+			m.exited(p.pid)
 		} else if ctx.Err() == nil {
 			m.needSIGCHLD() // the pidfd cannot be polled after all
 			pf = nil
 		}
 	}
-	select {
-	case es := <-p.status:
-		return es, nil
-	case <-ctx.Done():
+	// A ctx that had ended before the call began to wait (announce's)
+	// wins over a status that is already there.
+	if ctx.Err() == nil {
+		select {
+		case es := <-p.status:
+			return es, nil
+		case <-ctx.Done():
+		}
 	}
 	cause := context.Cause(ctx)
 	m.mu.Lock()
 	_ = m.signalLocked(p, int(syscall.SIGKILL))
 	m.mu.Unlock()
 	if pf != nil && waitReadable(context.Background(), pf) {
-		m.kick(p.pid)
+		m.exited(p.pid)
 	} else {
 		m.needSIGCHLD()
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -21,6 +22,11 @@ type sysState struct {
 	subreaper  bool // we set PR_SET_CHILD_SUBREAPER and unset it on Close
 	closeGrace time.Duration
 	devNull    int // /dev/null, every process's stdin unless it has one
+	// shortWait is how long a call waits for its process on its own
+	// thread before it hands the wait to the netpoller (waitShort);
+	// longWaits counts the calls that did.
+	shortWait time.Duration
+	longWaits atomic.Uint64
 	// unignore receives (and drops) the signals the agent inherited as
 	// ignored, so that children start with them at their defaults.
 	unignore chan os.Signal
@@ -68,6 +74,7 @@ func newLinuxManager(opts Options, pidfds bool) (*Manager, error) {
 	m.sys.stop = make(chan struct{})
 	m.sys.done = make(chan struct{})
 	m.sys.closeGrace = 2 * time.Second
+	m.sys.shortWait = shortWait
 	// Without Reap, and where the kernel has pidfds, every call learns of
 	// its process's exit through the pidfd and kicks the loop, so SIGCHLD
 	// is only listened to once a process lacks one (see needSIGCHLD).
@@ -93,7 +100,8 @@ func newLinuxManager(opts Options, pidfds bool) (*Manager, error) {
 	return m, nil
 }
 
-// waitLoop is the only place the Manager waits for children.
+// waitLoop waits for the children no call reaps itself: those without a
+// pidfd, and with Reap every child (see exited).
 func (m *Manager) waitLoop() {
 	defer close(m.sys.done)
 	for {
@@ -197,6 +205,17 @@ func (m *Manager) needSIGCHLD() {
 	select {
 	case m.sys.sigc <- syscall.SIGCHLD:
 	default:
+	}
+}
+
+// exited reaps pid, which its pidfd says has exited. Without Reap the
+// calling goroutine does the wait4 itself, under mu as reapOwn does,
+// which spares two goroutine hand-offs on every exit; with Reap only the
+// loop may wait (its wait4(-1) takes pids before it holds mu), so exited
+// kicks it. A pid not yet waitable goes to the loop, which looks again.
+func (m *Manager) exited(pid int) {
+	if m.reap || !m.reapPid(pid) {
+		m.kick(pid)
 	}
 }
 
