@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/guestrpc/guestrpc/files"
+	"github.com/guestrpc/guestrpc/forward"
 	"github.com/guestrpc/guestrpc/hgfs"
 	"github.com/guestrpc/guestrpc/nicinfo"
 	"github.com/guestrpc/guestrpc/power"
@@ -53,17 +54,18 @@ const Version = "0.1.0"
 const DefaultShutdownGrace = 5 * time.Second
 
 // Agent is an rpc.Server with every guest service registered: sys.ping
-// (package rpc), sys.info (package sysinfo), process.* and net.dial
-// (package process), file.* (package files), hgfs.packet (package hgfs),
-// power.* (package power) and guest.nicinfo (package nicinfo). Add
-// methods with RegisterHandler, as on any rpc.Server; serve it with
-// Serve.
+// (package rpc), sys.info (package sysinfo), process.* (package
+// process), net.dial (package forward), file.* (package files),
+// hgfs.packet (package hgfs), power.* (package power) and guest.nicinfo
+// (package nicinfo). Add methods with RegisterHandler, as on any
+// rpc.Server; serve it with Serve.
 type Agent struct {
 	*rpc.Server
 	// Processes is nil where the platform cannot run processes for a
 	// peer (New logs why); the process.* methods are then not
 	// registered and calls to them fail with Unimplemented.
 	Processes *process.Manager
+	Forward   *forward.Service
 	Files     *files.Service
 	HGFS      *hgfs.Service
 	NicInfo   *nicinfo.Service
@@ -104,6 +106,11 @@ func New(cfg Config) (*Agent, error) {
 	} else {
 		a.Processes.Register(srv)
 	}
+	if a.Forward, err = forward.NewService(forward.Options{Logger: cfg.Logger}); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("agent: forward: %w", err)
+	}
+	a.Forward.Register(srv)
 	fo := cfg.Files
 	if fo.Logger == nil {
 		fo.Logger = cfg.Logger
@@ -148,6 +155,9 @@ func (a *Agent) Close() error {
 	}
 	if a.Processes != nil {
 		errs = append(errs, a.Processes.Close())
+	}
+	if a.Forward != nil {
+		errs = append(errs, a.Forward.Close())
 	}
 	if a.HGFS != nil {
 		errs = append(errs, a.HGFS.Close())

@@ -20,8 +20,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/guestrpc/guestrpc/agent"
+	"github.com/guestrpc/guestrpc/forward"
 	"github.com/guestrpc/guestrpc/internal/testenv"
-	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
 	"github.com/guestrpc/guestrpc/transport"
 )
@@ -332,7 +332,7 @@ func TestNetDialByPolicy(t *testing.T) {
 			}
 			defer c.Close()
 			got := "OK"
-			conn, err := process.NewClient(c).Dial(ctx, "tcp", svc.Addr().String())
+			conn, err := forward.NewClient(c).Dial(ctx, "tcp", svc.Addr().String())
 			var re *rpc.Error
 			switch {
 			case errors.As(err, &re):

@@ -8,6 +8,7 @@ import (
 
 	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/files"
+	"github.com/guestrpc/guestrpc/forward"
 	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
 	"github.com/guestrpc/guestrpc/transport"
@@ -72,7 +73,7 @@ func Example_hostSide() {
 	_, err = files.NewClient(c).Upload(ctx, f, "/tmp/app.tar", files.WriteOptions{Checksum: true})
 
 	// Port forwarding: a net.Conn into the guest.
-	conn, err := process.NewClient(c).Dial(ctx, "tcp", "127.0.0.1:8080")
+	conn, err := forward.NewClient(c).Dial(ctx, "tcp", "127.0.0.1:8080")
 	if err == nil {
 		conn.Close()
 	}

@@ -9,7 +9,6 @@
 //	process.resize  args: ResizeRequest; TIOCSWINSZ on the process's terminal
 //	process.list    result: []Info, the processes running now
 //	process.kill    args: KillRequest; SIGKILL (or Signal) to the process group
-//	net.dial        streaming; args: DialRequest; pipes bytes to a guest address
 //
 // # Lanes of process.start
 //
@@ -97,22 +96,4 @@
 // Signals and Timeout cancel the function's context; the call ends when
 // the function returns, so a Func must honor its context. A Func runs as
 // the agent, so TTY, User and Groups are refused for it.
-//
-// # Port forwarding
-//
-// net.dial dials a "tcp", "tcp4", "tcp6" or "unix" address inside the
-// guest and pipes lane 0 both ways; half-close is forwarded as CloseWrite.
-// When connected it sends Event{Type: "connected"} on lane 2. On the host,
-// Client.Dial returns a net.Conn, so
-//
-//	&http.Transport{DialContext: pc.Dial}
-//
-// is an http.RoundTripper into the guest.
-//
-// net.dial reaches whatever the agent can: services bound to the guest's
-// loopback that trust local connections, unix sockets only root may open,
-// networks the host cannot reach. It is gated like every method by the
-// server's rpc.Policy: refuse it with --block-rpcs net.dial (or leave it
-// out of --allow-rpcs, or a listener's allow=) where a peer should not
-// have that reach. See SECURITY.md.
 package process

@@ -104,7 +104,7 @@ func newManager(opts Options) *Manager {
 }
 
 // Register adds process.start, process.signal, process.resize,
-// process.list, process.kill and net.dial to srv.
+// process.list and process.kill to srv.
 func (m *Manager) Register(srv *rpc.Server) {
 	srv.RegisterHandler(MethodStart, rpc.HandlerFunc(m.serveStart))
 	srv.RegisterHandler(MethodSignal, rpc.Unary(func(_ context.Context, req SignalRequest) (struct{}, error) {
@@ -122,7 +122,6 @@ func (m *Manager) Register(srv *rpc.Server) {
 	srv.RegisterHandler(MethodList, rpc.Unary(func(context.Context, struct{}) ([]Info, error) {
 		return m.List(), nil
 	}))
-	srv.RegisterHandler(MethodDial, rpc.HandlerFunc(m.serveDial))
 }
 
 // RegisterFunc makes name run fn as a process: a Spec whose Path is name

@@ -6,14 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -276,82 +272,6 @@ func TestGoFunc(t *testing.T) {
 	}
 	if res, _ := p.Wait(); res == nil || res.Signal != "SIGTERM" {
 		t.Errorf("signaled func: %+v, want SIGTERM", res)
-	}
-}
-
-func TestPortForwardHTTP(t *testing.T) {
-	c, _ := setup(t, process.Options{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "hello from the guest, %s", r.URL.Path)
-	}))
-	defer srv.Close()
-	tr := &http.Transport{DialContext: c.Dial}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr}
-	for _, path := range []string{"/a", "/b", "/c"} {
-		resp, err := hc.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := "hello from the guest, " + path; string(body) != want {
-			t.Errorf("GET %s: %q, want %q", path, body, want)
-		}
-	}
-}
-
-func TestPortForwardUnix(t *testing.T) {
-	c, _ := setup(t, process.Options{})
-	sock := filepath.Join(t.TempDir(), "echo.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		conn, err := l.Accept()
-		if err != nil {
-			return
-		}
-		io.Copy(conn, conn)
-		conn.Close()
-	}()
-	defer wg.Wait()
-	defer l.Close()
-	ctx := testCtx(t)
-	conn, err := c.Dial(ctx, "unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	msg := bytes.Repeat([]byte("echo! "), 100000)
-	go func() {
-		conn.Write(msg)
-		conn.(interface{ CloseWrite() error }).CloseWrite()
-	}()
-	got, err := io.ReadAll(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, msg) {
-		t.Errorf("echo returned %d bytes, want %d", len(got), len(msg))
-	}
-
-	conn.SetReadDeadline(time.Now().Add(-time.Second))
-	if _, err := conn.Read(make([]byte, 1)); err == nil {
-		t.Error("read past the deadline succeeded")
-	}
-
-	for _, tt := range []struct{ network, addr string }{{"unix", sock + ".none"}, {"udp", "127.0.0.1:1"}, {"tcp", ""}} {
-		if _, err := c.Dial(ctx, tt.network, tt.addr); err == nil {
-			t.Errorf("Dial(%q, %q) succeeded", tt.network, tt.addr)
-		}
 	}
 }
 

@@ -15,7 +15,6 @@ const (
 	MethodResize = "process.resize"
 	MethodList   = "process.list"
 	MethodKill   = "process.kill"
-	MethodDial   = "net.dial"
 )
 
 // Lanes of a process.start stream (see the package documentation).
@@ -155,7 +154,7 @@ func (e *ExitError) Code() int {
 
 // Event is a control message on lane 2.
 type Event struct {
-	Type string `json:"type"` // "started" or "connected"
+	Type string `json:"type"` // "started"
 	ID   uint64 `json:"id,omitempty"`
 	PID  int    `json:"pid,omitempty"`
 }
@@ -178,12 +177,6 @@ type ResizeRequest struct {
 type KillRequest struct {
 	ID     uint64 `json:"id"`
 	Signal string `json:"signal,omitempty"` // default "KILL"
-}
-
-// DialRequest is the argument of net.dial.
-type DialRequest struct {
-	Network string `json:"network"` // tcp, tcp4, tcp6 or unix
-	Address string `json:"address"`
 }
 
 // Info describes a running process in process.list.

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/guestrpc/guestrpc/process"
+	"github.com/guestrpc/guestrpc/forward"
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
@@ -88,7 +88,7 @@ func runForward(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, 
 	defer stop()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	fw := &forwarder{pc: process.NewClient(c), stderr: &syncWriter{w: stderr}}
+	fw := &forwarder{fc: forward.NewClient(c), stderr: &syncWriter{w: stderr}}
 	var lc net.ListenConfig
 	for _, f := range specs {
 		ln, err := lc.Listen(ctx, "tcp", f.local)
@@ -117,7 +117,7 @@ func runForward(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, 
 
 // forwarder pipes accepted connections into the guest.
 type forwarder struct {
-	pc     *process.Client
+	fc     *forward.Client
 	stderr io.Writer
 	wg     sync.WaitGroup
 }
@@ -145,7 +145,7 @@ func (fw *forwarder) serve(ctx context.Context, ln net.Listener, f forwardSpec) 
 // have ended (half-closes pass through) or ctx ends.
 func (fw *forwarder) pipe(ctx context.Context, conn net.Conn, f forwardSpec) {
 	defer conn.Close()
-	gc, err := fw.pc.Dial(ctx, f.network, f.guest)
+	gc, err := fw.fc.Dial(ctx, f.network, f.guest)
 	if err != nil {
 		fmt.Fprintf(fw.stderr, "guestrpc forward: %s -> %s %s: %v\n", conn.RemoteAddr(), f.network, f.guest, err)
 		return

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/guestrpc/guestrpc/files"
-	"github.com/guestrpc/guestrpc/process"
+	"github.com/guestrpc/guestrpc/forward"
 )
 
 const (
@@ -228,7 +228,7 @@ func (cc *conn) portForward(ctx context.Context, p []byte) error {
 		return err
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(int(req.Port)))
-	tc, err := process.NewClient(cc.rpc.Client).Dial(ctx, "tcp", addr)
+	tc, err := forward.NewClient(cc.rpc.Client).Dial(ctx, "tcp", addr)
 	if err != nil {
 		err = fmt.Errorf("connect %s failed: %w", addr, err)
 		cc.fail(MsgPortForward, err)

@@ -1,4 +1,4 @@
-package process_test
+package forward_test
 
 import (
 	"context"
@@ -7,13 +7,11 @@ import (
 	"testing"
 
 	"golang.org/x/net/nettest"
-
-	"github.com/guestrpc/guestrpc/process"
 )
 
 // TestDialConn runs the net.Conn conformance suite over Client.Dial.
 func TestDialConn(t *testing.T) {
-	c, _ := setup(t, process.Options{})
+	c, _ := setup(t)
 	sock := filepath.Join(t.TempDir(), "conn.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {

@@ -1,7 +1,6 @@
-package process
+package forward
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -19,42 +18,6 @@ const connChunk = 64 << 10
 // connLinger bounds how long a closed connection keeps flushing what was
 // written before Close and waiting for the guest side to finish.
 const connLinger = 2 * time.Second
-
-// Dial connects to address on network ("tcp", "tcp4", "tcp6" or "unix")
-// as seen from inside the guest and returns the connection as a
-// net.Conn. ctx bounds only the dialing, as with net.Dialer.
-//
-// The connection behaves like a TCP one: Write returns once its bytes
-// are queued (blocking while a 64 KiB send buffer is full), deadlines
-// interrupt blocked Reads and Writes, CloseWrite half-closes, and Close
-// is graceful: written bytes are still delivered, then the guest side
-// sees EOF; after connLinger (2s) the stream is abandoned.
-func (c *Client) Dial(ctx context.Context, network, address string) (net.Conn, error) {
-	s, err := c.rc.Open(ctx, MethodDial, DialRequest{Network: network, Address: address})
-	if err != nil {
-		return nil, err
-	}
-	stop := context.AfterFunc(ctx, func() { s.Close() })
-	_, err = readEvent(s, "connected")
-	if !stop() {
-		s.Close()
-		return nil, &net.OpError{Op: "dial", Net: network, Addr: addr{network, address}, Err: ctx.Err()}
-	}
-	if err != nil {
-		return nil, &net.OpError{Op: "dial", Net: network, Addr: addr{network, address}, Err: err}
-	}
-	sc := &streamConn{
-		s: s, remote: addr{network, address},
-		data: make(chan []byte), closed: make(chan struct{}),
-		queue: make(chan []byte, 1), free: make(chan []byte, 1), halfClose: make(chan struct{}),
-	}
-	sc.free <- make([]byte, connChunk)
-	sc.rdl.init()
-	sc.wdl.init()
-	go sc.reader()
-	go sc.writer()
-	return sc, nil
-}
 
 // addr is a guest address.
 type addr struct{ network, address string }
