@@ -37,8 +37,9 @@ type Stream struct {
 	addr net.Addr
 	peer PeerInfo
 
-	wmu sync.Mutex
-	enc *wire.Encoder
+	wmu  sync.Mutex
+	enc  *wire.Encoder
+	tbuf []byte // TrySend's frame
 
 	dec *wire.Decoder
 	max uint32

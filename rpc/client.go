@@ -395,7 +395,7 @@ func (s *Stream) cancel(err error) {
 	s.once.Do(func() {
 		s.err = err
 		s.c.removeStream(s.id)
-		_ = s.c.queue(ctrlFrame{id: s.id, typ: wire.TypeCancel})
+		_ = s.c.queueCaller(ctrlFrame{id: s.id, typ: wire.TypeCancel})
 		s.end(err)
 	})
 }

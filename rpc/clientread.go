@@ -57,8 +57,7 @@ func (c *Client) startReading() {
 	if i, ok := c.ch.(channel.Interruptible); ok && i.ReceiveInterruptible() {
 		c.reader.callers = true
 	}
-	c.wg.Add(2)
-	go c.writeControl()
+	c.wg.Add(1)
 	go c.readBackground()
 	if !c.reader.callers {
 		c.wakeBackground() // it is the only reader: start now

@@ -63,9 +63,19 @@ type conn struct {
 	smu     sync.Mutex
 	streams map[uint32]*streamCore
 
+	// wmu is held while a frame is written; whoever releases it first
+	// writes the control frames queued meanwhile (see unlockWrite).
+	wmu   sync.Mutex
 	cmu   sync.Mutex
-	ctrl  []ctrlFrame
-	cwake chan struct{} // capacity 1
+	ctrl  []ctrlFrame  // queued control frames (cmu)
+	nctrl atomic.Int32 // len(ctrl), read without cmu
+	// cspare is the other control queue, swapped with ctrl by the writer
+	// (wmu).
+	cspare []ctrlFrame
+	// flushing says a flusher goroutine is writing the queue for a
+	// reader (cmu).
+	flushing bool
+	ctrlDone bool // the connection is closed: start no flusher (cmu)
 
 	// woke is set (wokeReader) when a goroutine was made runnable on the
 	// reader's behalf (a handler, a waiting caller or reader of a stream,
@@ -83,7 +93,7 @@ type conn struct {
 	closed    chan struct{}
 	errMu     sync.Mutex
 	err       error
-	wg        sync.WaitGroup // read loop and control writer
+	wg        sync.WaitGroup // a client's background reader and flushers
 }
 
 func newConn(ch channel.Channel, log *slog.Logger, window uint32) *conn {
@@ -98,7 +108,6 @@ func newConn(ch channel.Channel, log *slog.Logger, window uint32) *conn {
 		log:       log,
 		ourWindow: window,
 		streams:   make(map[uint32]*streamCore),
-		cwake:     make(chan struct{}, 1),
 		closed:    make(chan struct{}),
 	}
 }
@@ -193,17 +202,10 @@ func (c *conn) ownDirect(p []byte) bool {
 	return true
 }
 
-// start runs the control writer and the read loop with handle deciding
+// readLoop reads the connection until it ends, with handle deciding
 // what each frame means.
-func (c *conn) start(handle func(f *wire.Frame) error) {
-	c.readDirect()
-	c.wg.Add(2)
-	go c.writeControl()
-	go c.readLoop(handle)
-}
-
 func (c *conn) readLoop(handle func(f *wire.Frame) error) {
-	defer c.wg.Done()
+	c.readDirect()
 	var f wire.Frame
 	for c.readFrame(context.Background(), &f, handle) == nil {
 		c.yield()
@@ -333,60 +335,6 @@ func (c *conn) removeStream(id uint32) {
 	c.smu.Unlock()
 }
 
-// queue appends a control frame for the writer; it never blocks, so the
-// read loop can always keep reading.
-func (c *conn) queue(cf ctrlFrame) error {
-	c.cmu.Lock()
-	if len(c.ctrl) >= maxControlQueue {
-		c.cmu.Unlock()
-		return fmt.Errorf("%w: peer is not reading (%d control frames queued)", errProtocol, maxControlQueue)
-	}
-	c.ctrl = append(c.ctrl, cf)
-	c.cmu.Unlock()
-	select {
-	case c.cwake <- struct{}{}:
-		c.wokeReader()
-	default:
-	}
-	return nil
-}
-
-func (c *conn) queueWindow(id uint32, n uint32) {
-	cf := ctrlFrame{id: id, typ: wire.TypeWindow, n: 4}
-	wire.AppendWindow(cf.inline[:0], n)
-	if err := c.queue(cf); err != nil {
-		c.close(err)
-	}
-}
-
-func (c *conn) writeControl() {
-	defer c.wg.Done()
-	var batch []ctrlFrame
-	var f wire.Frame
-	for {
-		select {
-		case <-c.cwake:
-		case <-c.closed:
-			return
-		}
-		c.cmu.Lock()
-		batch, c.ctrl = c.ctrl, batch[:0]
-		c.cmu.Unlock()
-		for i := range batch {
-			cf := &batch[i]
-			f = wire.Frame{StreamID: cf.id, Type: cf.typ, Flags: cf.flags, Payload: cf.payload}
-			if cf.payload == nil {
-				f.Payload = cf.inline[:cf.n]
-			}
-			if err := c.ch.Send(context.Background(), &f); err != nil {
-				c.close(err)
-				return
-			}
-			*cf = ctrlFrame{}
-		}
-	}
-}
-
 // sendControl sends a small frame from the calling goroutine.
 func (c *conn) sendControl(id uint32, t wire.Type, flags wire.Flags, payload []byte) error {
 	f := wire.Frame{StreamID: id, Type: t, Flags: flags, Payload: payload}
@@ -411,7 +359,10 @@ func (c *conn) send(f *wire.Frame) error {
 		return c.connErr()
 	default:
 	}
-	if err := c.ch.Send(context.Background(), f); err != nil {
+	c.wmu.Lock()
+	err := c.ch.Send(context.Background(), f)
+	c.unlockWrite()
+	if err != nil {
 		c.close(err)
 		return c.connErr()
 	}
@@ -424,6 +375,9 @@ func (c *conn) close(err error) {
 		c.errMu.Lock()
 		c.err = err
 		c.errMu.Unlock()
+		c.cmu.Lock()
+		c.ctrlDone = true
+		c.cmu.Unlock()
 		close(c.closed)
 		_ = c.ch.Close()
 		c.smu.Lock()

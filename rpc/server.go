@@ -289,8 +289,8 @@ func (s *Server) serveChannel(ctx context.Context, ch channel.Channel, policy *P
 	s.mu.Unlock()
 
 	stop := context.AfterFunc(ctx, func() { sc.close(nil) })
-	sc.start(sc.handle)
 	stopIdle := sc.watchIdle(s.opts.IdleTimeout)
+	sc.readLoop(sc.handle) // on this goroutine: a connection costs one
 	<-sc.closed
 	stop()
 	stopIdle()

@@ -179,6 +179,12 @@ func (s *streamCore) read(ctx context.Context, lane Lane, p []byte) (int, error)
 	if lane > wire.MaxLane {
 		return 0, fmt.Errorf("rpc: lane %d out of range [0, %d]", lane, wire.MaxLane)
 	}
+	n, err := s.readLocked(ctx, lane, p)
+	s.c.flushIfFree() // a WINDOW the read made due
+	return n, err
+}
+
+func (s *streamCore) readLocked(ctx context.Context, lane Lane, p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
@@ -249,6 +255,7 @@ func (s *streamCore) writeTo(ctx context.Context, lane Lane, w io.Writer) (int64
 		s.lanes[lane] = q[1:]
 		s.consumeLocked(len(c.b) - c.off)
 		s.mu.Unlock()
+		s.c.flushIfFree() // a WINDOW the chunk made due
 		n, err := w.Write(c.b[c.off:])
 		total += int64(n)
 		if err == nil && n < len(c.b)-c.off {
