@@ -69,6 +69,7 @@ type options struct {
 	maxConns       int
 	policy         policyFlags
 	compat         compatFlags
+	memory         memoryFlags
 }
 
 func parse(args []string, stderr io.Writer) (*options, int) {
@@ -89,7 +90,12 @@ func parse(args []string, stderr io.Writer) (*options, int) {
 	fs.BoolVar(&o.vixIO, "vmware-vix-io", false, "serve the stdio of programs started through VIX as the files /proc/PID/stdin, stdout and stderr, and the Go function vix-roundtrip")
 	o.policy.register(fs)
 	o.compat.register(fs)
+	o.memory.register(fs)
 	if err := fs.Parse(args); err != nil {
+		return nil, 2
+	}
+	if err := o.memory.check(); err != nil {
+		fmt.Fprintf(stderr, "guestrpc-agent: %v\n", err)
 		return nil, 2
 	}
 	if o.maxConns < 1 {
@@ -118,6 +124,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	o.memory.apply()
+	defer startProfiles(log)()
 
 	lc, err := o.policy.config()
 	if err != nil {
@@ -170,6 +178,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		defer c.Close()
 	}
+	o.memory.releaseStartup(log)
 	if err := a.Serve(ctx, ls...); err != nil {
 		fmt.Fprintf(stderr, "guestrpc-agent: %v\n", err)
 		return 1

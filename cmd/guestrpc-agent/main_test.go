@@ -42,6 +42,8 @@ func TestStartupRefusals(t *testing.T) {
 		{"unknown user", []string{"--allow-uid", "no-such-user-guestrpc", "--listen", "unix:" + sock}, 2, "--allow-uid"},
 		{"bad target option", []string{"--listen", "unix:" + sock + ",cid=3"}, 1, "takes no cid="},
 		{"token on the command line is not a flag", []string{"--token", "x", "--listen", "unix:" + sock}, 2, "not defined"},
+		{"negative gc percent", []string{"--gc-percent", "-5", "--listen", "unix:" + sock}, 2, "--gc-percent -5"},
+		{"negative memory limit", []string{"--memory-limit", "-1", "--listen", "unix:" + sock}, 2, "--memory-limit -1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var errOut bytes.Buffer
