@@ -64,7 +64,7 @@ type Agent struct {
 	// Processes is nil where the platform cannot run processes for a
 	// peer (New logs why); the process.* methods are then not
 	// registered and calls to them fail with Unimplemented.
-	Processes *process.Manager
+	Processes *process.Service
 	Forward   *forward.Service
 	Files     *files.Service
 	HGFS      *hgfs.Service
@@ -101,7 +101,7 @@ func New(cfg Config) (*Agent, error) {
 		srv.Use(a.trim.middleware)
 	}
 	var err error
-	if a.Processes, err = process.NewManager(process.Options{Logger: cfg.Logger, Reap: cfg.Reap}); err != nil {
+	if a.Processes, err = process.NewService(process.Options{Logger: cfg.Logger, Reap: cfg.Reap}); err != nil {
 		cfg.Logger.Warn("agent: process methods unavailable", "error", err)
 	} else {
 		a.Processes.Register(srv)
@@ -146,7 +146,7 @@ func New(cfg Config) (*Agent, error) {
 	return a, nil
 }
 
-// Close stops the process manager (killing what it runs) and releases
+// Close stops the process service (killing what it runs) and releases
 // the file service. Shut the server down first.
 func (a *Agent) Close() error {
 	var errs []error

@@ -1,5 +1,5 @@
 // Package process runs commands inside the guest and streams their stdio
-// to the host: the guest-side Manager with its rpc handlers, and the
+// to the host: the guest-side Service with its rpc handlers, and the
 // host-side Client.
 //
 // # Methods
@@ -43,7 +43,7 @@
 // closes its ends). Background children are not killed when the main
 // process exits; they are killed with the group on Timeout, on client
 // cancel, by process.kill while the main process runs, and by
-// Manager.Close for processes still running.
+// Service.Close for processes still running.
 //
 // The call's Result says how the main process ended: ExitCode, or the
 // Signal that killed it, with start and end times. On Timeout the whole
@@ -63,25 +63,25 @@
 // SIGCHLD) wakes the call. A cancellation without a deadline is noticed
 // at the end of the short wait at the latest; deadlines are exact.
 //
-// Calls reap their own pids (wait4 on that pid, under the manager's
+// Calls reap their own pids (wait4 on that pid, under the Service's
 // lock); a wait loop goroutine does the rest: it wakes on SIGCHLD for
-// children without a pidfd, and does every wait when the manager reaps.
+// children without a pidfd, and does every wait when the Service reaps.
 // Processes are started with syscall.ForkExec while a fork lock is held
 // until the pid is registered; the loop takes that lock before it calls
 // a pid it does not know an orphan, so a child that exits before it is
 // registered is still handed to its call.
 //
-// With Options.Reap the manager becomes a child subreaper (unless it is
+// With Options.Reap the Service becomes a child subreaper (unless it is
 // already PID 1) and the loop waits with wait4(-1) on every wake-up:
 // orphans reparented to the agent are reaped and logged, and nothing else
 // in the program may wait for children (do not use exec.Cmd.Wait next to
-// a reaping Manager). Without Reap it waits only for the pids it started,
+// a reaping Service). Without Reap it waits only for the pids it started,
 // so it coexists with os/exec; with pidfds it then does not even listen
-// for SIGCHLD. As PID 1 the manager always reaps.
+// for SIGCHLD. As PID 1 the Service always reaps.
 //
 // Children start with default signal dispositions even when the agent
 // inherited some as ignored (a shell's background job ignores SIGINT and
-// SIGQUIT): the manager catches those itself while it is open, so that
+// SIGQUIT): the Service catches those itself while it is open, so that
 // Ctrl-C forwarded by the host reaches the command.
 //
 // Every process is the leader of its own process group (with TTY, of its

@@ -14,7 +14,7 @@ import (
 // func treat a "started" event that cannot be written alike: the handler
 // fails with the write's error instead of running on unseen.
 func TestStartedEventUndeliverable(t *testing.T) {
-	m, err := process.NewManager(process.Options{})
+	m, err := process.NewService(process.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,11 +14,11 @@ import (
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
-// The guest serves a Manager; the host runs a command through a Client
+// The guest serves a Service; the host runs a command through a Client
 // and gets its output and exit status, as with os/exec.
 func ExampleClient_Run() {
 	// Guest side.
-	m, err := process.NewManager(process.Options{})
+	m, err := process.NewService(process.Options{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -59,8 +59,8 @@ func ExampleClient_Run() {
 
 // A Go function registered with RegisterFunc runs as a process: the host
 // starts it by name, with stdin, stdout and an exit code.
-func ExampleManager_RegisterFunc() {
-	m, err := process.NewManager(process.Options{})
+func ExampleService_RegisterFunc() {
+	m, err := process.NewService(process.Options{})
 	if err != nil {
 		fmt.Println(err)
 		return

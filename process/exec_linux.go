@@ -19,44 +19,44 @@ type procSys struct {
 	pty *os.File // the terminal's master side, for resize; nil without TTY
 }
 
-func (m *Manager) runExec(ctx context.Context, call *rpc.Request, spec *Spec) (any, error) {
+func (s *Service) runExec(ctx context.Context, call *rpc.Request, spec *Spec) (any, error) {
 	l, err := prepare(spec)
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStdio(spec, m.sys.devNull)
+	st, err := openStdio(spec, s.sys.devNull)
 	if err != nil {
 		return nil, rpc.Errorf(rpc.CodeOf(err), "%s: %w", MethodStart, err)
 	}
 	defer st.closeOurs()
-	p, pidfd, err := m.forkExec(l, spec, st)
+	p, pidfd, err := s.forkExec(l, spec, st)
 	if err != nil {
 		return nil, err
 	}
-	defer m.unregister(p)
-	m.log.Debug("process: started", "id", p.id, "pid", p.pid, "path", l.path)
+	defer s.unregister(p)
+	s.log.Debug("process: started", "id", p.id, "pid", p.pid, "path", l.path)
 	if spec.Events {
 		ctx = announce(ctx, call, Event{Type: "started", ID: p.id, PID: p.pid})
 	}
 	if st.stdin != nil {
-		go m.feed(st.stdin, call, !spec.TTY)
+		go s.feed(st.stdin, call, !spec.TTY)
 	}
 	var w waited
 	var cause error
 	if pidfd >= 0 && !spec.TTY {
-		w = m.waitShort(ctx, call, p, pidfd, st)
+		w = s.waitShort(ctx, call, p, pidfd, st)
 	}
 	if w.exited {
 		syscall.Close(pidfd)
 	} else {
-		w, cause = m.waitLong(ctx, call, p, pidfd, st, !spec.TTY)
+		w, cause = s.waitLong(ctx, call, p, pidfd, st, !spec.TTY)
 	}
 	es := w.status
 	res := &Result{ID: p.id, PID: p.pid, ExitCode: es.code, Started: p.started, Ended: w.ended}
 	if es.signal != 0 {
 		res.Signal = signalName(es.signal)
 	}
-	m.log.Debug("process: exited", "id", p.id, "pid", p.pid, "code", res.ExitCode, "signal", res.Signal)
+	s.log.Debug("process: exited", "id", p.id, "pid", p.pid, "code", res.ExitCode, "signal", res.Signal)
 	switch {
 	case es.err != nil:
 		return nil, rpc.Errorf(rpc.Unavailable, "%s: %s: %w", MethodStart, l.path, es.err)
@@ -70,33 +70,33 @@ func (m *Manager) runExec(ctx context.Context, call *rpc.Request, spec *Spec) (a
 
 // forkExec starts the process of l with st's descriptors and registers
 // it; pidfd is its pidfd, or -1 without one.
-func (m *Manager) forkExec(l *launch, spec *Spec, st *stdio) (p *proc, pidfd int, err error) {
+func (s *Service) forkExec(l *launch, spec *Spec, st *stdio) (p *proc, pidfd int, err error) {
 	files := []uintptr{uintptr(st.child[0]), uintptr(st.child[1]), uintptr(st.child[2])}
 	attr := &syscall.ProcAttr{Dir: spec.Dir, Env: l.env, Files: files, Sys: &syscall.SysProcAttr{
 		Setpgid: !spec.TTY, Setsid: spec.TTY, Setctty: spec.TTY, Credential: l.cred,
 	}}
 	p = &proc{spec: spec, status: make(chan exitStatus, 1), sys: procSys{pty: st.pty}}
 	pidfd = -1
-	if m.sys.pidfds {
+	if s.sys.pidfds {
 		attr.Sys.PidFD = &pidfd
 	}
-	m.forkMu.Lock()
-	m.mu.Lock()
-	closed := m.closed
-	m.mu.Unlock()
+	s.forkMu.Lock()
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
 	if closed {
-		m.forkMu.Unlock()
+		s.forkMu.Unlock()
 		st.closeChild()
 		return nil, -1, rpc.Errorf(rpc.Unavailable, "%s: %w", MethodStart, errClosed)
 	}
 	pid, err := syscall.ForkExec(l.path, l.argv, attr)
 	if err == nil {
 		p.pid = pid
-		m.mu.Lock()
-		m.registerLocked(p)
-		m.mu.Unlock()
+		s.mu.Lock()
+		s.registerLocked(p)
+		s.mu.Unlock()
 	}
-	m.forkMu.Unlock()
+	s.forkMu.Unlock()
 	st.closeChild()
 	switch {
 	case err == nil:
@@ -112,34 +112,34 @@ func (m *Manager) forkExec(l *launch, spec *Spec, st *stdio) (p *proc, pidfd int
 // per output still open, the pidfd (or SIGCHLD) for the exit, then up to
 // OutputGrace for the pumps. It takes over pidfd (-1: none). pipes says
 // the outputs are pipes, which the pumps close at EOF.
-func (m *Manager) waitLong(ctx context.Context, call *rpc.Request, p *proc, pidfd int, st *stdio, pipes bool) (waited, error) {
-	m.sys.longWaits.Add(1)
+func (s *Service) waitLong(ctx context.Context, call *rpc.Request, p *proc, pidfd int, st *stdio, pipes bool) (waited, error) {
+	s.sys.longWaits.Add(1)
 	st.wrapOuts()
 	pf := pidfdFile(pidfd)
 	if pf != nil {
 		defer pf.Close()
 	} else {
-		m.needSIGCHLD()
+		s.needSIGCHLD()
 	}
 	done := make(chan struct{}, len(st.outs))
 	for i, f := range st.outs {
-		go m.pump(call.LaneWriter(st.lanes[i]), f, pipes, done)
+		go s.pump(call.LaneWriter(st.lanes[i]), f, pipes, done)
 	}
-	es, cause := m.awaitExit(ctx, p, pf)
+	es, cause := s.awaitExit(ctx, p, pf)
 	w := waited{exited: true, status: es, ended: time.Now()}
-	m.drain(st.outs, done)
+	s.drain(st.outs, done)
 	return w, cause
 }
 
 // awaitExit waits for p's status. With a pidfd it learns of the exit
 // itself and reaps p (see exited), else the wait loop hands the status
 // over; if ctx ends first it kills the process group and waits for that.
-func (m *Manager) awaitExit(ctx context.Context, p *proc, pf *os.File) (exitStatus, error) {
+func (s *Service) awaitExit(ctx context.Context, p *proc, pf *os.File) (exitStatus, error) {
 	if pf != nil {
 		if waitReadable(ctx, pf) {
-			m.exited(p.pid)
+			s.exited(p.pid)
 		} else if ctx.Err() == nil {
-			m.needSIGCHLD() // the pidfd cannot be polled after all
+			s.needSIGCHLD() // the pidfd cannot be polled after all
 			pf = nil
 		}
 	}
@@ -153,13 +153,13 @@ func (m *Manager) awaitExit(ctx context.Context, p *proc, pf *os.File) (exitStat
 		}
 	}
 	cause := context.Cause(ctx)
-	m.mu.Lock()
-	_ = m.signalLocked(p, int(syscall.SIGKILL))
-	m.mu.Unlock()
+	s.mu.Lock()
+	_ = s.signalLocked(p, int(syscall.SIGKILL))
+	s.mu.Unlock()
 	if pf != nil && waitReadable(context.Background(), pf) {
-		m.exited(p.pid)
+		s.exited(p.pid)
 	} else {
-		m.needSIGCHLD()
+		s.needSIGCHLD()
 	}
 	return <-p.status, cause
 }
@@ -214,7 +214,7 @@ func waitReadable(ctx context.Context, f *os.File) bool {
 
 // drain waits for the output pumps to reach EOF, for at most
 // OutputGrace; then it makes them read what is left and stop.
-func (m *Manager) drain(outs []*os.File, done <-chan struct{}) {
+func (s *Service) drain(outs []*os.File, done <-chan struct{}) {
 	timer := time.NewTimer(OutputGrace)
 	defer timer.Stop()
 	for n := len(outs); n > 0; {
@@ -234,15 +234,15 @@ func (m *Manager) drain(outs []*os.File, done <-chan struct{}) {
 // dst fails (the host is gone) it keeps reading into nothing so the
 // process never blocks on a full pipe. With closeAfter it closes f when
 // done (a pipe's read end; the terminal stays open for resize).
-func (m *Manager) pump(dst io.Writer, f *os.File, closeAfter bool, done chan<- struct{}) {
+func (s *Service) pump(dst io.Writer, f *os.File, closeAfter bool, done chan<- struct{}) {
 	defer func() {
 		if closeAfter {
 			f.Close()
 		}
 		done <- struct{}{}
 	}()
-	bp := m.pool.Get().(*[]byte)
-	defer m.pool.Put(bp)
+	bp := s.pool.Get().(*[]byte)
+	defer s.pool.Put(bp)
 	buf := *bp
 	for {
 		n, err := readGather(f, buf)
@@ -279,9 +279,9 @@ func drainNow(f *os.File, dst io.Writer, buf []byte) {
 
 // feed copies lane 0 of the call to w; at EOF it closes w if closeOnEOF.
 // It ends at the latest when the call does.
-func (m *Manager) feed(w *os.File, call *rpc.Request, closeOnEOF bool) {
-	bp := m.pool.Get().(*[]byte)
-	defer m.pool.Put(bp)
+func (s *Service) feed(w *os.File, call *rpc.Request, closeOnEOF bool) {
+	bp := s.pool.Get().(*[]byte)
+	defer s.pool.Put(bp)
 	buf := *bp
 	for {
 		n, err := call.Read(buf)
@@ -300,13 +300,13 @@ func (m *Manager) feed(w *os.File, call *rpc.Request, closeOnEOF bool) {
 }
 
 // resizeID sets the terminal size of the process with id.
-func (m *Manager) resizeID(req ResizeRequest) error {
+func (s *Service) resizeID(req ResizeRequest) error {
 	if req.Rows == 0 || req.Cols == 0 {
 		return rpc.Errorf(rpc.InvalidArgument, "%s: size %dx%d: rows and cols must be positive", MethodResize, req.Rows, req.Cols)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	p := m.procs[req.ID]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.procs[req.ID]
 	switch {
 	case p == nil:
 		return rpc.Errorf(rpc.NotFound, "%s: no running process with id %d", MethodResize, req.ID)

@@ -2,13 +2,13 @@ package process
 
 import "time"
 
-// NewManagerNoPidfd is NewManager as on kernels without pidfds: the wait
+// NewServiceNoPidfd is NewService as on kernels without pidfds: the wait
 // loop wakes on SIGCHLD alone.
-func NewManagerNoPidfd(opts Options) (*Manager, error) { return newLinuxManager(opts, false) }
+func NewServiceNoPidfd(opts Options) (*Service, error) { return newLinuxService(opts, false) }
 
-// NewManagerShortWait is NewManager with d in place of shortWait.
-func NewManagerShortWait(opts Options, d time.Duration) (*Manager, error) {
-	m, err := NewManager(opts)
+// NewServiceShortWait is NewService with d in place of shortWait.
+func NewServiceShortWait(opts Options, d time.Duration) (*Service, error) {
+	m, err := NewService(opts)
 	if err == nil {
 		m.sys.shortWait = d
 	}
@@ -17,4 +17,4 @@ func NewManagerShortWait(opts Options, d time.Duration) (*Manager, error) {
 
 // LongWaits is how many calls have waited for their process through the
 // netpoller rather than on their own thread.
-func (m *Manager) LongWaits() uint64 { return m.sys.longWaits.Load() }
+func (s *Service) LongWaits() uint64 { return s.sys.longWaits.Load() }

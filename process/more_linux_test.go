@@ -304,14 +304,14 @@ func zombies(t testing.TB) int {
 func TestReaperDoesNotRace(t *testing.T) {
 	tests := []struct {
 		name string
-		new  func(process.Options) (*process.Manager, error)
+		new  func(process.Options) (*process.Service, error)
 		reap bool
 		n    int
 	}{
-		{"reap", process.NewManager, true, 1000},
-		{"own", process.NewManager, false, 300},
-		{"reap without pidfds", process.NewManagerNoPidfd, true, 300},
-		{"own without pidfds", process.NewManagerNoPidfd, false, 300},
+		{"reap", process.NewService, true, 1000},
+		{"own", process.NewService, false, 300},
+		{"reap without pidfds", process.NewServiceNoPidfd, true, 300},
+		{"own without pidfds", process.NewServiceNoPidfd, false, 300},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -355,7 +355,7 @@ func TestReaperDoesNotRace(t *testing.T) {
 
 // TestWithoutPidfds runs the basic cases with the SIGCHLD-only wait loop.
 func TestWithoutPidfds(t *testing.T) {
-	c, _ := setupWith(t, process.NewManagerNoPidfd, process.Options{})
+	c, _ := setupWith(t, process.NewServiceNoPidfd, process.Options{})
 	ctx := testCtx(t)
 	for _, tt := range []struct {
 		spec process.Spec

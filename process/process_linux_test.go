@@ -26,16 +26,16 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// setup returns a client of a fresh Manager served over a unix socket.
-func setup(t testing.TB, opts process.Options) (*process.Client, *process.Manager) {
+// setup returns a client of a fresh Service served over a unix socket.
+func setup(t testing.TB, opts process.Options) (*process.Client, *process.Service) {
 	t.Helper()
-	return setupWith(t, process.NewManager, opts)
+	return setupWith(t, process.NewService, opts)
 }
 
 // setupWith is setup with another constructor.
-func setupWith(t testing.TB, newManager func(process.Options) (*process.Manager, error), opts process.Options) (*process.Client, *process.Manager) {
+func setupWith(t testing.TB, newService func(process.Options) (*process.Service, error), opts process.Options) (*process.Client, *process.Service) {
 	t.Helper()
-	m, err := newManager(opts)
+	m, err := newService(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,22 +13,22 @@ import (
 type sysState struct{}
 type procSys struct{}
 
-// NewManager returns an error wrapping errors.ErrUnsupported: the
+// NewService returns an error wrapping errors.ErrUnsupported: the
 // guest side of package process runs on Linux only. The host side
 // (Client) works everywhere.
-func NewManager(opts Options) (*Manager, error) {
-	return nil, fmt.Errorf("process: NewManager: %w", errors.ErrUnsupported)
+func NewService(opts Options) (*Service, error) {
+	return nil, fmt.Errorf("process: NewService: %w", errors.ErrUnsupported)
 }
 
 // Close does nothing off Linux.
-func (m *Manager) Close() error { return nil }
+func (s *Service) Close() error { return nil }
 
-func (m *Manager) runExec(context.Context, *rpc.Request, *Spec) (any, error) {
+func (s *Service) runExec(context.Context, *rpc.Request, *Spec) (any, error) {
 	return nil, rpc.Errorf(rpc.Unimplemented, "%s: %w", MethodStart, errors.ErrUnsupported)
 }
 
-func (m *Manager) signalLocked(*proc, int) error { return errors.ErrUnsupported }
+func (s *Service) signalLocked(*proc, int) error { return errors.ErrUnsupported }
 
-func (m *Manager) resizeID(ResizeRequest) error {
+func (s *Service) resizeID(ResizeRequest) error {
 	return rpc.Errorf(rpc.Unimplemented, "%s: %w", MethodResize, errors.ErrUnsupported)
 }

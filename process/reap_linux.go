@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sysState is the Linux part of a Manager: the wait loop.
+// sysState is the Linux part of a Service: the wait loop.
 type sysState struct {
 	sigc       chan os.Signal
 	kicks      chan int // pids a call saw exit (through its pidfd)
@@ -32,31 +32,31 @@ type sysState struct {
 	unignore chan os.Signal
 }
 
-// resettable are the signals whose inherited SIG_IGN the manager keeps
+// resettable are the signals whose inherited SIG_IGN the Service keeps
 // from passing on to its children (see unignore).
 func resettable() []os.Signal {
 	return []os.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGALRM, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU}
 }
 
-// NewManager returns a Manager whose wait loop is running. With
+// NewService returns a Service whose wait loop is running. With
 // opts.Reap it also becomes a child subreaper (unless it is PID 1); as
 // PID 1 it always reaps, since nobody else will.
 //
 // A signal the agent inherited as ignored (say SIGINT, when a shell
 // started it in the background) would stay ignored in every child, and
-// Ctrl-C would not reach them. So the manager catches such signals
+// Ctrl-C would not reach them. So the Service catches such signals
 // itself, dropping them, which keeps them harmless to the agent while
 // children start with the default; Close restores the SIG_IGN.
-func NewManager(opts Options) (*Manager, error) { return newLinuxManager(opts, havePidfd()) }
+func NewService(opts Options) (*Service, error) { return newLinuxService(opts, havePidfd()) }
 
-// newLinuxManager is NewManager; pidfds false starts children without
+// newLinuxService is NewService; pidfds false starts children without
 // pidfds and waits on SIGCHLD alone, as on kernels before 5.3.
-func newLinuxManager(opts Options, pidfds bool) (*Manager, error) {
+func newLinuxService(opts Options, pidfds bool) (*Service, error) {
 	if os.Getpid() == 1 {
 		opts.Reap = true
 	}
-	m := newManager(opts)
+	m := newService(opts)
 	devNull, err := syscall.Open(os.DevNull, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("process: opening %s: %w", os.DevNull, err)
@@ -102,26 +102,26 @@ func newLinuxManager(opts Options, pidfds bool) (*Manager, error) {
 
 // waitLoop waits for the children no call reaps itself: those without a
 // pidfd, and with Reap every child (see exited).
-func (m *Manager) waitLoop() {
-	defer close(m.sys.done)
+func (s *Service) waitLoop() {
+	defer close(s.sys.done)
 	for {
 		select {
-		case <-m.sys.sigc:
-		case pid := <-m.sys.kicks:
-			if !m.reap {
-				if !m.reapPid(pid) {
+		case <-s.sys.sigc:
+		case pid := <-s.sys.kicks:
+			if !s.reap {
+				if !s.reapPid(pid) {
 					// readable pidfd, yet not waitable: look again shortly
-					time.AfterFunc(time.Millisecond, func() { m.kick(pid) })
+					time.AfterFunc(time.Millisecond, func() { s.kick(pid) })
 				}
 				continue
 			}
-		case <-m.sys.stop:
+		case <-s.sys.stop:
 			return
 		}
-		if m.reap {
-			m.reapAll()
+		if s.reap {
+			s.reapAll()
 		} else {
-			m.reapOwn()
+			s.reapOwn()
 		}
 	}
 }
@@ -131,7 +131,7 @@ func (m *Manager) waitLoop() {
 // is reaped and logged. The lookup takes mu, which every start holds from
 // fork to registration, so a child that exits at once is never mistaken
 // for an orphan.
-func (m *Manager) reapAll() {
+func (s *Service) reapAll() {
 	for {
 		var ws syscall.WaitStatus
 		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
@@ -141,10 +141,10 @@ func (m *Manager) reapAll() {
 		if err != nil || pid <= 0 {
 			return
 		}
-		if p := m.claim(pid); p != nil {
+		if p := s.claim(pid); p != nil {
 			p.status <- toExit(ws)
 		} else {
-			m.log.Debug("process: reaped an orphan", "pid", pid, "status", describe(ws))
+			s.log.Debug("process: reaped an orphan", "pid", pid, "status", describe(ws))
 		}
 	}
 }
@@ -154,37 +154,37 @@ func (m *Manager) reapAll() {
 // registration, which holds forkMu: so claim looks again once it has
 // forkMu before it calls pid an orphan (or a child syscall.ForkExec
 // failed to exec). Known pids never wait for a fork.
-func (m *Manager) claim(pid int) *proc {
-	m.mu.Lock()
-	p := m.waiters[pid]
-	m.mu.Unlock()
+func (s *Service) claim(pid int) *proc {
+	s.mu.Lock()
+	p := s.waiters[pid]
+	s.mu.Unlock()
 	if p == nil {
-		m.forkMu.Lock()
-		m.mu.Lock()
-		p = m.waiters[pid]
-		m.mu.Unlock()
-		m.forkMu.Unlock()
+		s.forkMu.Lock()
+		s.mu.Lock()
+		p = s.waiters[pid]
+		s.mu.Unlock()
+		s.forkMu.Unlock()
 	}
 	if p == nil {
 		return nil
 	}
-	m.mu.Lock()
-	delete(m.waiters, pid)
+	s.mu.Lock()
+	delete(s.waiters, pid)
 	p.reaped = true
-	m.mu.Unlock()
+	s.mu.Unlock()
 	return p
 }
 
-// reapOwn waits only for the children the manager started. It holds
+// reapOwn waits only for the children the Service started. It holds
 // forkMu so that no start is between fork and registration: a child that
 // exited at once is then registered and found.
-func (m *Manager) reapOwn() {
-	m.forkMu.Lock()
-	defer m.forkMu.Unlock()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for pid, p := range m.waiters {
-		m.tryReapLocked(pid, p)
+func (s *Service) reapOwn() {
+	s.forkMu.Lock()
+	defer s.forkMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for pid, p := range s.waiters {
+		s.tryReapLocked(pid, p)
 	}
 }
 
@@ -200,10 +200,10 @@ func havePidfd() bool {
 
 // needSIGCHLD makes the loop wake on SIGCHLD from now on, then sweeps
 // once for anything that exited before.
-func (m *Manager) needSIGCHLD() {
-	signal.Notify(m.sys.sigc, syscall.SIGCHLD)
+func (s *Service) needSIGCHLD() {
+	signal.Notify(s.sys.sigc, syscall.SIGCHLD)
 	select {
-	case m.sys.sigc <- syscall.SIGCHLD:
+	case s.sys.sigc <- syscall.SIGCHLD:
 	default:
 	}
 }
@@ -213,36 +213,36 @@ func (m *Manager) needSIGCHLD() {
 // which spares two goroutine hand-offs on every exit; with Reap only the
 // loop may wait (its wait4(-1) takes pids before it holds mu), so exited
 // kicks it. A pid not yet waitable goes to the loop, which looks again.
-func (m *Manager) exited(pid int) {
-	if m.reap || !m.reapPid(pid) {
-		m.kick(pid)
+func (s *Service) exited(pid int) {
+	if s.reap || !s.reapPid(pid) {
+		s.kick(pid)
 	}
 }
 
 // kick asks the wait loop to reap pid, which has exited.
-func (m *Manager) kick(pid int) {
+func (s *Service) kick(pid int) {
 	select {
-	case m.sys.kicks <- pid:
-	case <-m.sys.stop:
+	case s.sys.kicks <- pid:
+	case <-s.sys.stop:
 	}
 }
 
-// reapPid waits for one child the manager started, if it has exited.
+// reapPid waits for one child the Service started, if it has exited.
 // It reports false if the child is still there to be waited for.
-func (m *Manager) reapPid(pid int) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	p := m.waiters[pid]
+func (s *Service) reapPid(pid int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.waiters[pid]
 	if p == nil {
 		return true
 	}
-	return m.tryReapLocked(pid, p)
+	return s.tryReapLocked(pid, p)
 }
 
 // tryReapLocked waits for pid without blocking and, if it has exited (or
 // cannot be waited for), hands its status to p. It reports whether pid
 // is done with. Called with m.mu held.
-func (m *Manager) tryReapLocked(pid int, p *proc) bool {
+func (s *Service) tryReapLocked(pid int, p *proc) bool {
 	var ws syscall.WaitStatus
 	got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
 	for errors.Is(err, syscall.EINTR) {
@@ -256,7 +256,7 @@ func (m *Manager) tryReapLocked(pid int, p *proc) bool {
 	default:
 		return false
 	}
-	delete(m.waiters, pid)
+	delete(s.waiters, pid)
 	p.reaped = true
 	return true
 }
@@ -277,7 +277,7 @@ func describe(ws syscall.WaitStatus) string {
 
 // signalLocked signals p's process group. Called with mu held, so a pid
 // that has been reaped (and may be reused) is never signaled.
-func (m *Manager) signalLocked(p *proc, sig int) error {
+func (s *Service) signalLocked(p *proc, sig int) error {
 	if p.reaped {
 		return nil
 	}
@@ -290,53 +290,53 @@ func (m *Manager) signalLocked(p *proc, sig int) error {
 // Close kills every running process group (and cancels every Func),
 // waits briefly for them to be reaped, then stops the wait loop. Calls
 // still waiting fail with Unavailable. Close is idempotent.
-func (m *Manager) Close() error {
-	m.forkMu.Lock() // no start is between fork and registration
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		m.forkMu.Unlock()
+func (s *Service) Close() error {
+	s.forkMu.Lock() // no start is between fork and registration
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.forkMu.Unlock()
 		return nil
 	}
-	m.closed = true
-	for _, p := range m.procs {
+	s.closed = true
+	for _, p := range s.procs {
 		if p.cancel != nil {
 			p.cancel(errClosed)
 		} else {
-			_ = m.signalLocked(p, int(syscall.SIGKILL))
+			_ = s.signalLocked(p, int(syscall.SIGKILL))
 		}
 	}
-	m.mu.Unlock()
-	m.forkMu.Unlock()
-	deadline := time.Now().Add(m.sys.closeGrace)
+	s.mu.Unlock()
+	s.forkMu.Unlock()
+	deadline := time.Now().Add(s.sys.closeGrace)
 	for time.Now().Before(deadline) {
-		m.mu.Lock()
-		n := len(m.waiters)
-		m.mu.Unlock()
+		s.mu.Lock()
+		n := len(s.waiters)
+		s.mu.Unlock()
 		if n == 0 {
 			break
 		}
 		select {
-		case m.sys.sigc <- syscall.SIGCHLD:
+		case s.sys.sigc <- syscall.SIGCHLD:
 		default:
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	close(m.sys.stop)
-	<-m.sys.done
-	signal.Stop(m.sys.sigc)
-	if m.sys.unignore != nil {
-		signal.Stop(m.sys.unignore)
+	close(s.sys.stop)
+	<-s.sys.done
+	signal.Stop(s.sys.sigc)
+	if s.sys.unignore != nil {
+		signal.Stop(s.sys.unignore)
 	}
-	m.mu.Lock()
-	for pid, p := range m.waiters {
-		delete(m.waiters, pid)
+	s.mu.Lock()
+	for pid, p := range s.waiters {
+		delete(s.waiters, pid)
 		p.reaped = true
 		p.status <- exitStatus{code: -1, err: errClosed}
 	}
-	m.mu.Unlock()
-	syscall.Close(m.sys.devNull)
-	if m.sys.subreaper {
+	s.mu.Unlock()
+	syscall.Close(s.sys.devNull)
+	if s.sys.subreaper {
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0); err != nil {
 			return fmt.Errorf("process: clearing child subreaper: %w", err)
 		}

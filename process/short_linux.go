@@ -39,11 +39,11 @@ type waited struct {
 // long-running process holds no thread: the caller then goes on with
 // waitLong. ctx's deadline bounds the wait; a cancellation without one
 // is noticed when the wait is over, at most shortWait later.
-func (m *Manager) waitShort(ctx context.Context, call *rpc.Request, p *proc, pidfd int, st *stdio) (w waited) {
+func (s *Service) waitShort(ctx context.Context, call *rpc.Request, p *proc, pidfd int, st *stdio) (w waited) {
 	if ctx.Err() != nil {
 		return w
 	}
-	end := time.Now().Add(m.sys.shortWait)
+	end := time.Now().Add(s.sys.shortWait)
 	if d, ok := ctx.Deadline(); ok && d.Before(end) {
 		end = d
 	}
@@ -55,8 +55,8 @@ func (m *Manager) waitShort(ctx context.Context, call *rpc.Request, p *proc, pid
 		fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
 		dsts = append(dsts, call.LaneWriter(st.lanes[i]))
 	}
-	bp := m.pool.Get().(*[]byte)
-	defer m.pool.Put(bp)
+	bp := s.pool.Get().(*[]byte)
+	defer s.pool.Put(bp)
 	for open := len(st.outFD); !w.exited || open > 0; {
 		left := time.Until(end)
 		if left <= 0 || (!w.exited && ctx.Err() != nil) {
@@ -79,7 +79,7 @@ func (m *Manager) waitShort(ctx context.Context, call *rpc.Request, p *proc, pid
 		}
 		if fds[0].Revents != 0 && !w.exited {
 			fds[0].Fd = -1 // poll ignores it from now on
-			m.exited(p.pid)
+			s.exited(p.pid)
 			w = waited{exited: true, status: <-p.status, ended: time.Now()}
 			end = w.ended.Add(OutputGrace)
 		}

@@ -45,10 +45,10 @@ func TestShortWait(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var m *process.Manager
-			c, _ := setupWith(t, func(o process.Options) (*process.Manager, error) {
+			var m *process.Service
+			c, _ := setupWith(t, func(o process.Options) (*process.Service, error) {
 				var err error
-				m, err = process.NewManagerShortWait(o, tt.short)
+				m, err = process.NewServiceShortWait(o, tt.short)
 				return m, err
 			}, process.Options{Reap: tt.reap})
 			got := run(testCtx(t), c, tt.spec, nil)

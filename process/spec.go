@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Method names served by Manager.Register.
+// Method names served by Service.Register.
 const (
 	MethodStart  = "process.start"
 	MethodSignal = "process.signal"
@@ -33,7 +33,7 @@ const OutputGrace = 100 * time.Millisecond
 type Spec struct {
 	// Path is the program: an absolute path, a name looked up in the
 	// PATH of the process's environment, or the name of a Go function
-	// registered with Manager.RegisterFunc.
+	// registered with Service.RegisterFunc.
 	Path string `json:"path,omitempty"`
 	// Args are the arguments after the program name (argv[1:]). With
 	// Shell they follow the script as $0, $1, ...

@@ -13,7 +13,7 @@ import (
 // BenchmarkExecOutput64MiB streams 64 MiB of a command's stdout to the
 // host: the pump's read size and the frame size set the pace.
 func BenchmarkExecOutput64MiB(b *testing.B) {
-	m, err := process.NewManager(process.Options{})
+	m, err := process.NewService(process.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 const (
 	DefaultArgTimeout = time.Second // main.sh's read -t 1
 	DefaultMaxLine    = 1 << 20
-	// funcPrefix names in-process commands among the process manager's
+	// funcPrefix names in-process commands among the process service's
 	// Go functions.
 	funcPrefix = "prokshy:"
 )
@@ -36,8 +36,8 @@ type Options struct {
 	// Server is the agent's rpc.Server: each command is a process.start
 	// call on it, admitted by its Policy (required).
 	Server *rpc.Server
-	// Processes is the agent's process manager, needed only by Register.
-	Processes *process.Manager
+	// Processes is the agent's process service, needed only by Register.
+	Processes *process.Service
 	// Dir is the command.d directory: a command NAME runs the executable
 	// Dir/NAME (empty: only registered commands).
 	Dir string

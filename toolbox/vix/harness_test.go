@@ -37,7 +37,7 @@ func agentSrv(t testing.TB, root string, empty bool) *rpc.Server {
 	if empty {
 		return srv
 	}
-	pm, err := process.NewManager(process.Options{})
+	pm, err := process.NewService(process.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func setupIO(t *testing.T, max int) *vix.Server {
 	t.Helper()
 	root := t.TempDir()
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	pm, err := process.NewManager(process.Options{})
+	pm, err := process.NewService(process.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 // RoundTripFunc is a Go-function process for Options.GoFuncs (register
-// it with process.Manager.RegisterFunc): its one argument is a TCP
+// it with process.Service.RegisterFunc): its one argument is a TCP
 // address the guest reaches; it sends its stdin there, half-closes the
 // connection at stdin's EOF, and copies the answer to its stdout. With
 // Options.ProcessIO a host runs one HTTP exchange with a service bound

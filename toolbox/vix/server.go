@@ -66,7 +66,7 @@ type Options struct {
 	ProcessIO    bool
 	ProcessIOMax int
 	// GoFuncs names Go functions registered with the agent's process
-	// manager (process.Manager.RegisterFunc) that StartProgram runs when
+	// service (process.Service.RegisterFunc) that StartProgram runs when
 	// its program path is one of these names; the arguments are the
 	// function's one argument. Such a process gets a pseudo pid above
 	// 2^23.

@@ -16,11 +16,11 @@ import (
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
-// Options configure a Manager.
+// Options configure a Service.
 type Options struct {
 	// Logger receives start/exit and reaping messages; nil is silent.
 	Logger *slog.Logger
-	// Reap makes the manager a child subreaper (PR_SET_CHILD_SUBREAPER)
+	// Reap makes the Service a child subreaper (PR_SET_CHILD_SUBREAPER)
 	// unless it is already PID 1, and makes its wait loop reap every
 	// child, orphans included, with wait4(-1). Nothing else in the program
 	// may then wait for children.
@@ -45,9 +45,9 @@ type FuncProcess struct {
 	Stderr io.Writer
 }
 
-// Manager runs processes for rpc calls. Create it with NewManager, add
+// Service runs processes for rpc calls. Create it with NewService, add
 // its methods to a server with Register, and Close it when done.
-type Manager struct {
+type Service struct {
 	log  *slog.Logger
 	reap bool
 	pool sync.Pool // *[]byte pump buffers of pumpBufferSize
@@ -75,7 +75,7 @@ type proc struct {
 	spec    *Spec
 	started time.Time
 	status  chan exitStatus // buffered 1; written once by the wait loop
-	reaped  bool            // guarded by Manager.mu; no more signals by pid
+	reaped  bool            // guarded by Service.mu; no more signals by pid
 	sys     procSys         // platform part: the terminal
 	// cancel ends a Func when it is signaled (nil for programs).
 	cancel context.CancelCauseFunc
@@ -88,8 +88,8 @@ type exitStatus struct {
 	err    error
 }
 
-func newManager(opts Options) *Manager {
-	m := &Manager{
+func newService(opts Options) *Service {
+	m := &Service{
 		log:     opts.Logger,
 		reap:    opts.Reap,
 		funcs:   make(map[string]Func),
@@ -105,60 +105,60 @@ func newManager(opts Options) *Manager {
 
 // Register adds process.start, process.signal, process.resize,
 // process.list and process.kill to srv.
-func (m *Manager) Register(srv *rpc.Server) {
-	srv.RegisterHandler(MethodStart, rpc.HandlerFunc(m.serveStart))
+func (s *Service) Register(srv *rpc.Server) {
+	srv.RegisterHandler(MethodStart, rpc.HandlerFunc(s.serveStart))
 	srv.RegisterHandler(MethodSignal, rpc.Unary(func(_ context.Context, req SignalRequest) (struct{}, error) {
-		return struct{}{}, m.signalID(MethodSignal, req.ID, req.Signal)
+		return struct{}{}, s.signalID(MethodSignal, req.ID, req.Signal)
 	}))
 	srv.RegisterHandler(MethodKill, rpc.Unary(func(_ context.Context, req KillRequest) (struct{}, error) {
 		if req.Signal == "" {
 			req.Signal = "KILL"
 		}
-		return struct{}{}, m.signalID(MethodKill, req.ID, req.Signal)
+		return struct{}{}, s.signalID(MethodKill, req.ID, req.Signal)
 	}))
 	srv.RegisterHandler(MethodResize, rpc.Unary(func(_ context.Context, req ResizeRequest) (struct{}, error) {
-		return struct{}{}, m.resizeID(req)
+		return struct{}{}, s.resizeID(req)
 	}))
 	srv.RegisterHandler(MethodList, rpc.Unary(func(context.Context, struct{}) ([]Info, error) {
-		return m.List(), nil
+		return s.List(), nil
 	}))
 }
 
 // RegisterFunc makes name run fn as a process: a Spec whose Path is name
 // runs fn instead of a program. It panics if name is empty or contains
 // '/', so that no program path can be shadowed.
-func (m *Manager) RegisterFunc(name string, fn Func) {
+func (s *Service) RegisterFunc(name string, fn Func) {
 	if name == "" || strings.Contains(name, "/") || fn == nil {
 		panic(fmt.Sprintf("process: RegisterFunc(%q): empty name, name with '/', or nil func", name))
 	}
-	m.fmu.Lock()
-	m.funcs[name] = fn
-	m.fmu.Unlock()
+	s.fmu.Lock()
+	s.funcs[name] = fn
+	s.fmu.Unlock()
 }
 
 // List describes the processes running now, oldest first.
-func (m *Manager) List() []Info {
-	m.mu.Lock()
-	out := make([]Info, 0, len(m.procs))
-	for _, p := range m.procs {
+func (s *Service) List() []Info {
+	s.mu.Lock()
+	out := make([]Info, 0, len(s.procs))
+	for _, p := range s.procs {
 		out = append(out, Info{ID: p.id, PID: p.pid, Path: p.spec.Path, Args: p.spec.Args,
 			Shell: p.spec.Shell, User: p.spec.User, TTY: p.spec.TTY, Started: p.started})
 	}
-	m.mu.Unlock()
+	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b Info) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
 // signalID delivers a signal to the process with id: its process group,
 // or a Func's context.
-func (m *Manager) signalID(method string, id uint64, name string) error {
+func (s *Service) signalID(method string, id uint64, name string) error {
 	sig, err := parseSignal(name)
 	if err != nil {
 		return rpc.Errorf(rpc.InvalidArgument, "%s: %w", method, err)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	p := m.procs[id]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.procs[id]
 	if p == nil {
 		return rpc.Errorf(rpc.NotFound, "%s: no running process with id %d", method, id)
 	}
@@ -166,7 +166,7 @@ func (m *Manager) signalID(method string, id uint64, name string) error {
 		p.cancel(&signaled{sig})
 		return nil
 	}
-	if err := m.signalLocked(p, sig); err != nil {
+	if err := s.signalLocked(p, sig); err != nil {
 		return rpc.Errorf(rpc.CodeOf(err), "%s: process %d (pid %d): %w", method, id, p.pid, err)
 	}
 	return nil
@@ -178,35 +178,35 @@ type signaled struct{ sig int }
 func (s *signaled) Error() string { return "process: " + signalName(s.sig) }
 
 // register adds p under a fresh id. Called with mu held.
-func (m *Manager) registerLocked(p *proc) {
-	m.nextID++
-	p.id = m.nextID
+func (s *Service) registerLocked(p *proc) {
+	s.nextID++
+	p.id = s.nextID
 	p.started = time.Now()
-	m.procs[p.id] = p
+	s.procs[p.id] = p
 	if p.pid > 0 {
-		m.waiters[p.pid] = p
+		s.waiters[p.pid] = p
 	}
 }
 
-func (m *Manager) unregister(p *proc) {
-	m.mu.Lock()
-	delete(m.procs, p.id)
-	m.mu.Unlock()
+func (s *Service) unregister(p *proc) {
+	s.mu.Lock()
+	delete(s.procs, p.id)
+	s.mu.Unlock()
 }
 
 // errClosed is returned for calls that arrive after Close.
-var errClosed = errors.New("process: manager closed")
+var errClosed = errors.New("process: service closed")
 
-func (m *Manager) lookupFunc(name string) Func {
-	m.fmu.RLock()
-	defer m.fmu.RUnlock()
-	return m.funcs[name]
+func (s *Service) lookupFunc(name string) Func {
+	s.fmu.RLock()
+	defer s.fmu.RUnlock()
+	return s.funcs[name]
 }
 
 // errTimeout is the cause of a context ended by Spec.Timeout.
 var errTimeout = errors.New("process: timeout")
 
-func (m *Manager) serveStart(ctx context.Context, call *rpc.Request) (any, error) {
+func (s *Service) serveStart(ctx context.Context, call *rpc.Request) (any, error) {
 	var spec Spec
 	if err := call.DecodeArgs(&spec); err != nil {
 		return nil, err
@@ -220,14 +220,14 @@ func (m *Manager) serveStart(ctx context.Context, call *rpc.Request) (any, error
 		defer cancel()
 	}
 	if spec.Shell == "" {
-		if fn := m.lookupFunc(spec.Path); fn != nil {
+		if fn := s.lookupFunc(spec.Path); fn != nil {
 			if spec.TTY || spec.User != "" || len(spec.Groups) > 0 {
 				return nil, rpc.Errorf(rpc.InvalidArgument, "%s: %q is a Go function, which runs as the agent without a terminal: tty, user and groups are not allowed", MethodStart, spec.Path)
 			}
-			return m.runFunc(ctx, call, &spec, fn)
+			return s.runFunc(ctx, call, &spec, fn)
 		}
 	}
-	return m.runExec(ctx, call, &spec)
+	return s.runExec(ctx, call, &spec)
 }
 
 // sendEvent writes ev as one DATA frame on the events lane.
@@ -241,18 +241,18 @@ func sendEvent(call *rpc.Request, ev Event) error {
 }
 
 // runFunc runs a registered Go function as a process.
-func (m *Manager) runFunc(ctx context.Context, call *rpc.Request, spec *Spec, fn Func) (any, error) {
+func (s *Service) runFunc(ctx context.Context, call *rpc.Request, spec *Spec, fn Func) (any, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	p := &proc{spec: spec, cancel: cancel}
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
 		return nil, rpc.Errorf(rpc.Unavailable, "%s: %w", MethodStart, errClosed)
 	}
-	m.registerLocked(p)
-	m.mu.Unlock()
-	defer m.unregister(p)
+	s.registerLocked(p)
+	s.mu.Unlock()
+	defer s.unregister(p)
 	if spec.Events {
 		if err := sendEvent(call, Event{Type: "started", ID: p.id}); err != nil {
 			return nil, err
@@ -291,7 +291,7 @@ func (m *Manager) runFunc(ctx context.Context, call *rpc.Request, spec *Spec, fn
 	case cause != nil: // the client canceled or the connection ended
 		return nil, rpc.Errorf(rpc.Canceled, "%s: %s: %w", MethodStart, spec.Path, cause)
 	}
-	m.log.Debug("process: function finished", "id", p.id, "name", spec.Path, "code", res.ExitCode, "signal", res.Signal)
+	s.log.Debug("process: function finished", "id", p.id, "name", spec.Path, "code", res.ExitCode, "signal", res.Signal)
 	return res, nil
 }
 
