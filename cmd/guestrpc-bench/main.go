@@ -37,7 +37,9 @@ type options struct {
 	rounds, pings, execs, conc, idle int
 	sizeMiB, movedMiB                int64
 	agent, qga, dir, jsonFile        string
-	noQGA, json                      bool
+	noQGA, json, noQEMU              bool
+	qemuRounds, qemuPings            int
+	qemuSizeMiB                      int64
 	agentEnv                         envList
 	window                           uint
 	floorChild, floorDir, download   string
@@ -59,6 +61,10 @@ func parse(args []string, stderr io.Writer) (*options, bool) {
 	fs.StringVar(&o.agent, "agent", "", "a built guestrpc-agent to measure (default: go build one, static and stripped)")
 	fs.StringVar(&o.qga, "qga", "", "qemu-ga binary (default: from PATH or /usr/sbin)")
 	fs.BoolVar(&o.noQGA, "no-qga", false, "leave qemu-ga out")
+	fs.BoolVar(&o.noQEMU, "no-qemu", false, "leave out the virtio-serial figures, which boot QEMU guests when the lab is set up (bash scripts/qemu-setup.sh)")
+	fs.IntVar(&o.qemuRounds, "qemu-rounds", 3, "interleaved rounds in each QEMU guest")
+	fs.IntVar(&o.qemuPings, "qemu-pings", 100, "round trips of each kind per QEMU round")
+	fs.Int64Var(&o.qemuSizeMiB, "qemu-size", 64, "MiB per upload and download in a QEMU guest")
 	fs.StringVar(&o.dir, "dir", defaultDir(), "where the sockets and files go (tmpfs by default, so the disk does not set the pace)")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON instead of a Markdown table")
 	fs.StringVar(&o.jsonFile, "json-file", "", "also write the report as JSON to `FILE`")
@@ -68,7 +74,8 @@ func parse(args []string, stderr io.Writer) (*options, bool) {
 	if err := fs.Parse(args); err != nil {
 		return nil, false
 	}
-	if fs.NArg() > 0 || o.rounds < 1 || o.pings < 1 || o.execs < 1 || o.conc < 1 || o.sizeMiB < 1 || o.idle < 0 {
+	if fs.NArg() > 0 || o.rounds < 1 || o.pings < 1 || o.execs < 1 || o.conc < 1 || o.sizeMiB < 1 || o.idle < 0 ||
+		o.qemuRounds < 1 || o.qemuPings < 1 || o.qemuSizeMiB < 1 {
 		fmt.Fprintf(stderr, "guestrpc-bench: bad arguments %q\n", args)
 		return nil, false
 	}

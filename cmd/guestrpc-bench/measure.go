@@ -62,6 +62,13 @@ func measure(ctx context.Context, o *options, stderr io.Writer) (*bench.Report, 
 		}
 		rows = append(rows, ic...)
 	}
+	if !o.noQEMU {
+		qr, notes, err := qemuRows(ctx, o, stderr)
+		if err != nil {
+			return nil, err
+		}
+		rows, e.notes = append(rows, qr...), append(e.notes, notes...)
+	}
 	rep := &bench.Report{Rounds: o.rounds, Rows: rows, Notes: e.notes}
 	rep.Machine = machine(e, o)
 	rep.Machine["load average (1, 5, 15 min) before"] = firstFields(load0, 3)

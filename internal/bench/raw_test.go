@@ -1,0 +1,89 @@
+package bench
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestServeRaw runs each job over a pipe and checks what comes back.
+func TestServeRaw(t *testing.T) {
+	ping := bytes.Repeat([]byte("0123456789abcdef"), 3)
+	for _, tc := range []struct {
+		name  string
+		send  []byte // headers and payloads
+		reply int    // bytes to read back
+		want  []byte // nil: reply bytes of anything
+	}{
+		{"echo", append(hdr('e', 3), ping...), 48, ping},
+		{"upload", append(hdr('u', 5), "hello"...), 1, []byte("k")},
+		{"download", hdr('d', 300<<10), 300 << 10, nil},
+		{"empty jobs", append(append(hdr('e', 0), hdr('u', 0)...), hdr('d', 0)...), 1, []byte("k")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			host, guest := net.Pipe()
+			done := make(chan error, 1)
+			go func() { done <- ServeRaw(guest); guest.Close() }()
+			go func() { _, _ = host.Write(tc.send) }()
+			got := make([]byte, tc.reply)
+			if _, err := io.ReadFull(host, got); err != nil {
+				t.Fatal(err)
+			}
+			host.Close()
+			if err := <-done; err != nil {
+				t.Errorf("ServeRaw: %v", err)
+			}
+			if tc.want != nil {
+				if diff := cmp.Diff(tc.want, got); diff != "" {
+					t.Errorf("reply (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+// TestServeRawRefuses: unknown jobs and sizes past the cap end the
+// serving with ErrRawJob.
+func TestServeRawRefuses(t *testing.T) {
+	for _, h := range [][]byte{hdr('x', 1), hdr('d', MaxRawJob+1)} {
+		err := ServeRaw(struct {
+			io.Reader
+			io.Writer
+		}{bytes.NewReader(h), io.Discard})
+		if !errors.Is(err, ErrRawJob) {
+			t.Errorf("header %q: %v, want ErrRawJob", h, err)
+		}
+	}
+}
+
+func hdr(op byte, n int64) []byte { h := RawHeader(op, n); return h[:] }
+
+// capped fails writes past its budget, so that a fuzzed download of up
+// to MaxRawJob bytes ends quickly.
+type capped struct{ left int }
+
+func (c *capped) Write(p []byte) (int, error) {
+	if c.left < len(p) {
+		return 0, io.ErrShortWrite
+	}
+	c.left -= len(p)
+	return len(p), nil
+}
+
+// FuzzServeRaw: any input ends the serving without a panic, with nil, a
+// refusal or an I/O error.
+func FuzzServeRaw(f *testing.F) {
+	f.Add(hdr('e', 1))
+	f.Add(append(hdr('u', 2), "ab"...))
+	f.Add(hdr('d', 1<<20))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		_ = ServeRaw(struct {
+			io.Reader
+			io.Writer
+		}{bytes.NewReader(in), &capped{left: 1 << 20}})
+	})
+}
