@@ -135,6 +135,7 @@ func TestConcurrentStreams(t *testing.T) {
 // does not read stops after one window, and other streams go on.
 func TestStalledReaderServerToClient(t *testing.T) {
 	const chunk = 4 << 10
+	const window = 1 << 20 // a client's default receive window
 	var written atomic.Int64
 	srv := rpc.NewServer(rpc.ServerOptions{})
 	srv.HandleFunc("flood", func(ctx context.Context, call *rpc.Request) (any, error) {
@@ -164,7 +165,7 @@ func TestStalledReaderServerToClient(t *testing.T) {
 	defer stalled.Close()
 	// The handler fills the client's window and then blocks: the client
 	// holds exactly one window of unread bytes.
-	waitFor(t, "the flood handler to fill the window", func() bool { return written.Load() >= rpc.DefaultWindow })
+	waitFor(t, "the flood handler to fill the window", func() bool { return written.Load() >= window })
 
 	// Other streams are not held up by the stalled one.
 	for i := range 3 {
@@ -186,8 +187,8 @@ func TestStalledReaderServerToClient(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := written.Load(); n != rpc.DefaultWindow {
-		t.Fatalf("the stalled stream's handler wrote %d bytes, want exactly the window %d", n, rpc.DefaultWindow)
+	if n := written.Load(); n != window {
+		t.Fatalf("the stalled stream's handler wrote %d bytes, want exactly the window %d", n, window)
 	}
 
 	// Reading lets it go on, never more than a window ahead of the reader.
@@ -199,8 +200,8 @@ func TestStalledReaderServerToClient(t *testing.T) {
 			t.Fatal(err)
 		}
 		read += int64(n)
-		if w := written.Load(); w > read+rpc.DefaultWindow {
-			t.Fatalf("handler wrote %d bytes with %d read: more than a window (%d) in flight", w, read, rpc.DefaultWindow)
+		if w := written.Load(); w > read+window {
+			t.Fatalf("handler wrote %d bytes with %d read: more than a window (%d) in flight", w, read, window)
 		}
 	}
 }

@@ -57,7 +57,7 @@ func parse(args []string, stderr io.Writer) (*options, bool) {
 	fs.Int64Var(&o.sizeMiB, "size", 64, "MiB per upload and download")
 	fs.Int64Var(&o.movedMiB, "moved", 1024, "MiB each agent moves before its RSS is read again")
 	fs.Var(&o.agentEnv, "agent-env", "add `K=V` to the agent's environment, e.g. GOGC=50 to try runtime settings (repeatable)")
-	fs.UintVar(&o.window, "client-window", 0, "the client's per-stream receive window in `BYTES`, which paces downloads (0: rpc.DefaultWindow)")
+	fs.UintVar(&o.window, "client-window", 0, "the client's per-stream receive window in `BYTES`, which paces downloads (0: the client's default)")
 	fs.StringVar(&o.agent, "agent", "", "a built guestrpc-agent to measure (default: go build one, static and stripped)")
 	fs.StringVar(&o.qga, "qga", "", "qemu-ga binary (default: from PATH or /usr/sbin)")
 	fs.BoolVar(&o.noQGA, "no-qga", false, "leave qemu-ga out")
