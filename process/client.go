@@ -3,7 +3,6 @@ package process
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -79,7 +78,7 @@ func (c *Client) open(ctx context.Context, spec Spec, stdin io.Reader, stderr io
 	if stdin != nil {
 		spec.Stdin = true
 	}
-	s, stop, err := openStream(ctx, c.rc, MethodStart, spec)
+	s, stop, err := openStream(ctx, c.rc, methodStart, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -148,23 +147,23 @@ func (p *Process) copyOut(w io.Writer, r io.Reader) {
 
 // readEvent waits for the first control event on lane 2 and checks its
 // type; if the stream ends first it returns the call's error.
-func readEvent(s *rpc.Stream, want string) (Event, error) {
+func readEvent(s *rpc.Stream, want string) (event, error) {
 	var buf [512]byte
 	n, err := s.LaneReader(LaneEvents).Read(buf[:])
 	if err != nil {
 		if werr := s.Wait(nil); werr != nil {
-			return Event{}, werr
+			return event{}, werr
 		}
-		return Event{}, fmt.Errorf("process: the agent ended the call without a %q event: %w", want, err)
+		return event{}, fmt.Errorf("process: the agent ended the call without a %q event: %w", want, err)
 	}
-	var ev Event
+	var ev event
 	if err := json.Unmarshal(buf[:n], &ev); err != nil {
 		s.Close()
-		return Event{}, fmt.Errorf("process: the agent sent a malformed event %q: %w", buf[:n], err)
+		return event{}, fmt.Errorf("process: the agent sent a malformed event %q: %w", buf[:n], err)
 	}
 	if ev.Type != want {
 		s.Close()
-		return Event{}, fmt.Errorf("process: the agent sent event %q, want %q", ev.Type, want)
+		return event{}, fmt.Errorf("process: the agent sent event %q, want %q", ev.Type, want)
 	}
 	return ev, nil
 }
@@ -185,7 +184,7 @@ func (p *Process) Wait() (*Result, error) {
 			p.err = err
 			return
 		}
-		p.res, p.err = &r, r.Err()
+		p.res, p.err = &r, r.exitErr()
 		if p.ID == 0 {
 			p.ID, p.PID = r.ID, r.PID
 		}
@@ -193,17 +192,15 @@ func (p *Process) Wait() (*Result, error) {
 	return p.res, p.err
 }
 
-// Signal sends sig ("TERM", "SIGINT", "9", ...) to the process group.
-func (p *Process) Signal(ctx context.Context, sig string) error {
-	return p.c.rc.Call(ctx, MethodSignal, SignalRequest{ID: p.ID, Signal: sig}, nil)
-}
+// Signal sends sig to the process group, as Client.Signal does.
+func (p *Process) Signal(ctx context.Context, sig string) error { return p.c.Signal(ctx, p.ID, sig) }
 
 // Resize sets the size of the process's terminal.
 func (p *Process) Resize(ctx context.Context, rows, cols uint16) error {
-	return p.c.rc.Call(ctx, MethodResize, ResizeRequest{ID: p.ID, Rows: rows, Cols: cols}, nil)
+	return p.c.rc.Call(ctx, methodResize, resizeRequest{ID: p.ID, Rows: rows, Cols: cols}, nil)
 }
 
-// Kill sends SIGKILL to the process group.
+// Kill sends SIGKILL to the process group, as Client.Kill does.
 func (p *Process) Kill(ctx context.Context) error { return p.c.Kill(ctx, p.ID) }
 
 // Close abandons the call: the agent kills the process group. Wait then
@@ -213,20 +210,25 @@ func (p *Process) Close() error { return p.s.Close() }
 // List returns the processes running on the agent.
 func (c *Client) List(ctx context.Context) ([]Info, error) {
 	var out []Info
-	if err := c.rc.Call(ctx, MethodList, nil, &out); err != nil {
+	if err := c.rc.Call(ctx, methodList, nil, &out); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// Kill sends SIGKILL to the process group of the process with id.
-func (c *Client) Kill(ctx context.Context, id uint64) error {
-	return c.rc.Call(ctx, MethodKill, KillRequest{ID: id}, nil)
+// Signal sends sig to the process group of the process with id (an ID
+// from Process or List). sig is a name, with or without "SIG" ("TERM",
+// "SIGINT"), or a Linux signal number ("9"); the guest's numbering
+// applies whatever the host runs. A process that is no longer running
+// is an *rpc.Error with code NotFound. How the process ended is what its
+// Wait (or Run) returns: for a signal it did not catch, an *ExitError
+// with Signal set.
+func (c *Client) Signal(ctx context.Context, id uint64, sig string) error {
+	return c.rc.Call(ctx, methodSignal, signalRequest{ID: id, Signal: sig}, nil)
 }
 
-// IsExit reports whether err is (or wraps) an *ExitError and returns it.
-func IsExit(err error) (*ExitError, bool) {
-	var e *ExitError
-	ok := errors.As(err, &e)
-	return e, ok
+// Kill sends SIGKILL to the process group of the process with id: it is
+// Signal(ctx, id, "KILL").
+func (c *Client) Kill(ctx context.Context, id uint64) error {
+	return c.rc.Call(ctx, methodKill, killRequest{ID: id}, nil)
 }

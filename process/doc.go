@@ -1,14 +1,28 @@
 // Package process runs commands inside the guest and streams their stdio
-// to the host: the guest-side Service with its rpc handlers, and the
-// host-side Client.
+// to the host.
+//
+// NewService is for programs that assemble their own rpc.Server:
+// Register adds the process.* methods, RegisterFunc adds Go functions
+// that run as processes, Close kills what still runs. agent.New
+// registers a Service for you (Agent.Processes). NewClient is for hosts:
+// Client.Run runs a command to completion, Client.Start starts one and
+// returns a Process to Wait for, Signal, Resize or Kill; Client.List,
+// Signal and Kill reach processes by id. A process that exits non-zero
+// or is killed is an *ExitError (use errors.As).
+//
+// Port forwarding, net.dial, is package forward.
 //
 // # Methods
 //
 //	process.start   streaming; args: Spec; result: Result
-//	process.signal  args: SignalRequest; delivers a signal to the process group
-//	process.resize  args: ResizeRequest; TIOCSWINSZ on the process's terminal
+//	process.signal  args: {"id": 3, "signal": "TERM"}; signals the process group
+//	process.resize  args: {"id": 3, "rows": 24, "cols": 80}; TIOCSWINSZ on its terminal
 //	process.list    result: []Info, the processes running now
-//	process.kill    args: KillRequest; SIGKILL (or Signal) to the process group
+//	process.kill    args: {"id": 3}; SIGKILL to the process group ("signal" overrides)
+//
+// A signal is a name, with or without "SIG" ("TERM", "SIGINT"), or a
+// Linux signal number ("9"): the guest's numbering, whatever the host
+// runs.
 //
 // # Lanes of process.start
 //
@@ -17,14 +31,15 @@
 // TTY, half-close just stops forwarding; nothing is injected into the
 // terminal.
 //
-// Guest to host: lane 0 carries stdout (with a TTY: everything the
-// terminal prints), lane 1 stderr (unused with a TTY), and lane 2 control
-// events, each one JSON object per DATA frame. With Spec.Events the first
-// (and so far only) event is Event{Type: "started", ID, PID}, sent before
-// any output; it tells the host the id to use with process.signal,
-// process.resize and process.kill (process.list shows it too). A call
-// that fails to start ends with an error STATUS and no event. The Result
-// repeats the id and pid.
+// Guest to host: lane 0 (LaneStdout) carries stdout (with a TTY:
+// everything the terminal prints), lane 1 (LaneStderr) stderr (unused
+// with a TTY), and lane 2 (LaneEvents) control events, each one JSON
+// object per DATA frame. With Spec.Events the first (and so far only)
+// event is {"type":"started","id":3,"pid":1234}, sent before any output;
+// it tells the host the id to use with process.signal, process.resize
+// and process.kill (process.list shows it too). A call that fails to
+// start ends with an error STATUS and no event. The Result repeats the
+// id and pid.
 //
 // All lanes share the stream's flow-control window, so output is never
 // buffered without bound: a host that stops reading stops the pumps, and

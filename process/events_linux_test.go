@@ -28,7 +28,7 @@ func TestStartedEventUndeliverable(t *testing.T) {
 	handled := make(chan error, 1)
 	srv.Use(func(h rpc.Handler) rpc.Handler {
 		return rpc.HandlerFunc(func(ctx context.Context, call *rpc.Request) (any, error) {
-			if call.Method != process.MethodStart {
+			if call.Method != "process.start" {
 				return h.ServeRPC(ctx, call)
 			}
 			_ = call.CloseWrite() // every write of the handler now fails

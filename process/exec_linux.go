@@ -26,7 +26,7 @@ func (s *Service) runExec(ctx context.Context, call *rpc.Request, spec *Spec) (a
 	}
 	st, err := openStdio(spec, s.sys.devNull)
 	if err != nil {
-		return nil, rpc.Errorf(rpc.CodeOf(err), "%s: %w", MethodStart, err)
+		return nil, rpc.Errorf(rpc.CodeOf(err), "%s: %w", methodStart, err)
 	}
 	defer st.closeOurs()
 	p, pidfd, err := s.forkExec(l, spec, st)
@@ -36,7 +36,7 @@ func (s *Service) runExec(ctx context.Context, call *rpc.Request, spec *Spec) (a
 	defer s.unregister(p)
 	s.log.Debug("process: started", "id", p.id, "pid", p.pid, "path", l.path)
 	if spec.Events {
-		ctx = announce(ctx, call, Event{Type: "started", ID: p.id, PID: p.pid})
+		ctx = announce(ctx, call, event{Type: "started", ID: p.id, PID: p.pid})
 	}
 	if st.stdin != nil {
 		go s.feed(st.stdin, call, !spec.TTY)
@@ -59,11 +59,11 @@ func (s *Service) runExec(ctx context.Context, call *rpc.Request, spec *Spec) (a
 	s.log.Debug("process: exited", "id", p.id, "pid", p.pid, "code", res.ExitCode, "signal", res.Signal)
 	switch {
 	case es.err != nil:
-		return nil, rpc.Errorf(rpc.Unavailable, "%s: %s: %w", MethodStart, l.path, es.err)
+		return nil, rpc.Errorf(rpc.Unavailable, "%s: %s: %w", methodStart, l.path, es.err)
 	case errors.Is(cause, errTimeout):
 		res.TimedOut = true
 	case cause != nil:
-		return nil, rpc.Errorf(rpc.Canceled, "%s: %s: %w", MethodStart, l.path, cause)
+		return nil, rpc.Errorf(rpc.Canceled, "%s: %s: %w", methodStart, l.path, cause)
 	}
 	return res, nil
 }
@@ -87,7 +87,7 @@ func (s *Service) forkExec(l *launch, spec *Spec, st *stdio) (p *proc, pidfd int
 	if closed {
 		s.forkMu.Unlock()
 		st.closeChild()
-		return nil, -1, rpc.Errorf(rpc.Unavailable, "%s: %w", MethodStart, errClosed)
+		return nil, -1, rpc.Errorf(rpc.Unavailable, "%s: %w", methodStart, errClosed)
 	}
 	pid, err := syscall.ForkExec(l.path, l.argv, attr)
 	if err == nil {
@@ -102,9 +102,9 @@ func (s *Service) forkExec(l *launch, spec *Spec, st *stdio) (p *proc, pidfd int
 	case err == nil:
 		return p, pidfd, nil
 	case spec.Dir != "":
-		return nil, -1, rpc.Errorf(rpc.CodeOf(err), "%s: starting %q in dir %q: %w", MethodStart, l.path, spec.Dir, err)
+		return nil, -1, rpc.Errorf(rpc.CodeOf(err), "%s: starting %q in dir %q: %w", methodStart, l.path, spec.Dir, err)
 	default:
-		return nil, -1, rpc.Errorf(rpc.CodeOf(err), "%s: starting %q: %w", MethodStart, l.path, err)
+		return nil, -1, rpc.Errorf(rpc.CodeOf(err), "%s: starting %q: %w", methodStart, l.path, err)
 	}
 }
 
@@ -169,7 +169,7 @@ func (s *Service) awaitExit(ctx context.Context, p *proc, pf *os.File) (exitStat
 // already running, so announce returns an ended context instead, whose
 // cause awaitExit sees: it kills and reaps the child, and runExec returns
 // the cause.
-func announce(ctx context.Context, call *rpc.Request, ev Event) context.Context {
+func announce(ctx context.Context, call *rpc.Request, ev event) context.Context {
 	err := sendEvent(call, ev)
 	if err == nil {
 		return ctx
@@ -300,24 +300,24 @@ func (s *Service) feed(w *os.File, call *rpc.Request, closeOnEOF bool) {
 }
 
 // resizeID sets the terminal size of the process with id.
-func (s *Service) resizeID(req ResizeRequest) error {
+func (s *Service) resizeID(req resizeRequest) error {
 	if req.Rows == 0 || req.Cols == 0 {
-		return rpc.Errorf(rpc.InvalidArgument, "%s: size %dx%d: rows and cols must be positive", MethodResize, req.Rows, req.Cols)
+		return rpc.Errorf(rpc.InvalidArgument, "%s: size %dx%d: rows and cols must be positive", methodResize, req.Rows, req.Cols)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.procs[req.ID]
 	switch {
 	case p == nil:
-		return rpc.Errorf(rpc.NotFound, "%s: no running process with id %d", MethodResize, req.ID)
+		return rpc.Errorf(rpc.NotFound, "%s: no running process with id %d", methodResize, req.ID)
 	case p.sys.pty == nil:
-		return rpc.Errorf(rpc.FailedPrecondition, "%s: process %d has no terminal (start it with tty)", MethodResize, req.ID)
+		return rpc.Errorf(rpc.FailedPrecondition, "%s: process %d has no terminal (start it with tty)", methodResize, req.ID)
 	}
 	err := control(p.sys.pty, func(fd int) error {
 		return unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &unix.Winsize{Row: req.Rows, Col: req.Cols})
 	})
 	if err != nil {
-		return rpc.Errorf(rpc.Internal, "%s: process %d: TIOCSWINSZ: %w", MethodResize, req.ID, err)
+		return rpc.Errorf(rpc.Internal, "%s: process %d: TIOCSWINSZ: %w", methodResize, req.ID, err)
 	}
 	return nil
 }

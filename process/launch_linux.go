@@ -27,7 +27,7 @@ type launch struct {
 func prepare(spec *Spec) (*launch, error) {
 	cred, userEnv, err := resolveUser(spec.User, spec.Groups)
 	if err != nil {
-		return nil, rpc.Errorf(rpc.InvalidArgument, "%s: %w", MethodStart, err)
+		return nil, rpc.Errorf(rpc.InvalidArgument, "%s: %w", methodStart, err)
 	}
 	l := &launch{cred: cred}
 	switch {
@@ -90,7 +90,7 @@ func lookPath(name string, env []string, dir string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", rpc.Errorf(rpc.NotFound, "%s: program %q not found in PATH %q", MethodStart, name, path)
+	return "", rpc.Errorf(rpc.NotFound, "%s: program %q not found in PATH %q", methodStart, name, path)
 }
 
 // resolveUser turns a user name or "uid[:gid]" and group names or ids

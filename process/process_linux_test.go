@@ -71,10 +71,19 @@ func run(ctx context.Context, c *process.Client, spec process.Spec, stdin io.Rea
 	if res != nil {
 		o.Code, o.Signal, o.TimedOut = res.ExitCode, res.Signal, res.TimedOut
 	}
-	if _, ok := process.IsExit(err); !ok && err != nil {
+	if err != nil && exitError(err) == nil {
 		o.Err = rpc.CodeOf(err).String()
 	}
 	return o
+}
+
+// exitError is the *process.ExitError in err, or nil.
+func exitError(err error) *process.ExitError {
+	var e *process.ExitError
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
 }
 
 // lookupNobody returns the unprivileged account the tests switch to and
@@ -146,23 +155,104 @@ func TestRun(t *testing.T) {
 	}
 }
 
-func TestExitErrorCodes(t *testing.T) {
+// TestExitError: ExitCode is the exit code, -1 for a signal, which
+// Signal names; a clean exit is no error.
+func TestExitError(t *testing.T) {
 	c, _ := setup(t, process.Options{})
+	type exit struct {
+		ExitCode int
+		Signal   string
+	}
 	tests := []struct {
-		shell    string
-		wantCode int
-	}{{"exit 0", 0}, {"exit 1", 1}, {"exit 255", 255}, {"kill -KILL $$", 137}}
+		shell string
+		want  *exit // nil: no error
+	}{
+		{"exit 0", nil},
+		{"exit 1", &exit{1, ""}},
+		{"exit 255", &exit{255, ""}},
+		{"kill -KILL $$", &exit{-1, "SIGKILL"}},
+		{"kill -TERM $$", &exit{-1, "SIGTERM"}},
+	}
 	for _, tt := range tests {
-		_, err := c.Run(testCtx(t), process.Spec{Shell: tt.shell}, nil, nil, nil)
-		code := 0
-		if e, ok := process.IsExit(err); ok {
-			code = e.Code()
+		res, err := c.Run(testCtx(t), process.Spec{Shell: tt.shell}, nil, nil, nil)
+		var got *exit
+		if e := exitError(err); e != nil {
+			got = &exit{e.ExitCode, e.Signal}
+			if e.Result != *res {
+				t.Errorf("%q: ExitError's result %+v differs from Run's %+v", tt.shell, e.Result, *res)
+			}
 		} else if err != nil {
 			t.Fatalf("%q: %v", tt.shell, err)
 		}
-		if code != tt.wantCode {
-			t.Errorf("%q: code %d, want %d", tt.shell, code, tt.wantCode)
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("%q: (-want +got):\n%s", tt.shell, diff)
 		}
+	}
+}
+
+// TestClientSignal sends signals by id through Client.Signal: an
+// uncaught one ends the process with ExitCode -1 and Signal naming it,
+// a caught one runs the trap; bad names and ids are refused.
+func TestClientSignal(t *testing.T) {
+	c, _ := setup(t, process.Options{})
+	const trap = "trap 'exit 7' USR1; echo ready; while :; do sleep 0.01; done"
+	type exit struct {
+		ExitCode int
+		Signal   string
+	}
+	tests := []struct {
+		name  string
+		shell string
+		sig   string
+		id    uint64 // 0: the started process's
+		code  rpc.Code
+		want  exit
+	}{
+		{name: "TERM", sig: "TERM", want: exit{-1, "SIGTERM"}},
+		{name: "SIGINT", sig: "SIGINT", want: exit{-1, "SIGINT"}},
+		{name: "lower case", sig: "hup", want: exit{-1, "SIGHUP"}},
+		{name: "number", sig: "9", want: exit{-1, "SIGKILL"}},
+		{name: "caught", shell: trap, sig: "USR1", want: exit{7, ""}},
+		{name: "bad name", sig: "NOPE", code: rpc.InvalidArgument, want: exit{-1, "SIGKILL"}},
+		{name: "bad number", sig: "65", code: rpc.InvalidArgument, want: exit{-1, "SIGKILL"}},
+		{name: "no such id", sig: "TERM", id: 1 << 40, code: rpc.NotFound, want: exit{-1, "SIGKILL"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			spec := process.Spec{Path: "sleep", Args: []string{"100"}}
+			var out testutil.LockedBuffer
+			if tt.shell != "" {
+				spec = process.Spec{Shell: tt.shell}
+			}
+			p, err := c.Start(ctx, spec, nil, &out, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.shell != "" {
+				out.Wait(t, "ready\n")
+			}
+			id := p.ID
+			if tt.id != 0 {
+				id = tt.id
+			}
+			if err := c.Signal(ctx, id, tt.sig); rpc.CodeOf(err) != tt.code {
+				t.Errorf("Signal(%d, %q) = %v, want code %v", id, tt.sig, err, tt.code)
+			}
+			if tt.code != rpc.OK {
+				if err := c.Kill(ctx, p.ID); err != nil { // still running
+					t.Fatal(err)
+				}
+			}
+			_, err = p.Wait()
+			e := exitError(err)
+			if e == nil {
+				t.Fatalf("Wait: %v, want an *ExitError", err)
+			}
+			if diff := cmp.Diff(tt.want, exit{e.ExitCode, e.Signal}); diff != "" {
+				t.Errorf("exit (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
@@ -192,7 +282,7 @@ func TestSignalHandle(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := p.Wait()
-	if e, ok := process.IsExit(err); !ok || e.ExitCode != 7 {
+	if e := exitError(err); e == nil || e.ExitCode != 7 {
 		t.Fatalf("Wait: %v, want exit code 7", err)
 	}
 	if res.PID != p.PID || res.ID != p.ID {

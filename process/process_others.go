@@ -24,11 +24,11 @@ func NewService(opts Options) (*Service, error) {
 func (s *Service) Close() error { return nil }
 
 func (s *Service) runExec(context.Context, *rpc.Request, *Spec) (any, error) {
-	return nil, rpc.Errorf(rpc.Unimplemented, "%s: %w", MethodStart, errors.ErrUnsupported)
+	return nil, rpc.Errorf(rpc.Unimplemented, "%s: %w", methodStart, errors.ErrUnsupported)
 }
 
 func (s *Service) signalLocked(*proc, int) error { return errors.ErrUnsupported }
 
-func (s *Service) resizeID(ResizeRequest) error {
-	return rpc.Errorf(rpc.Unimplemented, "%s: %w", MethodResize, errors.ErrUnsupported)
+func (s *Service) resizeID(resizeRequest) error {
+	return rpc.Errorf(rpc.Unimplemented, "%s: %w", methodResize, errors.ErrUnsupported)
 }

@@ -106,20 +106,20 @@ func newService(opts Options) *Service {
 // Register adds process.start, process.signal, process.resize,
 // process.list and process.kill to srv.
 func (s *Service) Register(srv *rpc.Server) {
-	srv.RegisterHandler(MethodStart, rpc.HandlerFunc(s.serveStart))
-	srv.RegisterHandler(MethodSignal, rpc.Unary(func(_ context.Context, req SignalRequest) (struct{}, error) {
-		return struct{}{}, s.signalID(MethodSignal, req.ID, req.Signal)
+	srv.RegisterHandler(methodStart, rpc.HandlerFunc(s.serveStart))
+	srv.RegisterHandler(methodSignal, rpc.Unary(func(_ context.Context, req signalRequest) (struct{}, error) {
+		return struct{}{}, s.signalID(methodSignal, req.ID, req.Signal)
 	}))
-	srv.RegisterHandler(MethodKill, rpc.Unary(func(_ context.Context, req KillRequest) (struct{}, error) {
+	srv.RegisterHandler(methodKill, rpc.Unary(func(_ context.Context, req killRequest) (struct{}, error) {
 		if req.Signal == "" {
 			req.Signal = "KILL"
 		}
-		return struct{}{}, s.signalID(MethodKill, req.ID, req.Signal)
+		return struct{}{}, s.signalID(methodKill, req.ID, req.Signal)
 	}))
-	srv.RegisterHandler(MethodResize, rpc.Unary(func(_ context.Context, req ResizeRequest) (struct{}, error) {
+	srv.RegisterHandler(methodResize, rpc.Unary(func(_ context.Context, req resizeRequest) (struct{}, error) {
 		return struct{}{}, s.resizeID(req)
 	}))
-	srv.RegisterHandler(MethodList, rpc.Unary(func(context.Context, struct{}) ([]Info, error) {
+	srv.RegisterHandler(methodList, rpc.Unary(func(context.Context, struct{}) ([]Info, error) {
 		return s.List(), nil
 	}))
 }
@@ -212,7 +212,7 @@ func (s *Service) serveStart(ctx context.Context, call *rpc.Request) (any, error
 		return nil, err
 	}
 	if err := spec.check(); err != nil {
-		return nil, rpc.Errorf(rpc.InvalidArgument, "%s: %w", MethodStart, err)
+		return nil, rpc.Errorf(rpc.InvalidArgument, "%s: %w", methodStart, err)
 	}
 	if spec.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -222,7 +222,7 @@ func (s *Service) serveStart(ctx context.Context, call *rpc.Request) (any, error
 	if spec.Shell == "" {
 		if fn := s.lookupFunc(spec.Path); fn != nil {
 			if spec.TTY || spec.User != "" || len(spec.Groups) > 0 {
-				return nil, rpc.Errorf(rpc.InvalidArgument, "%s: %q is a Go function, which runs as the agent without a terminal: tty, user and groups are not allowed", MethodStart, spec.Path)
+				return nil, rpc.Errorf(rpc.InvalidArgument, "%s: %q is a Go function, which runs as the agent without a terminal: tty, user and groups are not allowed", methodStart, spec.Path)
 			}
 			return s.runFunc(ctx, call, &spec, fn)
 		}
@@ -231,7 +231,7 @@ func (s *Service) serveStart(ctx context.Context, call *rpc.Request) (any, error
 }
 
 // sendEvent writes ev as one DATA frame on the events lane.
-func sendEvent(call *rpc.Request, ev Event) error {
+func sendEvent(call *rpc.Request, ev event) error {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return err
@@ -248,13 +248,13 @@ func (s *Service) runFunc(ctx context.Context, call *rpc.Request, spec *Spec, fn
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return nil, rpc.Errorf(rpc.Unavailable, "%s: %w", MethodStart, errClosed)
+		return nil, rpc.Errorf(rpc.Unavailable, "%s: %w", methodStart, errClosed)
 	}
 	s.registerLocked(p)
 	s.mu.Unlock()
 	defer s.unregister(p)
 	if spec.Events {
-		if err := sendEvent(call, Event{Type: "started", ID: p.id}); err != nil {
+		if err := sendEvent(call, event{Type: "started", ID: p.id}); err != nil {
 			return nil, err
 		}
 	}
@@ -287,9 +287,9 @@ func (s *Service) runFunc(ctx context.Context, call *rpc.Request, spec *Spec, fn
 	case errors.Is(cause, errTimeout):
 		res.ExitCode, res.Signal, res.TimedOut = -1, signalName(9), true
 	case errors.Is(cause, errClosed):
-		return nil, rpc.Errorf(rpc.Unavailable, "%s: %s: %w", MethodStart, spec.Path, cause)
+		return nil, rpc.Errorf(rpc.Unavailable, "%s: %s: %w", methodStart, spec.Path, cause)
 	case cause != nil: // the client canceled or the connection ended
-		return nil, rpc.Errorf(rpc.Canceled, "%s: %s: %w", MethodStart, spec.Path, cause)
+		return nil, rpc.Errorf(rpc.Canceled, "%s: %s: %w", methodStart, spec.Path, cause)
 	}
 	s.log.Debug("process: function finished", "id", p.id, "name", spec.Path, "code", res.ExitCode, "signal", res.Signal)
 	return res, nil

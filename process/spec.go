@@ -6,23 +6,25 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/guestrpc/guestrpc/rpc"
 )
 
-// Method names served by Service.Register.
+// Method names served by Service.Register and called by Client.
 const (
-	MethodStart  = "process.start"
-	MethodSignal = "process.signal"
-	MethodResize = "process.resize"
-	MethodList   = "process.list"
-	MethodKill   = "process.kill"
+	methodStart  = "process.start"
+	methodSignal = "process.signal"
+	methodResize = "process.resize"
+	methodList   = "process.list"
+	methodKill   = "process.kill"
 )
 
-// Lanes of a process.start stream (see the package documentation).
+// Lanes of a process.start stream, guest to host (see the package
+// documentation). Host to guest, stdin is lane 0.
 const (
-	LaneStdout = 0 // guest to host; also stdin, host to guest
-	LaneStdin  = 0
-	LaneStderr = 1
-	LaneEvents = 2
+	LaneStdout rpc.Lane = 0
+	LaneStderr rpc.Lane = 1
+	LaneEvents rpc.Lane = 2 // control events, one JSON object per DATA frame
 )
 
 // OutputGrace is how long a call waits for its output pipes to reach EOF
@@ -63,7 +65,7 @@ type Spec struct {
 	// Timeout, if positive, kills the process group with SIGKILL once it
 	// has run that long (in JSON: nanoseconds).
 	Timeout time.Duration `json:"timeout,omitempty"`
-	// Events asks for the "started" Event on lane 2, sent before any
+	// Events asks for the "started" event on lane 2, sent before any
 	// output, carrying the id that process.signal, .resize and .kill
 	// take. Client.Start sets it; Client.Run, needing no id, does not.
 	Events bool `json:"events,omitempty"`
@@ -107,8 +109,8 @@ type Result struct {
 	Ended    time.Time `json:"ended"`
 }
 
-// Err returns nil for a clean exit and an *ExitError otherwise.
-func (r *Result) Err() error {
+// exitErr returns nil for a clean exit and an *ExitError otherwise.
+func (r *Result) exitErr() error {
 	if r.ExitCode == 0 && r.Signal == "" && !r.TimedOut {
 		return nil
 	}
@@ -116,7 +118,11 @@ func (r *Result) Err() error {
 }
 
 // ExitError reports a process that exited non-zero, was killed by a
-// signal, or timed out.
+// signal, or timed out; Run and Process.Wait return it with the Result,
+// and errors.As finds it. As with os/exec's ExitError, ExitCode is the
+// process's exit code, or -1 when a signal killed it; Signal then names
+// the signal ("SIGKILL"). A shell reports such a process as 128 plus the
+// signal's number.
 type ExitError struct {
 	Result
 }
@@ -140,41 +146,29 @@ func (e *ExitError) Is(target error) bool {
 	return e.TimedOut && target == context.DeadlineExceeded
 }
 
-// Code returns the exit code, or 128+n for a process killed by signal n,
-// as shells report it; -1 when the number is unknown.
-func (e *ExitError) Code() int {
-	if e.Signal == "" {
-		return e.ExitCode
-	}
-	if n, ok := signalNumber(e.Signal); ok {
-		return 128 + n
-	}
-	return -1
-}
-
-// Event is a control message on lane 2.
-type Event struct {
+// event is a control message on lane 2.
+type event struct {
 	Type string `json:"type"` // "started"
 	ID   uint64 `json:"id,omitempty"`
 	PID  int    `json:"pid,omitempty"`
 }
 
-// SignalRequest is the argument of process.signal.
-type SignalRequest struct {
+// signalRequest is the argument of process.signal.
+type signalRequest struct {
 	ID uint64 `json:"id"`
 	// Signal is a name ("TERM", "SIGTERM") or a Linux signal number.
 	Signal string `json:"signal"`
 }
 
-// ResizeRequest is the argument of process.resize.
-type ResizeRequest struct {
+// resizeRequest is the argument of process.resize.
+type resizeRequest struct {
 	ID   uint64 `json:"id"`
 	Rows uint16 `json:"rows"`
 	Cols uint16 `json:"cols"`
 }
 
-// KillRequest is the argument of process.kill.
-type KillRequest struct {
+// killRequest is the argument of process.kill.
+type killRequest struct {
 	ID     uint64 `json:"id"`
 	Signal string `json:"signal,omitempty"` // default "KILL"
 }

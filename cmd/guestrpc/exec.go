@@ -94,11 +94,12 @@ func runExec(ctx context.Context, c *rpc.Client, args []string, stdin io.Reader,
 	stop := relaySignals(ctx, p, sigs, fd)
 	_, err = p.Wait()
 	stop()
-	if e, ok := process.IsExit(err); ok {
+	var e *process.ExitError
+	if errors.As(err, &e) {
 		if e.TimedOut {
 			fmt.Fprintf(stderr, "guestrpc exec: %s: killed after its %v timeout\r\n", spec.Path, *timeout)
 		}
-		return e.Code(), nil
+		return shellStatus(e), nil
 	}
 	if err != nil {
 		return 1, err

@@ -79,6 +79,7 @@ func TestCLI(t *testing.T) {
 		{"ping", "", []string{"--connect", target, "ping", "-n", "5"}, 0, "5 pings to cli-test", ""},
 		{"info", "", []string{"--connect", target, "info"}, 0, `"agent_version"`, ""},
 		{"exec exit code becomes ours", "", []string{"--connect", target, "exec", "--", "sh", "-c", "echo out; echo err >&2; exit 7"}, 7, "out\n", "err\n"},
+		{"exec killed by a signal is 128+n", "", []string{"--connect", target, "exec", "--", "sh", "-c", "kill -TERM $$"}, 128 + 15, "", ""},
 		{"exec stdin", "piped\n", []string{"--connect", target, "exec", "--", "cat"}, 0, "piped\n", ""},
 		{"exec env and dir", "", []string{"--connect", target, "exec", "-e", "K=V", "-w", "/", "--", "sh", "-c", "echo $K $(pwd)"}, 0, "V /\n", ""},
 		{"cp to guest", "", []string{"--connect", target, "cp", "-q", src, "guest:" + filepath.Join(guestDir, "in.txt")}, 0, "", ""},

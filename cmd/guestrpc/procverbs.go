@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -70,13 +71,10 @@ func runKill(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, _, 
 	if *pids {
 		return killPids(ctx, c, name, fset.Args())
 	}
+	pc := process.NewClient(c)
 	return eachPath(fset.Args(), stderr, "kill", func(a string) error {
 		n, _ := strconv.ParseUint(a, 10, 64)
-		if name == "KILL" || name == "9" {
-			return process.NewClient(c).Kill(ctx, n)
-		}
-		// process.Client offers SIGKILL only; process.kill takes any signal.
-		return c.Call(ctx, process.MethodKill, process.KillRequest{ID: n, Signal: name}, nil)
+		return pc.Signal(ctx, n, name)
 	})
 }
 
@@ -88,7 +86,8 @@ func killPids(ctx context.Context, c *rpc.Client, sig string, pids []string) (in
 	}
 	var errOut bytes.Buffer
 	_, err := process.NewClient(c).Run(ctx, process.Spec{Path: "kill", Args: append(args, pids...)}, nil, nil, &limitedWriter{w: &errOut, n: 4 << 10})
-	if e, ok := process.IsExit(err); ok {
+	var e *process.ExitError
+	if errors.As(err, &e) {
 		return exitFailed, fmt.Errorf("guest kill %s: exit %d: %s", strings.Join(pids, " "), e.ExitCode, strings.TrimSpace(errOut.String()))
 	}
 	return exitFor(err), err
@@ -135,7 +134,8 @@ func runStart(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, st
 	// command, in its own session, is out of its reach.
 	spec := process.Spec{Shell: startScript, Args: fset.Args(), Env: env, Dir: *dir, User: *user, Timeout: startTimeout}
 	_, err := process.NewClient(c).Run(ctx, spec, nil, &limitedWriter{w: &out, n: 64}, &limitedWriter{w: &errOut, n: 4 << 10})
-	if e, ok := process.IsExit(err); ok {
+	var e *process.ExitError
+	if errors.As(err, &e) {
 		msg := fmt.Errorf("%s: %w: %s", fset.Arg(0), e, strings.TrimSpace(errOut.String()))
 		if e.TimedOut {
 			msg = fmt.Errorf("%s: the guest reported no pid within %v (%s)", fset.Arg(0), startTimeout, strings.TrimSpace(errOut.String()))

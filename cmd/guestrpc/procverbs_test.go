@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -90,8 +91,9 @@ func TestProcessVerbs(t *testing.T) {
 		}},
 		{name: "kill -s TERM", args: []string{"kill", "-s", "SIGTERM", id(victim)}, check: func(t *testing.T, _ string) {
 			res, err := victim.Wait()
-			if e, ok := process.IsExit(err); !ok || res.Signal != "SIGTERM" {
-				t.Errorf("after kill -s TERM: %+v, %v (%v); want killed by SIGTERM", res, err, e)
+			var e *process.ExitError
+			if !errors.As(err, &e) || e.ExitCode != -1 || e.Signal != "SIGTERM" {
+				t.Errorf("after kill -s TERM: %+v, %v; want killed by SIGTERM", res, err)
 			}
 		}},
 		{name: "kill unknown id", args: []string{"kill", "999999"}, code: exitNotFound, stderr: "999999"},

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/guestrpc/guestrpc/internal/linuxsig"
+	"github.com/guestrpc/guestrpc/process"
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
@@ -49,6 +51,18 @@ func exitFor(err error) int {
 		return exitExists
 	case rpc.Unimplemented:
 		return exitUnimplemented
+	}
+	return exitFailed
+}
+
+// shellStatus is the status a shell gives a command that ended with e:
+// its exit code, or 128+n when signal n killed it.
+func shellStatus(e *process.ExitError) int {
+	if e.Signal == "" {
+		return e.ExitCode
+	}
+	if n, ok := linuxsig.Number(e.Signal); ok {
+		return 128 + n
 	}
 	return exitFailed
 }
