@@ -97,3 +97,50 @@ func ExampleService_RegisterFunc() {
 	// GOPHER
 	// 0 <nil>
 }
+
+// The host starts a process, which runs until it is told to stop, and
+// sends it SIGTERM by id; Wait then reports how it ended: ExitCode -1,
+// as with os/exec, and the signal's name.
+func ExampleClient_Signal() {
+	m, err := process.NewService(process.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer m.Close()
+	srv := rpc.NewServer(rpc.ServerOptions{})
+	m.Register(srv)
+	guestEnd, hostEnd := net.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.ServeChannel(ctx, channel.NewStream(guestEnd, channel.StreamOptions{}))
+	}()
+	defer func() { cancel(); <-done }()
+
+	c, err := rpc.NewClient(ctx, channel.NewStream(hostEnd, channel.StreamOptions{}), rpc.ClientOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	pc := process.NewClient(c)
+	p, err := pc.Start(ctx, process.Spec{Path: "sleep", Args: []string{"1000"}}, nil, nil, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := pc.Signal(ctx, p.ID, "TERM"); err != nil { // or p.Signal(ctx, "TERM")
+		fmt.Println(err)
+	}
+	_, err = p.Wait()
+	var exit *process.ExitError
+	if errors.As(err, &exit) {
+		fmt.Println(exit.ExitCode, exit.Signal)
+	}
+	fmt.Println(err)
+	// Output:
+	// -1 SIGTERM
+	// process killed by signal SIGTERM
+}
