@@ -47,7 +47,7 @@ func qemuRows(ctx context.Context, o *options, stderr io.Writer) ([]bench.Row, [
 		r, err := measureVM(ctx, o, accel, stderr)
 		if err != nil {
 			if accel == "kvm" {
-				notes = append(notes, fmt.Sprintf("QEMU under KVM skipped: %v", err))
+				notes = append(notes, fmt.Sprintf("QEMU under KVM skipped: the guest did not answer (%v); nested KVM can hang a guest in early boot", err))
 				continue
 			}
 			return nil, nil, fmt.Errorf("QEMU (%s): %w", accel, err)
