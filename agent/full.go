@@ -146,8 +146,9 @@ func New(cfg Config) (*Agent, error) {
 	return a, nil
 }
 
-// Close stops the process service (killing what it runs) and releases
-// the file service. Shut the server down first.
+// Close closes every service: it kills the processes still running,
+// ends forwarded connections, cancels power operations still waiting out
+// their delay and releases the file service. Shut the server down first.
 func (a *Agent) Close() error {
 	var errs []error
 	if a.trim != nil {
