@@ -187,26 +187,16 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, guestPath string, opts
 		h = sha256.New()
 		r = io.TeeReader(r, h)
 	}
-	buf := make([]byte, bufSize)
-	var sent int64
-	for {
-		n, rerr := r.Read(buf)
-		if n > 0 {
-			if _, werr := s.Write(buf[:n]); werr != nil {
-				if err := s.Wait(nil); err != nil {
-					return nil, err
-				}
-				return nil, fmt.Errorf("files: upload %q: %w", guestPath, werr)
-			}
-			sent += int64(n)
+	sent, rerr, werr := push(s, r)
+	if werr != nil {
+		if err := s.Wait(nil); err != nil {
+			return nil, err
 		}
-		if errors.Is(rerr, io.EOF) {
-			break
-		}
-		if rerr != nil {
-			// Close cancels the call: the agent drops its temporary file.
-			return nil, fmt.Errorf("files: upload %q: reading the source: %w", guestPath, rerr)
-		}
+		return nil, fmt.Errorf("files: upload %q: %w", guestPath, werr)
+	}
+	if rerr != nil {
+		// Close cancels the call: the agent drops its temporary file.
+		return nil, fmt.Errorf("files: upload %q: reading the source: %w", guestPath, rerr)
 	}
 	var sum string
 	if h != nil {
@@ -276,6 +266,41 @@ func (c *Client) Download(ctx context.Context, guestPath string, w io.Writer, op
 		}
 	}
 	return &res, nil
+}
+
+// push copies r to w, the stream of an upload, and tells a failed read
+// from a failed write. An in-memory reader (bytes.Reader, bytes.Buffer,
+// strings.Reader) hands its bytes to w without a copy into a buffer of
+// ours; anything else is read into a large buffer, so that it goes out
+// in large DATA frames.
+func push(w io.Writer, r io.Reader) (n int64, rerr, werr error) {
+	if wt, ok := r.(interface {
+		io.WriterTo
+		Len() int
+	}); ok {
+		ew := &errWriter{w: w}
+		n, rerr = wt.WriteTo(ew)
+		if ew.err != nil {
+			return n, nil, ew.err
+		}
+		return n, rerr, nil
+	}
+	buf := make([]byte, bufSize)
+	for {
+		m, err := r.Read(buf)
+		if m > 0 {
+			if _, werr = w.Write(buf[:m]); werr != nil {
+				return n, nil, werr
+			}
+			n += int64(m)
+		}
+		if errors.Is(err, io.EOF) {
+			return n, nil, nil
+		}
+		if err != nil {
+			return n, err, nil
+		}
+	}
 }
 
 // pump copies r to w with a large buffer and tells a failed read from a

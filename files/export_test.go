@@ -14,3 +14,6 @@ func TreeKind(s *Service) string { return fmt.Sprintf("%T", s.pol.tree) }
 // SetBeforeCommit makes every write of s call f after its data is on
 // disk and before it is renamed or linked into place.
 func SetBeforeCommit(s *Service, f func()) { s.beforeCommit = f }
+
+// Push is the copy of an upload's source to its stream.
+var Push = push
