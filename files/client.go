@@ -278,29 +278,9 @@ func push(w io.Writer, r io.Reader) (n int64, rerr, werr error) {
 		io.WriterTo
 		Len() int
 	}); ok {
-		ew := &errWriter{w: w}
-		n, rerr = wt.WriteTo(ew)
-		if ew.err != nil {
-			return n, nil, ew.err
-		}
-		return n, rerr, nil
+		return writeTo(w, wt)
 	}
-	buf := make([]byte, bufSize)
-	for {
-		m, err := r.Read(buf)
-		if m > 0 {
-			if _, werr = w.Write(buf[:m]); werr != nil {
-				return n, nil, werr
-			}
-			n += int64(m)
-		}
-		if errors.Is(err, io.EOF) {
-			return n, nil, nil
-		}
-		if err != nil {
-			return n, err, nil
-		}
-	}
+	return copyBuffered(w, r)
 }
 
 // pump copies r to w with a large buffer and tells a failed read from a
@@ -308,13 +288,23 @@ func push(w io.Writer, r io.Reader) (n int64, rerr, werr error) {
 func pump(w io.Writer, r io.Reader) (n int64, rerr, werr error) {
 	if wt, ok := r.(io.WriterTo); ok {
 		// The stream hands its received buffers straight to w.
-		ew := &errWriter{w: w}
-		n, rerr = wt.WriteTo(ew)
-		if ew.err != nil {
-			return n, nil, ew.err
-		}
-		return n, rerr, nil
+		return writeTo(w, wt)
 	}
+	return copyBuffered(w, r)
+}
+
+// writeTo lets wt write itself to w, telling w's failure from wt's.
+func writeTo(w io.Writer, wt io.WriterTo) (n int64, rerr, werr error) {
+	ew := &errWriter{w: w}
+	n, rerr = wt.WriteTo(ew)
+	if ew.err != nil {
+		return n, nil, ew.err
+	}
+	return n, rerr, nil
+}
+
+// copyBuffered copies r to w through a bufSize buffer.
+func copyBuffered(w io.Writer, r io.Reader) (n int64, rerr, werr error) {
 	buf := make([]byte, bufSize)
 	for {
 		m, err := r.Read(buf)
