@@ -45,14 +45,7 @@ var (
 // package documentation). ctx bounds resolving a TCP host name, which
 // must be loopback unless Public.
 func (c *ListenConfig) Listen(ctx context.Context, target string) (channel.Listener, error) {
-	t, err := ParseTarget(target)
-	if err != nil {
-		return nil, err
-	}
-	if err := t.Check(); err != nil {
-		return nil, err
-	}
-	p, err := c.policyFor(t)
+	t, p, err := c.parse(target)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +72,7 @@ func (c *ListenConfig) Listen(ctx context.Context, target string) (channel.Liste
 // policy like any listener's: the agent chose where to connect, but
 // another local user may have taken that port first.
 func (c *ListenConfig) Reverse(target string) (channel.Listener, error) {
-	t, err := ParseTarget(target)
+	t, p, err := c.parse(target)
 	if err != nil {
 		return nil, err
 	}
@@ -87,14 +80,23 @@ func (c *ListenConfig) Reverse(target string) (channel.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.withPolicy(newReverse(dial, t), t, p), nil
+}
+
+// parse reads target, checks its options and works out its policy.
+func (c *ListenConfig) parse(target string) (Target, rpc.Policy, error) {
+	t, err := ParseTarget(target)
+	if err != nil {
+		return Target{}, rpc.Policy{}, err
+	}
 	if err := t.Check(); err != nil {
-		return nil, err
+		return Target{}, rpc.Policy{}, err
 	}
 	p, err := c.policyFor(t)
 	if err != nil {
-		return nil, err
+		return Target{}, rpc.Policy{}, err
 	}
-	return c.withPolicy(newReverse(dial, t), t, p), nil
+	return t, p, nil
 }
 
 // withPolicy serves l under p, unless neither the target nor c says
