@@ -44,6 +44,8 @@ type Stream struct {
 	dec *wire.Decoder
 	max uint32
 
+	rwatch, wwatch watcher // made when the stream has deadlines
+
 	closeOnce sync.Once
 	closed    chan struct{}
 	closeErr  error
@@ -78,6 +80,7 @@ func NewStreamPeer(rwc io.ReadWriteCloser, opts StreamOptions, peer PeerInfo) *S
 	if d, ok := rwc.(deadliner); ok {
 		if f, isFile := rwc.(*os.File); !isFile || f.SetReadDeadline(time.Time{}) == nil {
 			s.dl = d
+			s.initWatchers()
 		}
 	}
 	if c, ok := rwc.(net.Conn); ok {
@@ -98,9 +101,9 @@ func (s *Stream) Send(ctx context.Context, f *wire.Frame) error {
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	stop := s.watch(ctx, true)
+	stop, w := s.watch(ctx, true)
 	err := s.enc.Encode(f)
-	if stop != nil && !stop() {
+	if unwatch(stop, w) {
 		// The watcher fired: the deadline it set must not leak into the
 		// next Send, and the error is the context's.
 		_ = s.dl.SetWriteDeadline(time.Time{})
@@ -124,9 +127,9 @@ func (s *Stream) Receive(ctx context.Context, f *wire.Frame) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	stop := s.watch(ctx, false)
+	stop, w := s.watch(ctx, false)
 	err := s.dec.Decode(f)
-	if stop != nil && !stop() {
+	if unwatch(stop, w) {
 		_ = s.dl.SetReadDeadline(time.Time{})
 		if err != nil {
 			return ctx.Err()
@@ -143,30 +146,50 @@ func (s *Stream) Receive(ctx context.Context, f *wire.Frame) error {
 // files). See Interruptible.
 func (s *Stream) ReceiveInterruptible() bool { return s.dl != nil }
 
-// watch arranges for ctx's cancellation to interrupt blocked I/O. The
-// returned stop reports false once the watcher has fired, and only after
-// it has set its deadline, so the caller's reset cannot be overtaken.
-func (s *Stream) watch(ctx context.Context, write bool) func() bool {
+// watch arranges for ctx's cancellation to interrupt blocked I/O; nil
+// when ctx cannot end or the stream has no deadlines. The caller passes
+// the result to unwatch.
+func (s *Stream) watch(ctx context.Context, write bool) (stop func() bool, w *watcher) {
 	if ctx.Done() == nil || s.dl == nil {
-		return nil
+		return nil, nil
 	}
-	fired := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		defer close(fired)
-		past := time.Unix(1, 0)
-		if write {
-			_ = s.dl.SetWriteDeadline(past)
-		} else {
-			_ = s.dl.SetReadDeadline(past)
-		}
-	})
-	return func() bool {
-		if stop() {
-			return true
-		}
-		<-fired
+	w = &s.rwatch
+	if write {
+		w = &s.wwatch
+	}
+	return context.AfterFunc(ctx, w.fn), w
+}
+
+// unwatch ends a watch and reports whether it had fired, which it does
+// only after the watcher has set its deadline, so that the caller's
+// reset cannot be overtaken.
+func unwatch(stop func() bool, w *watcher) (fired bool) {
+	if stop == nil || stop() {
 		return false
 	}
+	<-w.fired
+	return true
+}
+
+// watcher is the deadline a Send or Receive sets when its ctx ends. A
+// stream keeps one per direction, since Sends are serialized and
+// Receives must not overlap, so that watching a ctx allocates no channel
+// or closure of its own.
+type watcher struct {
+	fired chan struct{} // capacity 1: the deadline is set
+	fn    func()
+}
+
+func (s *Stream) initWatchers() {
+	past := time.Unix(1, 0)
+	s.rwatch = watcher{fired: make(chan struct{}, 1), fn: func() {
+		_ = s.dl.SetReadDeadline(past)
+		s.rwatch.fired <- struct{}{}
+	}}
+	s.wwatch = watcher{fired: make(chan struct{}, 1), fn: func() {
+		_ = s.dl.SetWriteDeadline(past)
+		s.wwatch.fired <- struct{}{}
+	}}
 }
 
 func (s *Stream) wrap(op string, err error) error {
