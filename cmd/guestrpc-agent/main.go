@@ -178,7 +178,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		defer c.Close()
 	}
-	o.memory.releaseStartup(log)
 	if err := a.Serve(ctx, ls...); err != nil {
 		fmt.Fprintf(stderr, "guestrpc-agent: %v\n", err)
 		return 1
