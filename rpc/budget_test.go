@@ -371,3 +371,25 @@ func TestSilentConnectionPastMaxConns(t *testing.T) {
 		t.Errorf("ServeChannel: %v, want ResourceExhausted", err)
 	}
 }
+
+// TestStalledPeer: a peer that sends calls but reads nothing leaves the
+// agent's writes blocked; the idle check closes its connection instead
+// of holding it, and the goroutine blocked in the write, for ever.
+func TestStalledPeer(t *testing.T) {
+	const idle = 20 * time.Millisecond
+	p := newRawPeer(t, rpc.NewServer(rpc.ServerOptions{IdleTimeout: idle}), true)
+	go func() {
+		// sys.ping calls until the socket takes no more; each answer
+		// is a STATUS the peer never reads.
+		for id := uint32(1); ; id += 2 {
+			f := wire.Frame{StreamID: id, Type: wire.TypeOpen, Flags: wire.FlagFin, Payload: wire.AppendOpen(nil, 0, "sys.ping", nil)}
+			if err := p.enc.Encode(&f); err != nil {
+				return
+			}
+		}
+	}()
+	recv(t, "ServeChannel to return", p.served)
+	if !errors.Is(p.err, rpc.ErrIdle) {
+		t.Errorf("ServeChannel: %v, want ErrIdle", p.err)
+	}
+}

@@ -88,6 +88,11 @@ type conn struct {
 	direct []byte
 	// frames counts frames received, for the server's idle check.
 	frames atomic.Uint64
+	// writing counts frame writes that may block in progress, and
+	// written those finished, for the server's stall check: a peer that
+	// reads nothing leaves a write blocked with none finishing.
+	writing atomic.Int32
+	written atomic.Uint64
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -360,13 +365,21 @@ func (c *conn) send(f *wire.Frame) error {
 	default:
 	}
 	c.wmu.Lock()
+	c.writing.Add(1)
 	err := c.ch.Send(context.Background(), f)
+	c.wroteFrame()
 	c.unlockWrite()
 	if err != nil {
 		c.close(err)
 		return c.connErr()
 	}
 	return nil
+}
+
+// wroteFrame records the end of a write that may have blocked.
+func (c *conn) wroteFrame() {
+	c.written.Add(1)
+	c.writing.Add(-1)
 }
 
 // close ends the connection once; err nil means a clean end.

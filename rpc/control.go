@@ -161,7 +161,10 @@ func (c *conn) flushLocked() {
 	c.cmu.Unlock()
 	for i := range batch {
 		f := batch[i].frame()
-		if err := c.ch.Send(context.Background(), &f); err != nil {
+		c.writing.Add(1)
+		err := c.ch.Send(context.Background(), &f)
+		c.wroteFrame()
+		if err != nil {
 			c.close(err)
 			break
 		}

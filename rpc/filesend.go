@@ -104,7 +104,10 @@ func (c *conn) sendFile(fs *channel.FileSender, f *wire.Frame) error {
 		return c.connErr()
 	default:
 	}
-	if err := fs.Send(f); err != nil {
+	c.writing.Add(1)
+	err := fs.Send(f)
+	c.wroteFrame()
+	if err != nil {
 		if errors.Is(err, io.EOF) {
 			err = nil
 		}

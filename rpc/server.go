@@ -577,28 +577,40 @@ var ErrIdle = errors.New("rpc: connection idle")
 // exempt, see ServerOptions.IdleTimeout). It counts frames rather than
 // timing them so the read loop pays an atomic add, not a clock read; an
 // idle connection is therefore closed between d and 2d after its last
-// frame. It returns a func that stops watching.
+// frame. A connection whose peer reads nothing is closed too, calls in
+// flight or not: a write blocked through two checks with no write
+// finishing meanwhile (between d and 3d), since such a peer could
+// otherwise hold its connection, and the handler or read loop blocked
+// in that write, for ever. It returns a func that stops watching.
 func (sc *serverConn) watchIdle(d time.Duration) (stop func()) {
 	if d <= 0 || sc.peer.Transport == channel.TransportVirtio || sc.peer.Transport == channel.TransportVMware {
 		return func() {}
 	}
 	var mu sync.Mutex
 	var t *time.Timer
-	seen := uint64(0)
+	seen, seenWritten := uint64(0), uint64(0)
+	suspect := false // a write was blocked at the last check with none finished since the one before
 	check := func() {
 		mu.Lock()
 		defer mu.Unlock()
-		n := sc.frames.Load()
+		n, w := sc.frames.Load(), sc.written.Load()
+		stuck := sc.writing.Load() > 0 && w == seenWritten
+		stalled := stuck && suspect
+		suspect, seenWritten = stuck, w
 		sc.smu.Lock()
 		busy := sc.nstream > 0
 		sc.smu.Unlock()
-		if n != seen || busy {
+		switch {
+		case stalled:
+			sc.srv.log.Info("rpc: closing a connection whose peer reads nothing", "peer", sc.peer.Name, "transport", sc.peer.Transport, "for", d)
+			sc.close(fmt.Errorf("%w: the peer read nothing the agent sent for %v", ErrIdle, d))
+		case n != seen || busy || stuck:
 			seen = n
 			t.Reset(d)
-			return
+		default:
+			sc.srv.log.Info("rpc: closing an idle connection", "peer", sc.peer.Name, "transport", sc.peer.Transport, "idle", d)
+			sc.close(fmt.Errorf("%w: no call and no frame for %v", ErrIdle, d))
 		}
-		sc.srv.log.Info("rpc: closing an idle connection", "peer", sc.peer.Name, "transport", sc.peer.Transport, "idle", d)
-		sc.close(fmt.Errorf("%w: no call and no frame for %v", ErrIdle, d))
 	}
 	mu.Lock()
 	t = time.AfterFunc(d, check)
