@@ -14,4 +14,9 @@
 // io.ReadWriteCloser. AF_VSOCK lives in package vsock. Target strings
 // such as "vsock:3:5100", with their options, are package transport's
 // alone: most programs start there (transport.Dial, transport.Listen).
+//
+// Stream's SendFile, TrySend and SetPayloadAlloc are what package rpc
+// uses to move bulk data without copies and to answer PINGs without
+// waiting on the peer; a program that hands its channel to rpc never
+// calls them.
 package channel
