@@ -20,7 +20,7 @@ import (
 
 // VMware is the toolbox served over the VMware backdoor: Listener yields
 // the VMX's TCLO loop, served under toolbox.Policy, to add beside the
-// other listeners (ServeAll); the toolbox.* methods are on the agent.
+// other listeners (Agent.Serve); the toolbox.* methods are on the agent.
 type VMware struct {
 	Listener channel.Listener
 	Toolbox  *toolbox.Service

@@ -15,7 +15,7 @@ import (
 
 // The host fetches a page from a web server that listens on the guest's
 // loopback only. Here guest and host are one process joined by a pipe;
-// a real host reaches the agent with rpc.Dial.
+// a real host reaches the agent with transport.Dial.
 func Example() {
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "hello from the guest")

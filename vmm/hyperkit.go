@@ -39,7 +39,7 @@ func HyperkitArgs(c Config) ([]string, error) {
 	}, nil
 }
 
-// HyperkitTarget is the guestrpc target (rpc.Dial, guestrpc --connect)
+// HyperkitTarget is the guestrpc target (transport.Dial, guestrpc --connect)
 // of the agent in a VM started with HyperkitArgs(c).
 func HyperkitTarget(c Config) string {
 	return fmt.Sprintf("hyperkit:%s:%d:%d", c.StateDir, c.vsockCID(), AgentVsockPort)
