@@ -32,7 +32,7 @@ type FileSender struct {
 // SendFile returns a FileSender for payloads from src, which must be a
 // regular file (an *os.File, or a value that wraps one and shows its
 // descriptor, as io.Copy's wrapper of an *os.File does), on a unix or
-// TCP socket stream (on Linux). Otherwise it returns an error wrapping
+// TCP socket stream or a virtio-console port (on Linux). Otherwise it returns an error wrapping
 // ErrNoFileSend. The caller closes the FileSender, which leaves src
 // open.
 func (s *Stream) SendFile(src syscall.Conn) (*FileSender, error) {
@@ -72,11 +72,7 @@ func (fs *FileSender) Send(f *wire.Frame) error {
 		return fmt.Errorf("channel: send %v: %w", f.Type, ErrClosed)
 	default:
 	}
-	if _, err := s.rwc.Write(hdr[:]); err != nil {
-		_ = s.Close()
-		return s.wrap("send", err)
-	}
-	err := fs.sys.drain(fs.filled)
+	err := fs.sys.send(s.rwc, hdr[:], fs.filled)
 	fs.filled = 0
 	if err != nil {
 		_ = s.Close()

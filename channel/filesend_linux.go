@@ -14,21 +14,31 @@ import (
 // frame rpc sends.
 const pipeSize = 256 << 10
 
-// fileSend is the Linux splice(2) path: file → pipe → socket.
+// fileSend is the Linux splice(2) path: file → pipe → socket, or on a
+// virtio-console port file → pipe → second pipe, behind the frame
+// header → port.
 type fileSend struct {
 	src      syscall.RawConn
 	sock     syscall.RawConn
 	pr, pw   int
 	pipeSize int
+	// port is the virtio-console session being sent to; its frames go
+	// through the second pipe (jr, jw) with their headers, so that
+	// each leaves in one splice.
+	port   *virtioSession
+	jr, jw int
 }
 
 func (fs *fileSend) open(rwc any, src syscall.Conn) error {
 	var sc syscall.Conn
+	var port *virtioSession
 	switch c := rwc.(type) {
 	case *net.UnixConn:
 		sc = c
 	case *net.TCPConn:
 		sc = c
+	case readWriteCloser:
+		sc, port = c.virtioSession.f, c.virtioSession
 	default:
 		return fmt.Errorf("%w: the stream is a %T, not a socket", ErrNoFileSend, rwc)
 	}
@@ -48,21 +58,90 @@ func (fs *fileSend) open(rwc any, src syscall.Conn) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return fmt.Errorf("%w: not a regular file", ErrNoFileSend)
 	}
+	pr, pw, size, err := newPipe(pipeSize)
+	if err != nil {
+		return err
+	}
+	*fs = fileSend{src: fsrc, sock: sock, pr: pr, pw: pw, pipeSize: size, port: port, jr: -1, jw: -1}
+	if port == nil {
+		return nil
+	}
+	// The second pipe holds a frame: its header takes a slot of its own.
+	jr, jw, jsize, err := newPipe(size + joinSlack)
+	if err != nil {
+		_ = fs.close()
+		return err
+	}
+	fs.jr, fs.jw = jr, jw
+	fs.pipeSize = min(size, jsize-joinSlack)
+	return nil
+}
+
+// joinSlack is the room a frame's header takes in the second pipe of a
+// virtio-console send: one pipe slot.
+const joinSlack = 4 << 10
+
+// newPipe returns a non-blocking pipe of (at best) size bytes, and its size.
+func newPipe(size int) (r, w, got int, err error) {
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
-		return fmt.Errorf("%w: pipe: %v", ErrNoFileSend, err)
+		return -1, -1, 0, fmt.Errorf("%w: pipe: %v", ErrNoFileSend, err)
 	}
-	size, err := unix.FcntlInt(uintptr(p[1]), unix.F_SETPIPE_SZ, pipeSize)
+	got, err = unix.FcntlInt(uintptr(p[1]), unix.F_SETPIPE_SZ, size)
 	if err != nil {
 		// The system's pipe-max-size is lower: use the pipe as it is.
-		size, err = unix.FcntlInt(uintptr(p[1]), unix.F_GETPIPE_SZ, 0)
+		got, err = unix.FcntlInt(uintptr(p[1]), unix.F_GETPIPE_SZ, 0)
 	}
-	if err != nil {
+	if err != nil || got <= joinSlack {
 		unix.Close(p[0])
 		unix.Close(p[1])
-		return fmt.Errorf("%w: pipe size: %v", ErrNoFileSend, err)
+		return -1, -1, 0, fmt.Errorf("%w: pipe size %d: %v", ErrNoFileSend, got, err)
 	}
-	*fs = fileSend{src: fsrc, sock: sock, pr: p[0], pw: p[1], pipeSize: size}
+	return p[0], p[1], got, nil
+}
+
+// send writes hdr and then the n bytes waiting in the pipe to the
+// stream. On a socket the header goes with write(2) and the payload
+// follows by splice. On a virtio-console port, where every write is a
+// buffer of its own that the guest hands the host with a VM exit (and
+// write(2) takes at most 32 KiB), the header is written into the second
+// pipe, the payload moved behind it, and the whole frame handed to the
+// port with one splice: one buffer, and one exit, per frame.
+func (fs *fileSend) send(w io.Writer, hdr []byte, n int) error {
+	if fs.port == nil {
+		if _, err := w.Write(hdr); err != nil {
+			return err
+		}
+		return fs.drain(fs.pr, n)
+	}
+	if !fs.port.begin() {
+		return ErrClosed
+	}
+	defer fs.port.end()
+	if err := fs.join(hdr, n); err != nil {
+		return err
+	}
+	return fs.drain(fs.jr, len(hdr)+n)
+}
+
+// join puts hdr and the n bytes from the first pipe into the second,
+// which is empty and has room for them: no call here waits.
+func (fs *fileSend) join(hdr []byte, n int) error {
+	if m, err := unix.Write(fs.jw, hdr); err != nil || m != len(hdr) {
+		return fmt.Errorf("channel: frame header into a pipe: %d of %d bytes: %w", m, len(hdr), errors.Join(err, io.ErrShortWrite))
+	}
+	for n > 0 {
+		m, err := unix.Splice(fs.pr, nil, fs.jw, nil, n, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return fmt.Errorf("channel: splice between pipes: %w", err)
+		case m == 0:
+			return fmt.Errorf("channel: splice between pipes: %w", io.ErrUnexpectedEOF)
+		}
+		n -= int(m)
+	}
 	return nil
 }
 
@@ -89,13 +168,13 @@ func (fs *fileSend) fill(n int) (int, error) {
 	return int(m), nil
 }
 
-// drain moves n bytes from the pipe to the socket, waiting while the
-// socket is full.
-func (fs *fileSend) drain(n int) error {
+// drain moves n bytes from the pipe read by pr to the stream, waiting
+// while the stream is full.
+func (fs *fileSend) drain(pr, n int) error {
 	var serr error
 	err := fs.sock.Write(func(fd uintptr) bool {
 		for n > 0 {
-			m, err := unix.Splice(fs.pr, nil, int(fd), nil, n, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
+			m, err := unix.Splice(pr, nil, int(fd), nil, n, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
 			switch {
 			case err == unix.EINTR:
 				continue
@@ -126,9 +205,14 @@ func (fs *fileSend) close() error {
 		return nil
 	}
 	err := unix.Close(fs.pr)
-	if e := unix.Close(fs.pw); err == nil {
-		err = e
+	for _, fd := range []int{fs.pw, fs.jr, fs.jw} {
+		if fd < 0 {
+			continue
+		}
+		if e := unix.Close(fd); err == nil {
+			err = e
+		}
 	}
-	fs.pr, fs.pw = -1, -1
+	fs.pr, fs.pw, fs.jr, fs.jw = -1, -1, -1, -1
 	return err
 }

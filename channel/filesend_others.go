@@ -4,6 +4,7 @@ package channel
 
 import (
 	"fmt"
+	"io"
 	"syscall"
 )
 
@@ -13,6 +14,6 @@ type fileSend struct{ pipeSize int }
 func (*fileSend) open(any, syscall.Conn) error {
 	return fmt.Errorf("%w: no splice(2) on this system", ErrNoFileSend)
 }
-func (*fileSend) fill(int) (int, error) { return 0, ErrNoFileSend }
-func (*fileSend) drain(int) error       { return ErrNoFileSend }
-func (*fileSend) close() error          { return nil }
+func (*fileSend) fill(int) (int, error)             { return 0, ErrNoFileSend }
+func (*fileSend) send(io.Writer, []byte, int) error { return ErrNoFileSend }
+func (*fileSend) close() error                      { return nil }

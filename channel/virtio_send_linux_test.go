@@ -1,0 +1,125 @@
+package channel
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+
+	"github.com/guestrpc/guestrpc/wire"
+)
+
+// openPacketPort returns a listener over one end of a SOCK_SEQPACKET
+// socket pair standing in for a virtio-console port, and the other end
+// as the host. Each write(2) or splice(2) into the port arrives at the
+// host as one packet, as each write to a real port is one buffer the
+// guest hands the host (with a VM exit), so the packets show how the
+// port was written.
+func openPacketPort(t *testing.T) (*VirtioListener, int) {
+	t.Helper()
+	p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range p {
+		// Room for the largest frame in one packet.
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+	}
+	if err := unix.SetNonblock(p[0], true); err != nil {
+		t.Fatal(err)
+	}
+	l := newVirtioListener(os.NewFile(uintptr(p[0]), "port"), VirtioAddr{Name: "test", Path: "port"}, VirtioOptions{})
+	t.Cleanup(func() { l.Close(); unix.Close(p[1]) })
+	return l, p[1]
+}
+
+// acceptPacket has the host send a PING, as a host speaks first, and
+// accepts the session it opens.
+func acceptPacket(t *testing.T, ctx context.Context, l *VirtioListener, host int) Channel {
+	t.Helper()
+	if _, err := unix.Write(host, wire.AppendFrame(nil, &wire.Frame{Type: wire.TypePing, Payload: make([]byte, 8)})); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := l.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f wire.Frame
+	if err := ch.Receive(ctx, &f); err != nil || f.Type != wire.TypePing {
+		t.Fatalf("first frame %v: %v", f.Type, err)
+	}
+	return ch
+}
+
+// packets reads n packets from the host end.
+func packets(t *testing.T, host, n int) [][]byte {
+	t.Helper()
+	var got [][]byte
+	buf := make([]byte, 1<<20)
+	for range n {
+		m, err := unix.Read(host, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, append([]byte(nil), buf[:m]...))
+	}
+	return got
+}
+
+// TestVirtioSendFileOneSplicePerFrame: on a virtio-console port a
+// FileSender sends each frame, header and payload from the file, in one
+// splice (so one port buffer and one VM exit per frame, instead of a
+// write for the header and a splice for the payload), and the frames
+// carry the file's bytes in order.
+func TestVirtioSendFileOneSplicePerFrame(t *testing.T) {
+	content := make([]byte, 3*1000+17)
+	for i := range content {
+		content[i] = byte(i*13 + i/256)
+	}
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	l, host := openPacketPort(t)
+	ch := acceptPacket(t, ctx, l, host)
+	defer ch.Close()
+	sf, ok := ch.(interface {
+		SendFile(syscall.Conn) (*FileSender, error)
+	})
+	if !ok {
+		t.Fatalf("a virtio session channel (%T) has no SendFile", ch)
+	}
+	src, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	fs, err := sf.SendFile(src)
+	if err != nil {
+		t.Fatalf("SendFile on a virtio port: %v", err)
+	}
+	defer fs.Close()
+	var want [][]byte
+	for off := 0; off < len(content); off += 1000 {
+		n, err := fs.Fill(1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := &wire.Frame{StreamID: 7, Type: wire.TypeData, Flags: 1, Payload: content[off : off+n]}
+		want = append(want, wire.AppendFrame(nil, f))
+		if err := fs.Send(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff(want, packets(t, host, len(want))); diff != "" {
+		t.Errorf("packets at the host (-one per frame +got):\n%s", diff)
+	}
+}
