@@ -27,15 +27,18 @@ func bulk(method string) bool {
 }
 
 // trimmer returns freed heap pages to the system once no bulk transfer
-// has ended for delay. Its timer is armed only by a bulk transfer, so an
+// has ended for delay and none is in flight: a trim in the middle of a
+// transfer would collect and hand back the pages the transfer is about
+// to fault in again (under emulation, a second of CPU). Its timer is armed only by a bulk transfer, so an
 // idle agent never wakes for it.
 type trimmer struct {
 	delay time.Duration
 	free  func()
 
-	mu    sync.Mutex
-	timer *time.Timer
-	armed bool
+	mu     sync.Mutex
+	timer  *time.Timer
+	armed  bool
+	active int // bulk calls in flight: no trim runs while one is
 }
 
 func newTrimmer(delay time.Duration, free func()) *trimmer {
@@ -50,23 +53,39 @@ func newTrimmer(delay time.Duration, free func()) *trimmer {
 // memory budget) leaves as many freed pages behind as a transfer does.
 const largeArgs = 64 << 10
 
-// middleware arms the trimmer whenever a bulk method, or a call with
-// large arguments, returns.
+// middleware holds trims off while a bulk method, or a call with large
+// arguments, runs, and arms the trimmer when it returns.
 func (t *trimmer) middleware(next rpc.Handler) rpc.Handler {
 	return rpc.HandlerFunc(func(ctx context.Context, call *rpc.Request) (any, error) {
-		res, err := next.ServeRPC(ctx, call)
-		if bulk(call.Method) || len(call.Args) >= largeArgs {
-			t.arm()
+		if !bulk(call.Method) && len(call.Args) < largeArgs {
+			return next.ServeRPC(ctx, call)
 		}
-		return res, err
+		t.begin()
+		defer t.arm()
+		return next.ServeRPC(ctx, call)
 	})
 }
 
-// arm (re)starts the countdown to a trim.
+// begin holds trims off until the matching arm.
+func (t *trimmer) begin() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.active++
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+}
+
+// arm ends a bulk call that begin started (tests call it alone) and,
+// once none is in flight, (re)starts the countdown to a trim.
 func (t *trimmer) arm() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.active = max(t.active-1, 0)
 	t.armed = true
+	if t.active > 0 {
+		return // the last one to end starts the countdown
+	}
 	if t.timer == nil {
 		t.timer = time.AfterFunc(t.delay, t.fire)
 		return
@@ -76,6 +95,11 @@ func (t *trimmer) arm() {
 
 func (t *trimmer) fire() {
 	t.mu.Lock()
+	if t.active > 0 || !t.armed {
+		// A transfer began as the timer went off; its end re-arms it.
+		t.mu.Unlock()
+		return
+	}
 	t.armed = false
 	t.mu.Unlock()
 	t.free()

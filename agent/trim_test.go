@@ -72,6 +72,45 @@ func TestTrimmerFiresOnce(t *testing.T) {
 	}
 }
 
+// TestTrimmerWaitsForTransfersInFlight: a transfer that ends while
+// another is still running does not trim under it; the trim comes
+// after the last one ends.
+func TestTrimmerWaitsForTransfersInFlight(t *testing.T) {
+	freed := make(chan struct{}, 10)
+	tr := newTrimmer(time.Millisecond, func() { freed <- struct{}{} })
+	defer tr.stop()
+	release, started := make(chan struct{}), make(chan struct{})
+	h := tr.middleware(rpc.HandlerFunc(func(ctx context.Context, req *rpc.Request) (any, error) {
+		if string(req.Args) == "long" {
+			close(started)
+			<-release
+		}
+		return nil, nil
+	}))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeRPC(context.Background(), &rpc.Request{Method: "file.read", Args: []byte("long")})
+	}()
+	<-started
+	h.ServeRPC(context.Background(), &rpc.Request{Method: "file.write", Args: []byte("short")})
+	// Fifty times the delay: a trim armed by the short transfer alone
+	// would have run by now, in the middle of the long one.
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-freed:
+		t.Fatal("trimmed while a transfer was in flight")
+	default:
+	}
+	close(release)
+	<-done
+	select {
+	case <-freed:
+	case <-time.After(hangTrim):
+		t.Fatal("no trim after the last transfer ended")
+	}
+}
+
 // TestTrimmerStop: Close cancels a pending trim.
 func TestTrimmerStop(t *testing.T) {
 	tr := newTrimmer(time.Hour, func() { t.Error("trimmed after stop") })
