@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -121,5 +122,89 @@ func TestVirtioSendFileOneSplicePerFrame(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, packets(t, host, len(want))); diff != "" {
 		t.Errorf("packets at the host (-one per frame +got):\n%s", diff)
+	}
+}
+
+// TestPortIovecs: a read of a port is cut into page-sized iovecs, so
+// that readv(2) takes one of the port's page buffers per iovec, and no
+// more than maxPortBuffers of them.
+func TestPortIovecs(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want []int
+	}{
+		{1, []int{1}},
+		{portBuffer, []int{portBuffer}},
+		{2*portBuffer + 10, []int{portBuffer, portBuffer, 10}},
+		{maxPortBuffers*portBuffer + 1, func() []int {
+			w := make([]int, maxPortBuffers)
+			for i := range w {
+				w[i] = portBuffer
+			}
+			return w
+		}()},
+	} {
+		p := make([]byte, tc.n)
+		var got []int
+		off := 0
+		for _, v := range portIovecs(nil, p) {
+			if &v[0] != &p[off] {
+				t.Errorf("%d bytes: iovec at %d does not follow the one before", tc.n, off)
+			}
+			got = append(got, len(v))
+			off += len(v)
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%d bytes: iovec lengths (-want +got):\n%s", tc.n, diff)
+		}
+	}
+}
+
+// TestVirtioLargeFrames: frames larger than a port's page buffers, read
+// with readv into the payload's buffer, arrive whole and in order.
+func TestVirtioLargeFrames(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	master, slave := openPty(t)
+	l := newVirtioListener(master, VirtioAddr{Name: "test", Path: slave}, VirtioOptions{})
+	defer l.Close()
+	host := NewStream(openHostEnd(t, slave), StreamOptions{})
+	defer host.Close()
+	var want []wire.Frame
+	for i, n := range []int{300 << 10, 5, 64<<10 + 3, 256 << 10} {
+		p := make([]byte, n)
+		for j := range p {
+			p[j] = byte(i + j*7 + j>>12)
+		}
+		want = append(want, wire.Frame{StreamID: uint32(i + 1), Type: wire.TypeData, Payload: p})
+	}
+	sent := make(chan error, 1)
+	go func() {
+		for i := range want {
+			if err := host.Send(ctx, &want[i]); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	guest, err := l.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer guest.Close()
+	var got []wire.Frame
+	for range want {
+		var f wire.Frame
+		if err := guest.Receive(ctx, &f); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, wire.Frame{StreamID: f.StreamID, Type: f.Type, Flags: f.Flags, Payload: bytes.Clone(f.Payload)})
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("frames (-sent +received):\n%s", diff)
 	}
 }

@@ -195,6 +195,8 @@ func (l *VirtioListener) waitForHost(ctx context.Context) error {
 type virtioSession struct {
 	f    *os.File
 	addr VirtioAddr
+	raw  syscall.RawConn // f's, for readv (Linux)
+	iov  [][]byte        // readv's iovecs, kept between reads
 
 	mu       sync.Mutex
 	inflight int
@@ -229,7 +231,7 @@ func (s *virtioSession) Read(p []byte) (int, error) {
 	}
 	defer s.end()
 	for stale := 0; ; stale++ {
-		n, err := s.f.Read(p)
+		n, err := s.readPort(p)
 		if errors.Is(err, syscall.EIO) {
 			// A pty master reads EIO once its slave is closed: the peer left.
 			err = io.EOF
