@@ -108,21 +108,23 @@ func measureVM(ctx context.Context, o *options, accel string, stderr io.Writer) 
 }
 
 // vmMeasured are one VM's series.
-type vmMeasured struct{ sysPing, ping, upload, download bench.Series }
+type vmMeasured struct{ sysPing, ping, upload, uploadFile, download bench.Series }
 
 func newVMMeasured(accel string, mib int64) *vmMeasured {
 	name := "virtio-serial, " + map[string]string{"tcg": "TCG", "kvm": "KVM"}[accel] + ": "
 	raw := "floor: the same over a second virtio-serial port of the VM, served by a guest program that only reads and writes it"
 	return &vmMeasured{
-		sysPing:  bench.Series{Name: name + "`sys.ping` call", Unit: "µs", Scale: 1e3, Note: raw + " (16-byte round trips)"},
-		ping:     bench.Series{Name: name + "PING/PONG frames", Unit: "µs", Scale: 1e3, Note: raw + " (16-byte round trips)"},
-		upload:   bench.Series{Name: name + fmt.Sprintf("upload %d MiB to a file", mib), Unit: "MB/s", Higher: true, Note: raw + " (bytes read and dropped); guestrpc writes a file on the guest's tmpfs"},
+		sysPing: bench.Series{Name: name + "`sys.ping` call", Unit: "µs", Scale: 1e3, Note: raw + " (16-byte round trips)"},
+		ping:    bench.Series{Name: name + "PING/PONG frames", Unit: "µs", Scale: 1e3, Note: raw + " (16-byte round trips)"},
+		upload:  bench.Series{Name: name + fmt.Sprintf("upload %d MiB to a file", mib), Unit: "MB/s", Higher: true, Note: raw + " (bytes read and dropped); guestrpc writes a file on the guest's tmpfs"},
+		uploadFile: bench.Series{Name: name + fmt.Sprintf("upload %d MiB to a file, floor writing one too", mib), Unit: "MB/s", Higher: true,
+			Note: "the same guestrpc uploads; floor: the guest program writes what it reads from its port to a new file on the guest's tmpfs and fsyncs it, as the unix-socket upload floor does"},
 		download: bench.Series{Name: name + fmt.Sprintf("download %d MiB from a file", mib), Unit: "MB/s", Higher: true, Note: raw + " (bytes written from memory); guestrpc reads a file on the guest's tmpfs"},
 	}
 }
 
 func (v *vmMeasured) rows() []bench.Row {
-	return []bench.Row{v.sysPing.Row(), v.ping.Row(), v.upload.Row(), v.download.Row()}
+	return []bench.Row{v.sysPing.Row(), v.ping.Row(), v.upload.Row(), v.uploadFile.Row(), v.download.Row()}
 }
 
 // round interleaves n round trips each way, then one transfer each way
@@ -152,19 +154,20 @@ func (s *vmSubjects) round(ctx context.Context, v *vmMeasured, n, r int) error {
 func (s *vmSubjects) transfers(ctx context.Context, v *vmMeasured, r int) error {
 	size := int64(len(s.data))
 	ops := []struct {
-		dst *[]float64
+		dst []*[]float64
 		fn  func() error
 	}{
-		{&v.upload.Guestrpc, func() error {
+		{[]*[]float64{&v.upload.Guestrpc, &v.uploadFile.Guestrpc}, func() error {
 			_, err := s.fc.Upload(ctx, bytes.NewReader(s.data), "/tmp/bench", files.WriteOptions{})
 			return err
 		}},
-		{&v.upload.Floor, func() error { return s.rawUpload(size) }},
-		{&v.download.Guestrpc, func() error {
+		{[]*[]float64{&v.upload.Floor}, func() error { return s.rawUpload('u', size) }},
+		{[]*[]float64{&v.uploadFile.Floor}, func() error { return s.rawUpload('f', size) }},
+		{[]*[]float64{&v.download.Guestrpc}, func() error {
 			_, err := s.fc.Download(ctx, "/tmp/bench", io.Discard, files.ReadOptions{})
 			return err
 		}},
-		{&v.download.Floor, func() error { return s.rawDownload(size) }},
+		{[]*[]float64{&v.download.Floor}, func() error { return s.rawDownload(size) }},
 	}
 	for i := range ops {
 		op := ops[(i+r)%len(ops)]
@@ -172,7 +175,9 @@ func (s *vmSubjects) transfers(ctx context.Context, v *vmMeasured, r int) error 
 		if err != nil {
 			return err
 		}
-		*op.dst = append(*op.dst, mbps(size, d))
+		for _, dst := range op.dst {
+			*dst = append(*dst, mbps(size, d))
+		}
 	}
 	return nil
 }
@@ -212,9 +217,10 @@ func (s *vmSubjects) rawPings(ctx context.Context, n int) error {
 	return nil
 }
 
-// rawUpload sends size bytes to rawport and waits for its 'k'.
-func (s *vmSubjects) rawUpload(size int64) error {
-	if err := s.rawJob('u', size); err != nil {
+// rawUpload sends size bytes to rawport in job op ('u': dropped, 'f':
+// written to a file) and waits for its 'k'.
+func (s *vmSubjects) rawUpload(op byte, size int64) error {
+	if err := s.rawJob(op, size); err != nil {
 		return err
 	}
 	if _, err := s.raw.Write(s.data[:size]); err != nil {

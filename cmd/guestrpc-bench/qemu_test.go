@@ -13,7 +13,7 @@ import (
 func TestRawJobs(t *testing.T) {
 	host, guest := net.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- bench.ServeRaw(guest); guest.Close() }()
+	go func() { done <- bench.ServeRawFiles(guest, t.TempDir()); guest.Close() }()
 	s := &vmSubjects{raw: host, data: make([]byte, 1<<20)}
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -22,7 +22,8 @@ func TestRawJobs(t *testing.T) {
 	}{
 		{"one round trip", func() error { return s.rawPings(ctx, 1) }},
 		{"round trips", func() error { return s.rawPings(ctx, 50) }},
-		{"upload", func() error { return s.rawUpload(int64(len(s.data))) }},
+		{"upload", func() error { return s.rawUpload('u', int64(len(s.data))) }},
+		{"upload to a file", func() error { return s.rawUpload('f', int64(len(s.data))) }},
 		{"download", func() error { return s.rawDownload(int64(len(s.data))) }},
 		{"round trip after transfers", func() error { return s.rawPings(ctx, 2) }},
 	} {

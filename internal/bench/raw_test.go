@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -43,6 +44,36 @@ func TestServeRaw(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServeRawFiles: an 'f' job reads its bytes into a file in the
+// directory, acknowledges them and leaves nothing behind; ServeRaw,
+// which has no directory, refuses it.
+func TestServeRawFiles(t *testing.T) {
+	dir := t.TempDir()
+	host, guest := net.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- ServeRawFiles(guest, dir); guest.Close() }()
+	payload := bytes.Repeat([]byte("raw"), 200<<10)
+	go func() { _, _ = host.Write(append(hdr('f', int64(len(payload))), payload...)) }()
+	var k [1]byte
+	if _, err := io.ReadFull(host, k[:]); err != nil || k[0] != 'k' {
+		t.Fatalf("acknowledgement %q: %v", k[:], err)
+	}
+	host.Close()
+	if err := <-done; err != nil {
+		t.Errorf("ServeRawFiles: %v", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("files left behind: %v", left)
+	}
+	err := ServeRaw(struct {
+		io.Reader
+		io.Writer
+	}{bytes.NewReader(append(hdr('f', 3), "abc"...)), io.Discard})
+	if !errors.Is(err, ErrRawJob) {
+		t.Errorf("ServeRaw with an 'f' job: %v, want ErrRawJob", err)
 	}
 }
 

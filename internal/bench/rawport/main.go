@@ -39,5 +39,5 @@ func serve(name string) error {
 		return err
 	}
 	defer f.Close()
-	return bench.ServeRaw(f)
+	return bench.ServeRawFiles(f, os.TempDir())
 }
