@@ -208,3 +208,7 @@ func TestVirtioLargeFrames(t *testing.T) {
 		t.Errorf("frames (-sent +received):\n%s", diff)
 	}
 }
+
+// A virtio-console session asks an rpc server for VirtioWindow
+// (rpc's windowHinter).
+var _ interface{ RecvWindow() uint32 } = (*virtioChannel)(nil)

@@ -405,6 +405,17 @@ func (c *virtioChannel) Receive(ctx context.Context, f *wire.Frame) error {
 // RemoteAddr returns the port's address.
 func (c *virtioChannel) RemoteAddr() net.Addr { return c.s.addr }
 
+// VirtioWindow is the per-stream receive window an rpc server grants on
+// a virtio-console session (RecvWindow) unless configured otherwise.
+const VirtioWindow = 1 << 20
+
+// RecvWindow is the receive window a server should grant per stream:
+// VirtioWindow. A round trip over a port takes a millisecond or more
+// under emulation, and with rpc's default of 256 KiB, one DATA frame's
+// worth, an upload went frame by frame: the host waited for the guest
+// to take each frame in, and the guest for the next frame to arrive.
+func (c *virtioChannel) RecvWindow() uint32 { return VirtioWindow }
+
 // PeerInfo reports a virtio-console session: its host end belongs to
 // the hypervisor.
 func (c *virtioChannel) PeerInfo() PeerInfo { return PeerInfo{Transport: TransportVirtio} }

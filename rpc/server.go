@@ -25,7 +25,9 @@ type ServerOptions struct {
 	Logger *slog.Logger
 	// Name is announced in HELLO (default "guestrpc-agent").
 	Name string
-	// Window is the per-stream receive window (default DefaultWindow).
+	// Window is the per-stream receive window (default: what the channel
+	// asks for, channel.VirtioWindow on a virtio-console port, else
+	// DefaultWindow).
 	Window uint32
 	// MaxStreams caps concurrent calls per connection (default
 	// DefaultMaxStreams); calls past it fail with ResourceExhausted.
@@ -257,9 +259,26 @@ func (s *Server) ServeChannel(ctx context.Context, ch channel.Channel) error {
 	return s.serveChannel(ctx, ch, &s.opts.Policy)
 }
 
+// windowHinter is a channel whose link wants a per-stream receive
+// window other than DefaultWindow (a virtio-console port, whose round
+// trips under emulation take milliseconds).
+type windowHinter interface{ RecvWindow() uint32 }
+
+// window is the receive window the server grants on ch: ServerOptions.Window
+// when set, else the channel's hint, else DefaultWindow.
+func (s *Server) window(ch channel.Channel) uint32 {
+	if s.opts.Window != 0 {
+		return s.opts.Window
+	}
+	if h, ok := ch.(windowHinter); ok {
+		return h.RecvWindow()
+	}
+	return DefaultWindow
+}
+
 func (s *Server) serveChannel(ctx context.Context, ch channel.Channel, policy *Policy) error {
 	sc := &serverConn{srv: s, base: ctx, work: make(chan *Request), policy: policy}
-	sc.conn = newConn(ch, s.log, s.opts.Window)
+	sc.conn = newConn(ch, s.log, s.window(ch))
 	sc.budget = &s.budget
 	info := channel.PeerOf(ch)
 	defer s.connDone()
