@@ -12,14 +12,18 @@ type chunk struct {
 // Chunk sizes. A stream pins at most its window in DATA plus, per lane,
 // the unused tail of one chunk: small frames fill a small chunk, so a
 // peer sending one-byte frames pins bytes, not a buffer per frame.
+// A middle size keeps frames of 16–64 KiB (a virtio-console port's
+// 32 KiB writes, a pipe's 64 KiB) from pinning, and being charged for, a
+// whole large chunk.
 const (
-	smallChunk = 16 << 10
-	largeChunk = maxChunk // the largest DATA frame this implementation sends
+	smallChunk  = 16 << 10
+	middleChunk = 64 << 10
+	largeChunk  = maxChunk // the largest DATA frame this implementation sends
 )
 
 // chunkPools recycle the buffers that hold received DATA, so a busy
 // stream neither allocates nor zeroes a buffer per frame.
-type chunkPools struct{ small, large sync.Pool }
+type chunkPools struct{ small, middle, large sync.Pool }
 
 func (cp *chunkPools) get(n int) []byte {
 	switch {
@@ -28,6 +32,11 @@ func (cp *chunkPools) get(n int) []byte {
 			return (*b)[:n]
 		}
 		return make([]byte, n, smallChunk)
+	case n <= middleChunk:
+		if b, ok := cp.middle.Get().(*[]byte); ok {
+			return (*b)[:n]
+		}
+		return make([]byte, n, middleChunk)
 	case n <= largeChunk:
 		if b, ok := cp.large.Get().(*[]byte); ok {
 			return (*b)[:n]
@@ -42,6 +51,8 @@ func (cp *chunkPools) put(b []byte) {
 	switch cap(b) {
 	case smallChunk:
 		cp.small.Put(&b)
+	case middleChunk:
+		cp.middle.Put(&b)
 	case largeChunk:
 		cp.large.Put(&b)
 	}
