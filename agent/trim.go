@@ -29,8 +29,8 @@ func bulk(method string) bool {
 // trimmer returns freed heap pages to the system once no bulk transfer
 // has ended for delay and none is in flight: a trim in the middle of a
 // transfer would collect and hand back the pages the transfer is about
-// to fault in again (under emulation, a second of CPU). Its timer is armed only by a bulk transfer, so an
-// idle agent never wakes for it.
+// to fault in again (under emulation, a second of CPU). Its timer is
+// armed only by a bulk transfer, so an idle agent never wakes for it.
 type trimmer struct {
 	delay time.Duration
 	free  func()
