@@ -79,6 +79,7 @@ type Server struct {
 	conns     map[*serverConn]struct{}
 	active    int           // calls in flight, all connections
 	nconns    int           // connections, handshaking ones included
+	nrefusing int           // connections being refused by who they are (see refuseEarly)
 	budget    budget        // bytes peers make the server hold
 	idle      chan struct{} // closed when active drops to 0 during Shutdown
 	closing   bool
@@ -281,11 +282,19 @@ func (s *Server) serveChannel(ctx context.Context, ch channel.Channel, policy *P
 	sc.conn = newConn(ch, s.log, s.window(ch))
 	sc.budget = &s.budget
 	info := channel.PeerOf(ch)
+	if len(policy.Token) == 0 && !policy.Insecure {
+		// Who the peer is is known before its HELLO: one the policy
+		// refuses takes no connection slot, so it cannot keep admitted
+		// peers out by holding slots in their handshake.
+		if refusal := policy.admit(info, nil); refusal != nil {
+			return sc.refuseEarly(ctx, refusal)
+		}
+	}
 	defer s.connDone()
 	if !s.connStarted() {
 		// Refuse at once, without waiting for a HELLO that a peer
 		// opening connections by the thousand may never send.
-		return sc.refuseFull(ctx)
+		return sc.refuse(ctx, &Error{Code: ResourceExhausted, Message: fmt.Sprintf("the agent serves %d connections, its limit", s.opts.MaxConns)})
 	}
 	admit := func(h wire.Hello) *Error {
 		if policy.Insecure {
@@ -372,13 +381,36 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// refuseFull answers a connection past MaxConns with its refusal, a
-// STATUS on stream 0 in place of HELLO, and closes it. It waits a second
-// at most for the host's HELLO first, not the handshake's 30: closing a
-// socket with the HELLO unread could reset it before the host has read
-// why, but a peer that sends nothing must not hold the slot.
-func (sc *serverConn) refuseFull(ctx context.Context) error {
-	refusal := &Error{Code: ResourceExhausted, Message: fmt.Sprintf("the agent serves %d connections, its limit", sc.srv.opts.MaxConns)}
+// refuseEarly refuses a peer the policy turns away by its identity. At
+// most MaxConns such refusals wait for the peer's HELLO at a time; past
+// that the connection is closed without a word.
+func (sc *serverConn) refuseEarly(ctx context.Context, refusal *Error) error {
+	s := sc.srv
+	s.mu.Lock()
+	ok := s.nrefusing < s.opts.MaxConns
+	if ok {
+		s.nrefusing++
+	}
+	s.mu.Unlock()
+	if !ok {
+		_ = sc.ch.Close()
+		return fmt.Errorf("rpc: refused a connection without answering (too many refusals under way): %w", refusal)
+	}
+	defer func() {
+		s.mu.Lock()
+		s.nrefusing--
+		s.mu.Unlock()
+	}()
+	s.log.Info("rpc: refused a peer", "reason", refusal.Message)
+	return sc.refuse(ctx, refusal)
+}
+
+// refuse answers a connection that will not be served with its refusal,
+// a STATUS on stream 0 in place of HELLO, and closes it. It waits a
+// second at most for the host's HELLO first, not the handshake's 30:
+// closing a socket with the HELLO unread could reset it before the host
+// has read why, but a peer that sends nothing must not linger.
+func (sc *serverConn) refuse(ctx context.Context, refusal *Error) error {
 	rctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	if it, ok := sc.ch.(channel.Interruptible); !ok || !it.ReceiveInterruptible() {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -290,5 +292,52 @@ func TestSessionState(t *testing.T) {
 	waitFor(t, "a's session state to be closed", func() bool { return closed.Load() == 1 })
 	if diff := cmp.Diff([]int32{2}, ids(b)[:1]); diff != "" {
 		t.Errorf("connection b after a left (-want +got):\n%s", diff)
+	}
+}
+
+// TestRefusedPeersTakeNoSlot: peers the policy refuses by who they are
+// (here a vsock CID other than the host's) are refused before their
+// HELLO and take no connection slot, so silent ones cannot keep the
+// host out; past MaxConns refusals at a time they are closed unanswered.
+func TestRefusedPeersTakeNoSlot(t *testing.T) {
+	const maxConns = 2
+	srv := rpc.NewServer(rpc.ServerOptions{MaxConns: maxConns})
+	ctx, cancel := context.WithCancel(context.Background())
+	var served sync.WaitGroup
+	defer func() { cancel(); served.Wait() }()
+	stranger := channel.PeerInfo{Transport: channel.TransportVsock, HasCID: true, CID: 5}
+	connect := func() net.Conn {
+		a, z := testutil.SocketPair(t)
+		served.Add(1)
+		go func() {
+			defer served.Done()
+			_ = srv.ServeChannel(ctx, peerChannel{channel.NewStream(a, channel.StreamOptions{}), stranger})
+		}()
+		return z
+	}
+	handshake := func() error {
+		_, err := rpc.NewClient(testCtx(t), channel.NewStream(connect(), channel.StreamOptions{}), rpc.ClientOptions{})
+		return err
+	}
+	// A stranger that sends its HELLO learns why it is refused.
+	if err := handshake(); rpc.CodeOf(err) != rpc.PermissionDenied {
+		t.Errorf("a refused stranger's handshake: %v, want PermissionDenied", err)
+	}
+	for range 2 * maxConns {
+		connect() // silent: never sends its HELLO
+	}
+	host := channel.PeerInfo{Transport: channel.TransportVsock, HasCID: true, CID: rpc.HostCID}
+	for i := range maxConns {
+		c := testutil.PairOver(t, srv, func(c net.Conn) channel.Channel {
+			return peerChannel{channel.NewStream(c, channel.StreamOptions{}), host}
+		}, func(c net.Conn) channel.Channel { return channel.NewStream(c, channel.StreamOptions{}) })
+		if err := c.Call(testCtx(t), "sys.ping", nil, nil); err != nil {
+			t.Errorf("host connection %d beside %d silent refused peers: %v", i, 2*maxConns, err)
+		}
+	}
+	// With MaxConns refusals under way, another stranger is closed at
+	// once, unanswered.
+	if err := handshake(); err == nil || rpc.CodeOf(err) == rpc.PermissionDenied {
+		t.Errorf("a stranger past the refusals under way: %v, want the connection closed unanswered", err)
 	}
 }
