@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"os/user"
 	"strconv"
@@ -309,9 +310,26 @@ func waitFor(t testing.TB, cond func() bool) {
 
 // TestIgnoredSignalsNotInherited: an agent started with SIGINT ignored
 // (a background job of a shell) still gives its children the default.
+// The test binary re-runs itself with SIGINT ignored from the start, as
+// such an agent is: ignoring it here would leave the process's signal
+// state changed for the tests that follow.
 func TestIgnoredSignalsNotInherited(t *testing.T) {
-	signal.Ignore(os.Interrupt)
-	defer signal.Reset(os.Interrupt)
+	if os.Getenv(ignoredChildEnv) == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// trap "" INT: the shell ignores SIGINT, and exec keeps it so.
+		cmd := exec.Command("sh", "-c", `trap "" INT; exec "$0" -test.run='^TestIgnoredSignalsNotInherited$' -test.count=1`, exe)
+		cmd.Env = append(os.Environ(), ignoredChildEnv+"=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("the test run with SIGINT ignored: %v\n%s", err, out)
+		}
+		return
+	}
+	if !signal.Ignored(os.Interrupt) {
+		t.Fatal("started without SIGINT ignored")
+	}
 	c, _ := setup(t, process.Options{})
 	got := run(testCtx(t), c, process.Spec{Shell: `sed -n 's/^SigIgn:[[:space:]]*//p' /proc/self/status`}, nil)
 	mask, err := strconv.ParseUint(strings.TrimSpace(got.Stdout), 16, 64)
@@ -322,3 +340,7 @@ func TestIgnoredSignalsNotInherited(t *testing.T) {
 		t.Errorf("child ignores SIGINT (SigIgn %#x)", mask)
 	}
 }
+
+// ignoredChildEnv marks the run of TestIgnoredSignalsNotInherited that
+// started with SIGINT ignored.
+const ignoredChildEnv = "GUESTRPC_TEST_SIGINT_IGNORED"
