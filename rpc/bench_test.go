@@ -207,23 +207,7 @@ func socketPair(tb testing.TB) (net.Conn, net.Conn) {
 // client on the other; both are torn down when the test ends.
 func newUnixPair(tb testing.TB, srv *rpc.Server) *rpc.Client {
 	tb.Helper()
-	a, z := socketPair(tb)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.ServeChannel(ctx, channel.NewStream(a, channel.StreamOptions{}))
-	}()
-	c, err := rpc.NewClient(ctx, channel.NewStream(z, channel.StreamOptions{}), rpc.ClientOptions{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		c.Close()
-		cancel()
-		<-done
-	})
-	return c
+	return newUnixPairOver(tb, srv, func(ch channel.Channel) channel.Channel { return ch })
 }
 
 // BenchmarkWirePing measures Client.Ping: a PING frame answered with PONG
