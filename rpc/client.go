@@ -19,11 +19,8 @@ type ClientOptions struct {
 	Logger *slog.Logger
 	// Name is announced in HELLO (default "guestrpc-client").
 	Name string
-	// Window is the per-stream receive window (default 1 MiB, four times
-	// an agent's DefaultWindow: it holds four of the largest DATA frames,
-	// so that a download has the next frames on their way while the
-	// client takes in the last; with a window of one frame it went frame
-	// by frame).
+	// Window is the per-stream receive window (default DefaultWindow,
+	// 1 MiB).
 	Window uint32
 	// Token is presented to the agent in HELLO, for agents that require
 	// one (TCP listeners; see Policy.Token). At most wire.MaxTokenLen
@@ -45,9 +42,6 @@ type Client struct {
 	pings map[uint64]chan struct{}
 }
 
-// clientWindow is a client's default receive window per stream.
-const clientWindow = 4 * DefaultWindow
-
 // maxStreamID is the last odd stream id; ids are never reused on a
 // connection.
 const maxStreamID = 1<<32 - 1
@@ -59,7 +53,7 @@ func NewClient(ctx context.Context, ch channel.Channel, opts ClientOptions) (*Cl
 		opts.Name = "guestrpc-client"
 	}
 	if opts.Window == 0 {
-		opts.Window = clientWindow
+		opts.Window = DefaultWindow
 	}
 	c := &Client{conn: newConn(ch, opts.Logger, opts.Window), nextID: 1, pings: make(map[uint64]chan struct{})}
 	if len(opts.Token) > wire.MaxTokenLen {

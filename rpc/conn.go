@@ -16,8 +16,12 @@ import (
 )
 
 const (
-	// DefaultWindow is the per-stream receive window announced in HELLO.
-	DefaultWindow = 256 << 10
+	// DefaultWindow is the per-stream receive window announced in HELLO:
+	// four of the largest DATA frames, so that a sender has the next
+	// frames on their way while the receiver takes in the last. With a
+	// window of one frame a transfer goes frame by frame, each waiting
+	// for the WINDOW that the previous one's consumption sends back.
+	DefaultWindow = 1 << 20
 	// DefaultMaxStreams caps concurrent streams on one connection.
 	DefaultMaxStreams = 1024
 	// maxControlQueue bounds control frames waiting to be written; a peer

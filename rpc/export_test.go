@@ -10,3 +10,11 @@ func (c *Client) NumStreams() int {
 
 // BudgetInUse reports the bytes charged to srv's memory budget.
 func BudgetInUse(srv *Server) int64 { return srv.budget.inUse() }
+
+// Buffered reports the DATA bytes s has received and not yet handed to
+// its reader.
+func Buffered(s *Stream) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buffered
+}

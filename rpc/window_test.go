@@ -3,6 +3,7 @@ package rpc_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -64,5 +65,61 @@ func TestServerWindowFromChannel(t *testing.T) {
 				t.Errorf("window granted (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestDefaultWindowKeepsFramesInFlight: with the default window a
+// sender has four of the largest DATA frames on their way before the
+// receiver consumes any, each way, so that a transfer is not paced frame
+// by frame by the WINDOWs coming back.
+func TestDefaultWindowKeepsFramesInFlight(t *testing.T) {
+	const frame = 256 << 10 // the largest DATA frame a sender makes
+	const ahead = 4 * frame
+	release := make(chan struct{})
+	srv := rpc.NewServer(rpc.ServerOptions{})
+	srv.HandleFunc("hold", func(ctx context.Context, call *rpc.Request) (any, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if _, err := io.Copy(io.Discard, call); err != nil {
+			return nil, err
+		}
+		_, err := call.Write(make([]byte, ahead))
+		return nil, err
+	})
+	c := testutil.Pair(t, srv)
+	ctx := testCtx(t)
+	s, err := c.Open(ctx, "hold", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	writeErr := make(chan error, 1)
+	go func() {
+		buf := make([]byte, frame)
+		for range ahead / frame {
+			if _, err := s.Write(buf); err != nil {
+				writeErr <- err
+				return
+			}
+		}
+		writeErr <- s.CloseWrite()
+	}()
+	// The handler reads nothing yet: only the window lets these through.
+	if err := recv(t, "the client's writes to a handler that reads nothing", writeErr); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	// The host reads nothing until the handler has written all of it.
+	waitFor(t, "the handler's reply to be sent", func() bool {
+		return rpc.Buffered(s) >= ahead
+	})
+	if n, err := io.Copy(io.Discard, s); err != nil || n != ahead {
+		t.Fatalf("read %d bytes (%v), want %d", n, err, ahead)
+	}
+	if err := s.Wait(nil); err != nil {
+		t.Fatal(err)
 	}
 }
