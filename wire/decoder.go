@@ -54,9 +54,10 @@ type Decoder struct {
 const DefaultReadBuffer = 4 << 10
 
 // smallRead is the size of the buffer a decoder reads into when it has
-// nothing buffered: enough for the frames of a small call or a ping,
-// so that those need no other buffer.
-const smallRead = 128
+// nothing buffered: enough for the frames of a small call or a ping, and
+// for the STATUS of most calls (an exec's result is about 140 bytes), so
+// that those are read in one read(2) and need no other buffer.
+const smallRead = 512
 
 // DirectMin is the smallest DATA payload that a Decoder with a
 // SetPayloadAlloc function reads into a buffer from it.
