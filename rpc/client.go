@@ -194,7 +194,6 @@ func (c *Client) Open(ctx context.Context, method string, args any) (*Stream, er
 	if err != nil {
 		return nil, err
 	}
-	c.needReader()
 	return s, nil
 }
 
@@ -340,7 +339,8 @@ func (s *Stream) Done() <-chan struct{} { return s.done }
 // Wait waits for the final status and unmarshals the result into result
 // (unless nil). It does not drain unread DATA.
 func (s *Stream) Wait(result any) error {
-	<-s.done
+	_ = s.c.wait(context.Background(), s.done) // reads the status if nobody else does
+	<-s.done                                   // s ended, or the connection did and ends s with it
 	return s.result(result)
 }
 
@@ -401,6 +401,7 @@ func (s *Stream) cancel(err error) {
 		s.c.removeStream(s.id)
 		_ = s.c.queueCaller(ctrlFrame{id: s.id, typ: wire.TypeCancel})
 		s.end(err)
+		s.c.interruptReader() // a goroutine reading while it waits on s returns
 	})
 }
 

@@ -11,32 +11,41 @@ import (
 
 // Who reads a client's connection.
 //
-// A unary Call that finds nobody reading reads its own reply on the
-// calling goroutine, handling on the way any frame for other streams
-// that arrives first. This saves the hand-off from a read loop to the
-// waiting caller, which costs more than the rest of a round trip's work
-// in user space. BenchmarkCallReadPath measures it: a sys.ping handed its
+// A goroutine that waits for something from the agent (a Call's reply,
+// a stream's DATA, window or status, a PONG) and finds nobody reading
+// reads the connection itself, handling on the way any frame for other
+// streams that arrives first, until what it waits for has come. This
+// saves the hand-off from a read loop to the waiting goroutine, which
+// costs more than the rest of a round trip's work in user space.
+// BenchmarkCallReadPath measures it for calls: a sys.ping handed its
 // reply by the background reader takes 1.2–1.4 times as long as one that
-// reads its own (x-self, unix socket, two cores). Calls that find
-// someone reading wait to be handed their
-// reply, as do streams and pings, for which a background reader takes
-// the connection whenever it is free and something waits.
+// reads its own (x-self, unix socket, two cores); a download that reads
+// its own DATA spares a hand-off per frame. Goroutines that find someone
+// reading wait to be handed what they wait for, and are counted in
+// waiting: the reader that stops while any wait wakes the background
+// reader to read for them.
 //
-// With nothing in flight the background reader steps aside, so that the
-// next call can read for itself, and takes the connection again after a
-// quiet period of idleRead, so that a connection left idle still notices
-// the agent going away.
+// The background reader reads when a waiting goroutine needs it, and
+// steps aside as soon as none waits (or nothing is open), so that the
+// next one can read for itself. It also takes the connection after a
+// quiet period of idleRead in which no goroutine read, so that a stream
+// nobody waits on has its DATA taken in (up to its window) and a
+// connection left idle still notices the agent going away.
 //
-// Callers read only from channels whose Receive their ctx can interrupt
-// without harm (channel.Interruptible); on other channels the background
-// reader reads all the time.
+// Goroutines read only from channels whose Receive their ctx can
+// interrupt without harm (channel.Interruptible); on other channels the
+// background reader reads all the time.
 type clientReader struct {
 	rmu      sync.Mutex
 	role     readRole
-	activity uint64        // bumped whenever a caller stops reading
-	wake     chan struct{} // capacity 1: the background reader should look
-	callers  bool          // calls may read their own replies
-	frame    wire.Frame    // the reading caller's frame
+	activity uint64 // bumped whenever a caller stops reading
+	waiting  int    // goroutines waiting to be handed frames
+	// interrupt ends the read of a stream's waiter that reads for
+	// itself (awaitStream); nil when none does.
+	interrupt context.CancelFunc
+	wake      chan struct{} // capacity 1: the background reader should look
+	callers   bool          // waiting goroutines may read for themselves
+	frame     wire.Frame    // the reading caller's frame
 }
 
 type readRole uint8
@@ -57,6 +66,7 @@ func (c *Client) startReading() {
 	if i, ok := c.ch.(channel.Interruptible); ok && i.ReceiveInterruptible() {
 		c.reader.callers = true
 	}
+	c.waiter = c
 	c.wg.Add(1)
 	go c.readBackground()
 	if !c.reader.callers {
@@ -64,7 +74,7 @@ func (c *Client) startReading() {
 	}
 }
 
-// busy reports whether a stream or ping waits for frames.
+// busy reports whether a stream is open or a ping in flight.
 func (c *Client) busy() bool {
 	c.smu.Lock()
 	n := len(c.streams)
@@ -78,7 +88,8 @@ func (c *Client) busy() bool {
 	return n > 0
 }
 
-// readBackground reads the connection whenever callers are not.
+// readBackground reads the connection whenever a waiting goroutine needs
+// it to, or it has been quiet (see clientReader).
 func (c *Client) readBackground() {
 	defer c.wg.Done()
 	r := &c.reader
@@ -99,9 +110,10 @@ func (c *Client) readBackground() {
 			quiet.Reset(idleRead)
 			continue
 		}
-		if r.callers && r.activity != seen && !c.busy() {
-			// Calls have been reading for themselves: leave them the
-			// connection until it has been quiet for a while.
+		if r.callers && r.activity != seen && (r.waiting == 0 || !c.busy()) {
+			// Nobody needs a frame read, and goroutines have been
+			// reading for themselves: leave them the connection
+			// until it has been quiet for a while.
 			seen = r.activity
 			r.rmu.Unlock()
 			quiet.Reset(idleRead)
@@ -113,9 +125,15 @@ func (c *Client) readBackground() {
 			if c.readFrame(context.Background(), &f, c.handle) != nil {
 				return
 			}
+			handed := c.woke.Load() // the frame woke a waiting goroutine
 			c.yield()
 			r.rmu.Lock()
-			if r.callers && !c.busy() {
+			// Step aside when nothing is open (whoever waited has had
+			// what it waited for), or when the frame went to a waiting
+			// goroutine and none waits now: that one may read its next
+			// frame itself. Frames nobody waits for are read on, so
+			// that a stream's DATA comes in at the pace it is sent.
+			if r.callers && (!c.busy() || (handed && r.waiting == 0)) {
 				r.role = roleFree
 				seen = r.activity
 				r.rmu.Unlock()
@@ -127,8 +145,8 @@ func (c *Client) readBackground() {
 	}
 }
 
-// needReader makes sure someone reads for a stream or ping that cannot
-// read for itself.
+// needReader makes sure someone reads for a goroutine that waits to be
+// handed a frame.
 func (c *Client) needReader() {
 	r := &c.reader
 	r.rmu.Lock()
@@ -146,7 +164,8 @@ func (c *Client) wakeBackground() {
 	}
 }
 
-// tryRead makes the calling goroutine the reader if nobody reads.
+// tryRead makes the calling goroutine the reader if nobody reads;
+// otherwise it counts the goroutine as waiting, until doneWaiting.
 func (c *Client) tryRead() bool {
 	r := &c.reader
 	if !r.callers {
@@ -155,22 +174,68 @@ func (c *Client) tryRead() bool {
 	r.rmu.Lock()
 	defer r.rmu.Unlock()
 	if r.role != roleFree {
+		r.waiting++
 		return false
 	}
 	r.role = roleCaller
 	return true
 }
 
+// doneWaiting ends a wait that tryRead counted.
+func (c *Client) doneWaiting() {
+	r := &c.reader
+	if !r.callers {
+		return
+	}
+	r.rmu.Lock()
+	r.waiting--
+	r.rmu.Unlock()
+}
+
+// tryReadInterruptible is tryRead for a stream's waiter: it returns a
+// ctx under ctx to read with, which interruptReader ends.
+func (c *Client) tryReadInterruptible(ctx context.Context) (context.Context, bool) {
+	r := &c.reader
+	if !r.callers {
+		return nil, false
+	}
+	r.rmu.Lock()
+	defer r.rmu.Unlock()
+	if r.role != roleFree {
+		r.waiting++
+		return nil, false
+	}
+	r.role = roleCaller
+	rctx, cancel := context.WithCancel(ctx)
+	r.interrupt = cancel
+	return rctx, true
+}
+
+// interruptReader ends the read of a stream's waiter reading for itself.
+func (c *Client) interruptReader() {
+	r := &c.reader
+	r.rmu.Lock()
+	if r.interrupt != nil {
+		r.interrupt()
+	}
+	r.rmu.Unlock()
+}
+
 // stopReading gives the connection up; the background reader takes it if
-// anything still waits.
+// a goroutine waits to be handed a frame. With nothing open, no wait
+// needs one: whoever waited has been given what it waited for.
 func (c *Client) stopReading() {
 	r := &c.reader
 	r.rmu.Lock()
 	r.role = roleFree
 	r.activity++
-	busy := c.busy()
+	if r.interrupt != nil {
+		r.interrupt() // releases the read's ctx
+		r.interrupt = nil
+	}
+	waiting := r.waiting > 0
 	r.rmu.Unlock()
-	if busy {
+	if waiting && c.busy() {
 		c.wakeBackground()
 	}
 }
@@ -179,11 +244,12 @@ func (c *Client) stopReading() {
 // calling goroutine if nobody else does (readSelf) and otherwise being
 // handed the reply. It returns nil once done is closed, ctx's error when
 // ctx ends first, or the error of operations on a closed connection.
-// Call and Ping share it.
+// Calls, pings and stream waits share it.
 func (c *Client) awaitReply(ctx context.Context, done <-chan struct{}) (readSelf bool, err error) {
 	if c.tryRead() {
 		return true, c.readUntil(ctx, done)
 	}
+	defer c.doneWaiting()
 	c.needReader()
 	select {
 	case <-done:
@@ -192,6 +258,31 @@ func (c *Client) awaitReply(ctx context.Context, done <-chan struct{}) (readSelf
 		return false, ctx.Err()
 	case <-c.closed:
 		return false, c.connErr()
+	}
+}
+
+// awaitStream is awaitReply for a stream's waits (conn.waiter). What a
+// stream's waiter waits for can also come from this side (Close,
+// CloseWrite) while it reads, with no frame on its way to end the read:
+// interruptReader then ends it, and awaitStream returns nil for the
+// caller to look again.
+func (c *Client) awaitStream(ctx context.Context, done <-chan struct{}) error {
+	if rctx, ok := c.tryReadInterruptible(ctx); ok {
+		err := c.readUntil(rctx, done)
+		if err != nil && ctx.Err() == nil && rctx.Err() != nil {
+			return nil // interrupted
+		}
+		return err
+	}
+	defer c.doneWaiting()
+	c.needReader()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.closed:
+		return c.connErr()
 	}
 }
 

@@ -103,6 +103,32 @@ type conn struct {
 	errMu     sync.Mutex
 	err       error
 	wg        sync.WaitGroup // a client's background reader and flushers
+
+	// waiter, on a client, is how a stream's waits for DATA, window or
+	// status go: the waiting goroutine reads the connection itself when
+	// nobody else does (Client.awaitStream). nil on a server, whose read
+	// loop reads all the time.
+	waiter streamWaiter
+}
+
+// streamWaiter is a client's side of stream waits (see conn.waiter).
+type streamWaiter interface {
+	// awaitStream waits until done is closed, reading the connection
+	// meanwhile if nobody else does; it may return nil early, and the
+	// caller looks again.
+	awaitStream(ctx context.Context, done <-chan struct{}) error
+	// interruptReader makes a goroutine that reads while it waits look
+	// again: this side changed a stream's state (Close, CloseWrite), and
+	// no frame may come to end its read.
+	interruptReader()
+}
+
+// interruptReader tells a client's reading waiter that this side changed
+// a stream's state; a no-op on a server.
+func (c *conn) interruptReader() {
+	if c.waiter != nil {
+		c.waiter.interruptReader()
+	}
 }
 
 func newConn(ch channel.Channel, log *slog.Logger, window uint32) *conn {
@@ -118,6 +144,24 @@ func newConn(ch channel.Channel, log *slog.Logger, window uint32) *conn {
 		ourWindow: window,
 		streams:   make(map[uint32]*streamCore),
 		closed:    make(chan struct{}),
+	}
+}
+
+// wait waits until done is closed (nil), ctx ends (its error) or the
+// connection does (the error of operations on a closed connection). On
+// a client it may also return nil before done is closed: its callers
+// wait for a condition in a loop.
+func (c *conn) wait(ctx context.Context, done <-chan struct{}) error {
+	if c.waiter != nil {
+		return c.waiter.awaitStream(ctx, done)
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.closed:
+		return c.connErr()
 	}
 }
 

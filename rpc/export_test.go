@@ -18,3 +18,11 @@ func Buffered(s *Stream) int {
 	defer s.mu.Unlock()
 	return s.buffered
 }
+
+// CallerReads reports whether a waiting goroutine, not the background
+// reader, is reading c's connection.
+func CallerReads(c *Client) bool {
+	c.reader.rmu.Lock()
+	defer c.reader.rmu.Unlock()
+	return c.reader.role == roleCaller
+}

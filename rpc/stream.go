@@ -63,14 +63,7 @@ func (s *streamCore) waitLocked(ctx context.Context) error {
 	}
 	ch := s.changed
 	s.mu.Unlock()
-	var err error
-	select {
-	case <-ch:
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-s.c.closed:
-		err = s.c.connErr()
-	}
+	err := s.c.wait(ctx, ch)
 	s.mu.Lock()
 	return err
 }
@@ -330,6 +323,7 @@ func (s *streamCore) closeWrite() error {
 	s.sendFin = true
 	s.notifyLocked()
 	s.mu.Unlock()
+	s.c.interruptReader() // a write waiting for window returns
 	return s.c.sendControl(s.id, wire.TypeClose, 0, nil)
 }
 
