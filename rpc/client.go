@@ -339,9 +339,18 @@ func (s *Stream) Done() <-chan struct{} { return s.done }
 // Wait waits for the final status and unmarshals the result into result
 // (unless nil). It does not drain unread DATA.
 func (s *Stream) Wait(result any) error {
-	_ = s.c.wait(context.Background(), s.done) // reads the status if nobody else does
-	<-s.done                                   // s ended, or the connection did and ends s with it
-	return s.result(result)
+	for {
+		select {
+		case <-s.done:
+			return s.result(result)
+		default:
+		}
+		// Reads the status if nobody else does; it may return before
+		// s has ended (an interrupted read), and then looks again.
+		if s.c.wait(context.Background(), s.done) != nil {
+			<-s.done // the connection ended, and ends s with it
+		}
+	}
 }
 
 // Close abandons the stream if it has not finished: the agent's handler
