@@ -30,11 +30,11 @@ func NewClient(c *rpc.Client) *Client {
 // *rpc.Error (or ctx's error).
 func (c *Client) Run(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writer) (*Result, error) {
 	spec.Events = false // Run needs no id: spare the agent the event
-	p, err := c.open(ctx, spec, stdin, stderr)
+	p, err := c.open(ctx, spec, stdin)
 	if err != nil {
 		return nil, err
 	}
-	p.copyOut(stdout, p.s.LaneReader(LaneStdout)) // here rather than in a goroutine
+	p.copyLanes(stdout, stderr) // here rather than in goroutines
 	return p.Wait()
 }
 
@@ -61,20 +61,22 @@ type Process struct {
 // bounds the whole run: canceling it kills the process group.
 func (c *Client) Start(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writer) (*Process, error) {
 	spec.Events = true
-	p, err := c.open(ctx, spec, stdin, stderr)
+	p, err := c.open(ctx, spec, stdin)
 	if err != nil {
 		return nil, err
 	}
+	p.pumps.Add(2)
 	go p.copyOut(stdout, p.s.LaneReader(LaneStdout))
+	go p.copyOut(stderr, p.s.LaneReader(LaneStderr))
 	if err := p.started(); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// open opens the call and starts copying stdin and stderr; the caller
-// copies stdout (one of the two pumps counted) and calls started.
-func (c *Client) open(ctx context.Context, spec Spec, stdin io.Reader, stderr io.Writer) (*Process, error) {
+// open opens the call and starts copying stdin; the caller copies the
+// output.
+func (c *Client) open(ctx context.Context, spec Spec, stdin io.Reader) (*Process, error) {
 	if stdin != nil {
 		spec.Stdin = true
 	}
@@ -83,8 +85,6 @@ func (c *Client) open(ctx context.Context, spec Spec, stdin io.Reader, stderr io
 		return nil, err
 	}
 	p := &Process{c: c, s: s, ctx: ctx, stop: stop}
-	p.pumps.Add(2)
-	go p.copyOut(stderr, s.LaneReader(LaneStderr))
 	if stdin != nil {
 		go func() {
 			_, err := io.Copy(s, stdin)
@@ -137,6 +137,27 @@ func (p *Process) copyOut(w io.Writer, r io.Reader) {
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				w = io.Discard
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// copyLanes copies stdout and stderr to their writers (nil: discarded)
+// on the calling goroutine until the call ends, as copyOut does for one
+// lane; DATA on other lanes is dropped.
+func (p *Process) copyLanes(stdout, stderr io.Writer) {
+	w := [2]io.Writer{stdout, stderr}
+	bp := p.c.bufs.Get().(*[]byte)
+	defer p.c.bufs.Put(bp)
+	buf := *bp
+	for {
+		n, lane, err := p.s.ReadAny(buf)
+		if n > 0 && int(lane) < len(w) && w[lane] != nil {
+			if _, werr := w[lane].Write(buf[:n]); werr != nil {
+				w[lane] = nil
 			}
 		}
 		if err != nil {

@@ -181,16 +181,8 @@ func (s *streamCore) readLocked(ctx context.Context, lane Lane, p []byte) (int, 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
-		if q := s.queue(lane); len(q) > 0 {
-			n := copy(p, q[0].b[q[0].off:])
-			q[0].off += n
-			if q[0].off == len(q[0].b) {
-				s.c.putChunk(q[0].b)
-				q[0] = chunk{}
-				s.lanes[lane] = q[1:]
-			}
-			s.consumeLocked(n)
-			return n, nil
+		if len(s.queue(lane)) > 0 {
+			return s.takeLocked(lane, p), nil
 		}
 		if s.recvErr != nil {
 			return 0, s.recvErr
@@ -203,6 +195,52 @@ func (s *streamCore) readLocked(ctx context.Context, lane Lane, p []byte) (int, 
 		}
 		if err := s.waitLocked(ctx); err != nil {
 			return 0, err
+		}
+	}
+}
+
+// takeLocked copies the oldest DATA of lane, which has some, into p.
+func (s *streamCore) takeLocked(lane Lane, p []byte) int {
+	q := s.lanes[lane]
+	n := copy(p, q[0].b[q[0].off:])
+	q[0].off += n
+	if q[0].off == len(q[0].b) {
+		s.c.putChunk(q[0].b)
+		q[0] = chunk{}
+		s.lanes[lane] = q[1:]
+	}
+	s.consumeLocked(n)
+	return n
+}
+
+// readAny copies buffered DATA of the lowest lane that has some into p,
+// waiting under ctx; io.EOF once the peer has half-closed and every lane
+// is drained.
+func (s *streamCore) readAny(ctx context.Context, p []byte) (int, Lane, error) {
+	s.mu.Lock()
+	n, lane, err := s.readAnyLocked(ctx, p)
+	s.mu.Unlock()
+	s.c.flushIfFree() // a WINDOW the read made due
+	return n, lane, err
+}
+
+func (s *streamCore) readAnyLocked(ctx context.Context, p []byte) (int, Lane, error) {
+	for {
+		for l, q := range s.lanes {
+			if len(q) > 0 {
+				return s.takeLocked(Lane(l), p), Lane(l), nil
+			}
+		}
+		switch {
+		case s.recvErr != nil:
+			return 0, 0, s.recvErr
+		case s.recvFin:
+			return 0, 0, io.EOF
+		case len(p) == 0:
+			return 0, 0, nil
+		}
+		if err := s.waitLocked(ctx); err != nil {
+			return 0, 0, err
 		}
 	}
 }
