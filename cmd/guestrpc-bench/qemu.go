@@ -97,6 +97,9 @@ func measureVM(ctx context.Context, o *options, accel string, stderr io.Writer) 
 	if _, err := sub.fc.Upload(bctx, bytes.NewReader(sub.data), "/tmp/bench", files.WriteOptions{}); err != nil {
 		return nil, fmt.Errorf("uploading the download's file: %w", err)
 	}
+	if err := sub.rawUpload('p', int64(len(sub.data))); err != nil {
+		return nil, fmt.Errorf("rawport's download file: %w (its stderr: %q)", err, rawErr.String())
+	}
 	vm := newVMMeasured(accel, o.qemuSizeMiB)
 	for r := range o.qemuRounds {
 		fmt.Fprintf(stderr, "QEMU (%s): round %d/%d\n", accel, r+1, o.qemuRounds)
@@ -108,7 +111,9 @@ func measureVM(ctx context.Context, o *options, accel string, stderr io.Writer) 
 }
 
 // vmMeasured are one VM's series.
-type vmMeasured struct{ sysPing, ping, upload, uploadFile, download bench.Series }
+type vmMeasured struct {
+	sysPing, ping, upload, uploadFile, download, downloadFile bench.Series
+}
 
 func newVMMeasured(accel string, mib int64) *vmMeasured {
 	name := "virtio-serial, " + map[string]string{"tcg": "TCG", "kvm": "KVM"}[accel] + ": "
@@ -120,11 +125,13 @@ func newVMMeasured(accel string, mib int64) *vmMeasured {
 		uploadFile: bench.Series{Name: name + fmt.Sprintf("upload %d MiB to a file, floor writing one too", mib), Unit: "MB/s", Higher: true,
 			Note: "the same guestrpc uploads; floor: the guest program writes what it reads from its port to a new file on the guest's tmpfs and fsyncs it, as the unix-socket upload floor does"},
 		download: bench.Series{Name: name + fmt.Sprintf("download %d MiB from a file", mib), Unit: "MB/s", Higher: true, Note: raw + " (bytes written from memory); guestrpc reads a file on the guest's tmpfs"},
+		downloadFile: bench.Series{Name: name + fmt.Sprintf("download %d MiB from a file, floor reading one too", mib), Unit: "MB/s", Higher: true,
+			Note: "the same guestrpc downloads; floor: the guest program reads a file on the guest's tmpfs into a 256 KiB buffer and writes it to its port, a buffer at a time"},
 	}
 }
 
 func (v *vmMeasured) rows() []bench.Row {
-	return []bench.Row{v.sysPing.Row(), v.ping.Row(), v.upload.Row(), v.uploadFile.Row(), v.download.Row()}
+	return []bench.Row{v.sysPing.Row(), v.ping.Row(), v.upload.Row(), v.uploadFile.Row(), v.download.Row(), v.downloadFile.Row()}
 }
 
 // round interleaves n round trips each way, then one transfer each way
@@ -163,11 +170,12 @@ func (s *vmSubjects) transfers(ctx context.Context, v *vmMeasured, r int) error 
 		}},
 		{[]*[]float64{&v.upload.Floor}, func() error { return s.rawUpload('u', size) }},
 		{[]*[]float64{&v.uploadFile.Floor}, func() error { return s.rawUpload('f', size) }},
-		{[]*[]float64{&v.download.Guestrpc}, func() error {
+		{[]*[]float64{&v.download.Guestrpc, &v.downloadFile.Guestrpc}, func() error {
 			_, err := s.fc.Download(ctx, "/tmp/bench", io.Discard, files.ReadOptions{})
 			return err
 		}},
-		{[]*[]float64{&v.download.Floor}, func() error { return s.rawDownload(size) }},
+		{[]*[]float64{&v.download.Floor}, func() error { return s.rawDownload('d', size) }},
+		{[]*[]float64{&v.downloadFile.Floor}, func() error { return s.rawDownload('g', size) }},
 	}
 	for i := range ops {
 		op := ops[(i+r)%len(ops)]
@@ -218,7 +226,8 @@ func (s *vmSubjects) rawPings(ctx context.Context, n int) error {
 }
 
 // rawUpload sends size bytes to rawport in job op ('u': dropped, 'f':
-// written to a file) and waits for its 'k'.
+// written to a file, 'p': kept as its download file) and waits for its
+// 'k'.
 func (s *vmSubjects) rawUpload(op byte, size int64) error {
 	if err := s.rawJob(op, size); err != nil {
 		return err
@@ -233,9 +242,10 @@ func (s *vmSubjects) rawUpload(op byte, size int64) error {
 	return nil
 }
 
-// rawDownload has rawport send size bytes.
-func (s *vmSubjects) rawDownload(size int64) error {
-	if err := s.rawJob('d', size); err != nil {
+// rawDownload has rawport send size bytes in job op ('d': from memory,
+// 'g': from its download file).
+func (s *vmSubjects) rawDownload(op byte, size int64) error {
+	if err := s.rawJob(op, size); err != nil {
 		return err
 	}
 	n, err := io.CopyN(io.Discard, s.raw, size)

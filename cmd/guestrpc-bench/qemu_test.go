@@ -24,7 +24,9 @@ func TestRawJobs(t *testing.T) {
 		{"round trips", func() error { return s.rawPings(ctx, 50) }},
 		{"upload", func() error { return s.rawUpload('u', int64(len(s.data))) }},
 		{"upload to a file", func() error { return s.rawUpload('f', int64(len(s.data))) }},
-		{"download", func() error { return s.rawDownload(int64(len(s.data))) }},
+		{"download", func() error { return s.rawDownload('d', int64(len(s.data))) }},
+		{"the download file", func() error { return s.rawUpload('p', int64(len(s.data))) }},
+		{"download from the file", func() error { return s.rawDownload('g', int64(len(s.data))) }},
 		{"round trip after transfers", func() error { return s.rawPings(ctx, 2) }},
 	} {
 		if err := tc.fn(); err != nil {

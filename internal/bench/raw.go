@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 // MaxRawJob caps a raw job's n: 1 TiB of bytes, or as many round trips.
@@ -24,14 +25,20 @@ var ErrRawJob = errors.New("bench: bad raw job")
 //	'd'  write n bytes
 //	'f'  read n bytes into a new file (ServeRawFiles only), fsync it,
 //	     remove it, then write the byte 'k'
+//	'p'  read n bytes into the download file (ServeRawFiles only),
+//	     replacing it, then write the byte 'k'
+//	'g'  write the first n bytes of the download file (ServeRawFiles
+//	     only), read from it a buffer at a time
 //
 // It serves jobs until rw fails or ends (io.EOF between jobs is a clean
 // end, returned as nil), or a header is refused (ErrRawJob).
 func ServeRaw(rw io.ReadWriter) error { return ServeRawFiles(rw, "") }
 
-// ServeRawFiles is ServeRaw that also serves 'f' jobs, whose files it
-// writes in dir: the upload floor that writes what it reads to a file,
-// as the agent's file.write does and the unix-socket floor does.
+// ServeRawFiles is ServeRaw that also serves the jobs with files, which
+// it keeps in dir: 'f', the upload floor that writes what it reads to a
+// file, as the agent's file.write does and the unix-socket floor does,
+// and 'g', the download floor that sends a file ('p' puts it there), as
+// the agent's file.read does.
 func ServeRawFiles(rw io.ReadWriter, dir string) error {
 	buf := make([]byte, 256<<10)
 	for {
@@ -46,11 +53,13 @@ func ServeRawFiles(rw io.ReadWriter, dir string) error {
 		if n > MaxRawJob {
 			return fmt.Errorf("%w: %q of %d, more than %d", ErrRawJob, hdr[0], n, uint64(MaxRawJob))
 		}
-		if hdr[0] == 'f' && dir != "" {
-			if err := rawFile(rw, int64(n), buf, dir); err != nil {
-				return err
+		if dir != "" {
+			if handled, err := rawFileJob(rw, hdr[0], int64(n), buf, dir); handled || err != nil {
+				if err != nil {
+					return err
+				}
+				continue
 			}
-			continue
 		}
 		if err := rawJob(rw, hdr[0], int64(n), buf); err != nil {
 			return err
@@ -89,15 +98,51 @@ func rawJob(rw io.ReadWriter, op byte, n int64, buf []byte) error {
 	return nil
 }
 
-// rawFile reads n bytes of rw into a new file in dir, a buffer at a
-// time (each read(2) of a port returns at most a page), syncs and
-// removes the file, and acknowledges with 'k'.
-func rawFile(rw io.ReadWriter, n int64, buf []byte, dir string) error {
-	f, err := os.CreateTemp(dir, "rawport-")
-	if err != nil {
-		return err
+// rawDownloadFile is the name of the 'g' jobs' file in ServeRawFiles's
+// directory.
+const rawDownloadFile = "rawport-download"
+
+// rawFileJob serves the jobs with files; handled is false for others.
+func rawFileJob(rw io.ReadWriter, op byte, n int64, buf []byte, dir string) (handled bool, err error) {
+	switch op {
+	case 'f':
+		f, err := os.CreateTemp(dir, "rawport-")
+		if err != nil {
+			return true, err
+		}
+		defer os.Remove(f.Name())
+		return true, rawFile(rw, f, n, buf)
+	case 'p':
+		f, err := os.Create(filepath.Join(dir, rawDownloadFile))
+		if err != nil {
+			return true, err
+		}
+		return true, rawFile(rw, f, n, buf)
+	case 'g':
+		f, err := os.Open(filepath.Join(dir, rawDownloadFile))
+		if err != nil {
+			return true, err
+		}
+		defer f.Close()
+		for n > 0 {
+			m, err := io.ReadFull(f, buf[:min(n, int64(len(buf)))])
+			if err != nil {
+				return true, fmt.Errorf("bench: the download file ends %d bytes short: %w", n-int64(m), err)
+			}
+			if _, err := rw.Write(buf[:m]); err != nil {
+				return true, err
+			}
+			n -= int64(m)
+		}
+		return true, nil
 	}
-	defer os.Remove(f.Name())
+	return false, nil
+}
+
+// rawFile reads n bytes of rw into f, a buffer at a time (each read(2)
+// of a port returns at most a page), syncs and closes f, and
+// acknowledges with 'k'.
+func rawFile(rw io.ReadWriter, f *os.File, n int64, buf []byte) error {
 	defer f.Close()
 	for n > 0 {
 		m, err := io.ReadFull(rw, buf[:min(n, int64(len(buf)))])
@@ -112,7 +157,10 @@ func rawFile(rw io.ReadWriter, n int64, buf []byte, dir string) error {
 	if err := f.Sync(); err != nil {
 		return err
 	}
-	_, err = rw.Write([]byte{'k'})
+	if err := f.Close(); err != nil {
+		return err
+	}
+	_, err := rw.Write([]byte{'k'})
 	return err
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -74,6 +75,52 @@ func TestServeRawFiles(t *testing.T) {
 	}{bytes.NewReader(append(hdr('f', 3), "abc"...)), io.Discard})
 	if !errors.Is(err, ErrRawJob) {
 		t.Errorf("ServeRaw with an 'f' job: %v, want ErrRawJob", err)
+	}
+}
+
+// TestServeRawDownloadFile: a 'p' job puts the download file in place,
+// 'g' jobs send its first n bytes, and a 'g' job past its end fails;
+// ServeRaw, which has no directory, refuses both.
+func TestServeRawDownloadFile(t *testing.T) {
+	dir := t.TempDir()
+	host, guest := net.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- ServeRawFiles(guest, dir); guest.Close() }()
+	payload := bytes.Repeat([]byte("0123456789"), 60<<10)
+	go func() { _, _ = host.Write(append(hdr('p', int64(len(payload))), payload...)) }()
+	var k [1]byte
+	if _, err := io.ReadFull(host, k[:]); err != nil || k[0] != 'k' {
+		t.Fatalf("acknowledgement %q: %v", k[:], err)
+	}
+	for _, n := range []int{len(payload), 5, 300 << 10} {
+		if _, err := host.Write(hdr('g', int64(n))); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, n)
+		if _, err := io.ReadFull(host, got); err != nil {
+			t.Fatalf("'g' of %d bytes: %v", n, err)
+		}
+		if diff := cmp.Diff(payload[:n], got); diff != "" {
+			t.Fatalf("'g' of %d bytes (-want +got):\n%s", n, diff)
+		}
+	}
+	if _, err := host.Write(hdr('g', int64(len(payload)+1))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, host); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "1 bytes short") {
+		t.Errorf("ServeRawFiles after a 'g' past the file's end: %v, want the file ends 1 bytes short", err)
+	}
+	for _, op := range []byte{'p', 'g'} {
+		err := ServeRaw(struct {
+			io.Reader
+			io.Writer
+		}{bytes.NewReader(append(hdr(op, 3), "abc"...)), io.Discard})
+		if !errors.Is(err, ErrRawJob) {
+			t.Errorf("ServeRaw with a %q job: %v, want ErrRawJob", op, err)
+		}
 	}
 }
 
