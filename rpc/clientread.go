@@ -251,14 +251,7 @@ func (c *Client) awaitReply(ctx context.Context, done <-chan struct{}) (readSelf
 	}
 	defer c.doneWaiting()
 	c.needReader()
-	select {
-	case <-done:
-		return false, nil
-	case <-ctx.Done():
-		return false, ctx.Err()
-	case <-c.closed:
-		return false, c.connErr()
-	}
+	return false, c.waitDone(ctx, done)
 }
 
 // awaitStream is awaitReply for a stream's waits (conn.waiter). What a
@@ -276,14 +269,7 @@ func (c *Client) awaitStream(ctx context.Context, done <-chan struct{}) error {
 	}
 	defer c.doneWaiting()
 	c.needReader()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-c.closed:
-		return c.connErr()
-	}
+	return c.waitDone(ctx, done)
 }
 
 // readUntil reads frames on the calling goroutine, which holds the

@@ -155,6 +155,12 @@ func (c *conn) wait(ctx context.Context, done <-chan struct{}) error {
 	if c.waiter != nil {
 		return c.waiter.awaitStream(ctx, done)
 	}
+	return c.waitDone(ctx, done)
+}
+
+// waitDone waits for done, ctx or the connection to end, as wait does,
+// for a goroutine that reads nothing meanwhile.
+func (c *conn) waitDone(ctx context.Context, done <-chan struct{}) error {
 	select {
 	case <-done:
 		return nil
