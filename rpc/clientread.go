@@ -25,9 +25,10 @@ import (
 // waiting: the reader that stops while any wait wakes the background
 // reader to read for them.
 //
-// The background reader reads when a waiting goroutine needs it, and
-// steps aside as soon as none waits (or nothing is open), so that the
-// next one can read for itself. It also takes the connection after a
+// The background reader reads when a waiting goroutine needs it. It
+// steps aside once a frame it read went to a waiting goroutine and none
+// waits any more, or nothing is open, so that the next wait can read for
+// itself; frames nobody waits for it reads on. It also takes the connection after a
 // quiet period of idleRead in which no goroutine read, so that a stream
 // nobody waits on has its DATA taken in (up to its window) and a
 // connection left idle still notices the agent going away.
