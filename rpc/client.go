@@ -309,9 +309,9 @@ func (s *Stream) Write(p []byte) (int, error) {
 	return s.write(context.Background(), 0, p, s.writeClosedErr())
 }
 
-// ReadAny reads response DATA from whichever lane has some, the lowest
-// first, and says which lane it came from; it returns io.EOF once the
-// agent has half-closed and every lane is drained. It is for a caller
+// ReadAny reads response DATA from whichever lane has some, taking the
+// lanes in turn, and says which lane it came from; it returns io.EOF
+// once the agent has half-closed and every lane is drained. It is for a caller
 // that takes in several lanes on one goroutine (process.Client.Run reads
 // stdout and stderr so), where a reader per lane would need a goroutine
 // each.

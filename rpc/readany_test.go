@@ -79,3 +79,40 @@ func TestReadAny(t *testing.T) {
 		})
 	}
 }
+
+// TestReadAnyTakesLanesInTurn: with DATA waiting on several lanes,
+// ReadAny takes them in turn, so that a lane that always has DATA (a
+// process's busy stdout) does not hold back another (its stderr).
+func TestReadAnyTakesLanesInTurn(t *testing.T) {
+	const lane0, lane1 = 96 << 10, 100
+	srv := rpc.NewServer(rpc.ServerOptions{})
+	srv.HandleFunc("lanes", func(ctx context.Context, call *rpc.Request) (any, error) {
+		if _, err := call.Write(make([]byte, lane0)); err != nil {
+			return nil, err
+		}
+		_, err := call.LaneWriter(1).Write(make([]byte, lane1))
+		return nil, err
+	})
+	c := testutil.Pair(t, srv)
+	s, err := c.Open(testCtx(t), "lanes", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	waitFor(t, "all the DATA to arrive", func() bool { return rpc.Buffered(s) == lane0+lane1 })
+	var got []rpc.Lane
+	buf := make([]byte, 16<<10)
+	for {
+		n, lane, err := s.ReadAny(buf)
+		if n > 0 && (len(got) == 0 || got[len(got)-1] != lane) {
+			got = append(got, lane)
+		}
+		if err != nil {
+			break
+		}
+	}
+	// Lane 0 needs six reads of 16 KiB; lane 1's comes second, not last.
+	if diff := cmp.Diff([]rpc.Lane{0, 1, 0}, got); diff != "" {
+		t.Errorf("the order of the lanes read (-want +got):\n%s", diff)
+	}
+}

@@ -36,6 +36,7 @@ type streamCore struct {
 	sendWin  int64     // bytes we may still send
 	sendFin  bool      // we half-closed
 	noWait   bool      // an inline call: waiting would stall the read loop
+	nextAny  Lane      // the lane readAny looks at first
 }
 
 // streamOwner is told when the connection ends a stream abnormally.
@@ -213,9 +214,10 @@ func (s *streamCore) takeLocked(lane Lane, p []byte) int {
 	return n
 }
 
-// readAny copies buffered DATA of the lowest lane that has some into p,
-// waiting under ctx; io.EOF once the peer has half-closed and every lane
-// is drained.
+// readAny copies buffered DATA of a lane that has some into p, taking
+// the lanes in turn so that one that always has DATA cannot hold back
+// the others, waiting under ctx; io.EOF once the peer has half-closed
+// and every lane is drained.
 func (s *streamCore) readAny(ctx context.Context, p []byte) (int, Lane, error) {
 	s.mu.Lock()
 	n, lane, err := s.readAnyLocked(ctx, p)
@@ -226,8 +228,10 @@ func (s *streamCore) readAny(ctx context.Context, p []byte) (int, Lane, error) {
 
 func (s *streamCore) readAnyLocked(ctx context.Context, p []byte) (int, Lane, error) {
 	for {
-		for l, q := range s.lanes {
-			if len(q) > 0 {
+		for i := range len(s.lanes) {
+			l := (int(s.nextAny) + i) % len(s.lanes)
+			if len(s.lanes[l]) > 0 {
+				s.nextAny = Lane((l + 1) % len(s.lanes))
 				return s.takeLocked(Lane(l), p), Lane(l), nil
 			}
 		}
