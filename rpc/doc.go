@@ -26,9 +26,11 @@
 // with errors.Is on both sides.
 //
 // A call costs little more than the two system calls each way that any
-// request and reply over a socket need. The client reads a unary call's
-// reply on the calling goroutine when nobody else is reading, rather
-// than have a read loop hand it over, and the server runs Inline
+// request and reply over a socket need. A client goroutine that waits
+// for something from the agent (a unary call's reply, a stream's DATA,
+// window or status) reads it on the calling goroutine when nobody else
+// is reading, rather than have a read loop hand it over, and the server
+// runs Inline
 // handlers (such as sys.ping) on its read loop; other handlers each get
 // a worker goroutine, reused from call to call.
 //
