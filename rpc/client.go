@@ -344,6 +344,10 @@ func (s *Stream) writeClosedErr() error {
 func (s *Stream) CloseWrite() error { return s.closeWrite() }
 
 // Done is closed when the final status has arrived or the stream ended.
+// Waiting on it reads nothing: Wait, Read and Write read the connection
+// themselves when nobody else does, while the status a goroutine that
+// only selects on Done waits for is read by the next of those, or by the
+// client's background reader within a few milliseconds.
 func (s *Stream) Done() <-chan struct{} { return s.done }
 
 // Wait waits for the final status and unmarshals the result into result
