@@ -138,20 +138,13 @@ func (v *vmMeasured) rows() []bench.Row {
 // per subject, in an order that rotates with the round.
 func (s *vmSubjects) round(ctx context.Context, v *vmMeasured, n, r int) error {
 	var call, ping sample
-	for range n {
-		d, err := timed(func() error { return s.c.Call(ctx, "sys.ping", nil, nil) })
-		if err != nil {
-			return fmt.Errorf("sys.ping: %w", err)
-		}
-		call.g = append(call.g, d)
-		if d, err = timed(func() error { _, err := s.c.Ping(ctx); return err }); err != nil {
-			return fmt.Errorf("ping: %w", err)
-		}
-		ping.g = append(ping.g, d)
-		if d, err = timed(func() error { return s.rawPings(ctx, 1) }); err != nil {
-			return fmt.Errorf("raw round trip: %w", err)
-		}
-		call.f, ping.f = append(call.f, d), append(ping.f, d)
+	err := interleave(n, []timedOp{
+		{"sys.ping", func() error { return s.c.Call(ctx, "sys.ping", nil, nil) }, []*[]float64{&call.g}},
+		{"ping", func() error { _, err := s.c.Ping(ctx); return err }, []*[]float64{&ping.g}},
+		{"raw round trip", func() error { return s.rawPings(ctx, 1) }, []*[]float64{&call.f, &ping.f}},
+	})
+	if err != nil {
+		return err
 	}
 	call.addTo(&v.sysPing, true)
 	ping.addTo(&v.ping, true)
