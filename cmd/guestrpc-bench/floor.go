@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 )
 
@@ -18,6 +20,7 @@ const (
 	modeEcho     = 'e' // echo every 16-byte message back
 	modeUpload   = 'u' // 8-byte length, then that many bytes into a new file, fsync, ack 1 byte
 	modeDownload = 'd' // each byte asks for the download file, sent with sendfile
+	modeExec     = 'x' // each byte asks for one os/exec run of /bin/true, output captured; answered with its exit code
 	pingSize     = 16
 )
 
@@ -65,6 +68,16 @@ func serveFloorConn(c net.Conn, dir, download string) error {
 				return err
 			}
 		}
+	case modeExec:
+		var out, errb bytes.Buffer
+		for {
+			if _, err := io.ReadFull(c, mode[:]); err != nil {
+				return err
+			}
+			if err := floorExec(c, "/bin/true", &out, &errb); err != nil {
+				return err
+			}
+		}
 	case modeDownload:
 		for {
 			if _, err := io.ReadFull(c, mode[:]); err != nil {
@@ -104,6 +117,26 @@ func floorReceive(c net.Conn, path string) error {
 		return err
 	}
 	_, err = c.Write([]byte{1})
+	return err
+}
+
+// floorExec runs path as the agent's process.start does for the bench
+// (stdout and stderr captured through pipes) and answers with its exit
+// code.
+func floorExec(c net.Conn, path string, out, errb *bytes.Buffer) error {
+	out.Reset()
+	errb.Reset()
+	cmd := exec.Command(path)
+	cmd.Stdout, cmd.Stderr = out, errb
+	code := byte(0)
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			return err
+		}
+		code = byte(ee.ExitCode())
+	}
+	_, err := c.Write([]byte{code})
 	return err
 }
 
@@ -162,6 +195,21 @@ func (f *floorConn) upload(data []byte) error {
 	}
 	_, err := io.ReadFull(f.c, hdr[:1])
 	return err
+}
+
+// exec asks the child for one run of /bin/true and waits for its exit
+// code.
+func (f *floorConn) exec() error {
+	if _, err := f.c.Write([]byte{modeExec}); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(f.c, f.buf[:1]); err != nil {
+		return err
+	}
+	if f.buf[0] != 0 {
+		return fmt.Errorf("/bin/true in the floor child exited with %d", f.buf[0])
+	}
+	return nil
 }
 
 // download asks for the file and reads size bytes of it.

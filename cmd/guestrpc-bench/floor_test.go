@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
 	"github.com/guestrpc/guestrpc/internal/testutil"
@@ -62,10 +63,45 @@ func TestFloorUploadDownload(t *testing.T) {
 
 func TestFloorUnknownMode(t *testing.T) {
 	a, z := testutil.SocketPair(t)
-	if _, err := z.Write([]byte{'x'}); err != nil {
+	if _, err := z.Write([]byte{'?'}); err != nil {
 		t.Fatal(err)
 	}
 	if err := serveFloorConn(a, t.TempDir(), ""); err == nil {
-		t.Fatal("mode x was served")
+		t.Fatal("mode ? was served")
+	}
+}
+
+func TestFloorExec(t *testing.T) {
+	f := floorPair(t, modeExec, t.TempDir(), "")
+	for range 3 {
+		if err := f.exec(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestFloorExecReportsExitCode runs a command that fails, so that a
+// floor answering without running anything would be caught.
+func TestFloorExecReportsExitCode(t *testing.T) {
+	a, z := testutil.SocketPair(t)
+	var out, errb bytes.Buffer
+	tests := []struct {
+		path string
+		want byte
+	}{{"/bin/true", 0}, {"/bin/false", 1}}
+	for _, tt := range tests {
+		if err := floorExec(a, tt.path, &out, &errb); err != nil {
+			t.Fatal(err)
+		}
+		var code [1]byte
+		if _, err := z.Read(code[:]); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tt.want, code[0]); diff != "" {
+			t.Errorf("%s: exit code (-want +got):\n%s", tt.path, diff)
+		}
+	}
+	if err := floorExec(a, "/nonexistent/true", &out, &errb); err == nil {
+		t.Error("a command that cannot start was answered")
 	}
 }

@@ -24,16 +24,17 @@ type subjects struct {
 	fc             *files.Client
 	q              *bench.QGA // nil without qemu-ga
 	echo, up, down *floorConn
-	root           string // the agent's --root; qemu-ga and the floor child use the same files
-	data           []byte // what each upload sends
-	conc           int    // concurrent sys.ping calls
+	run            *floorConn // runs /bin/true in the floor child
+	root           string     // the agent's --root; qemu-ga and the floor child use the same files
+	data           []byte     // what each upload sends
+	conc           int        // concurrent sys.ping calls
 
 	movedAgent, movedQGA int64 // bytes each agent has moved so far
 }
 
 // measured are the per-round series, in table order.
 type measured struct {
-	sysPing, clientPing, concPing, exec, upload, download bench.Series
+	sysPing, clientPing, concPing, exec, execHere, upload, download bench.Series
 }
 
 func newMeasured(size int64, conc int) *measured {
@@ -42,15 +43,18 @@ func newMeasured(size int64, conc int) *measured {
 		sysPing:    bench.Series{Name: "`sys.ping` call", Unit: "µs", Scale: 1e3, Note: "floor: 16-byte ping-pong with an echo process; qemu-ga: guest-ping"},
 		clientPing: bench.Series{Name: "PING/PONG frames (`Client.Ping`)", Unit: "µs", Scale: 1e3, Note: "floor: the same ping-pong"},
 		concPing:   bench.Series{Name: fmt.Sprintf("%d concurrent `sys.ping` calls, wall time per call", conc), Unit: "µs", Scale: 1e3},
-		exec:       bench.Series{Name: "exec /bin/true, output captured", Unit: "ms", Scale: 1e6, Note: "floor: os/exec with pipes; qemu-ga: guest-exec + guest-exec-status polled back to back"},
-		upload:     bench.Series{Name: fmt.Sprintf("upload %d MiB to a new file", mib), Unit: "MB/s", Higher: true, Note: "floor: a child writes the socket's bytes to a file and fsyncs; qemu-ga: 1 MiB base64 chunks"},
-		download:   bench.Series{Name: fmt.Sprintf("download %d MiB", mib), Unit: "MB/s", Higher: true, Note: "floor: a child sendfiles the file into the socket; qemu-ga: 1 MiB base64 chunks"},
+		exec: bench.Series{Name: "exec /bin/true, output captured", Unit: "ms", Scale: 1e6,
+			Note: "floor: the floor child runs it with os/exec and pipes when asked and answers with its exit code; qemu-ga: guest-exec + guest-exec-status polled back to back"},
+		execHere: bench.Series{Name: "exec /bin/true, floor in the measuring process", Unit: "ms", Scale: 1e6,
+			Note: "the same guestrpc execs; floor: os/exec with pipes in the measuring process itself, which crosses no process boundary"},
+		upload:   bench.Series{Name: fmt.Sprintf("upload %d MiB to a new file", mib), Unit: "MB/s", Higher: true, Note: "floor: a child writes the socket's bytes to a file and fsyncs; qemu-ga: 1 MiB base64 chunks"},
+		download: bench.Series{Name: fmt.Sprintf("download %d MiB", mib), Unit: "MB/s", Higher: true, Note: "floor: a child sendfiles the file into the socket; qemu-ga: 1 MiB base64 chunks"},
 	}
 }
 
 func (m *measured) rows() []bench.Row {
 	var rows []bench.Row
-	for _, s := range []*bench.Series{&m.sysPing, &m.clientPing, &m.concPing, &m.exec, &m.upload, &m.download} {
+	for _, s := range []*bench.Series{&m.sysPing, &m.clientPing, &m.concPing, &m.exec, &m.execHere, &m.upload, &m.download} {
 		rows = append(rows, s.Row())
 	}
 	return rows
@@ -157,20 +161,23 @@ func (sub *subjects) concurrent(ctx context.Context, m *measured, n int) error {
 	return nil
 }
 
-// execs interleaves n runs of /bin/true each way.
+// execs interleaves n runs of /bin/true each way: through the agent,
+// through the floor child, and with os/exec in this process.
 func (sub *subjects) execs(ctx context.Context, m *measured, n int) error {
 	var s sample
+	var here []float64
 	var out, errb bytes.Buffer
 	ops := []timedOp{
 		{"process.start /bin/true", func() error {
 			_, err := sub.pc.Run(ctx, process.Spec{Path: "/bin/true"}, nil, &out, &errb)
 			return err
 		}, []*[]float64{&s.g}},
+		{"floor child os/exec /bin/true", sub.run.exec, []*[]float64{&s.f}},
 		{"os/exec /bin/true", func() error {
 			cmd := exec.CommandContext(ctx, "/bin/true")
 			cmd.Stdout, cmd.Stderr = &out, &errb
 			return cmd.Run()
-		}, []*[]float64{&s.f}},
+		}, []*[]float64{&here}},
 	}
 	if sub.q != nil {
 		ops = append(ops, timedOp{"qemu-ga guest-exec /bin/true", func() error { return qgaTrue(ctx, sub.q) }, []*[]float64{&s.q}})
@@ -179,6 +186,8 @@ func (sub *subjects) execs(ctx context.Context, m *measured, n int) error {
 		return err
 	}
 	s.addTo(&m.exec, true)
+	m.execHere.Guestrpc = append(m.execHere.Guestrpc, bench.Median(s.g))
+	m.execHere.Floor = append(m.execHere.Floor, bench.Median(here))
 	return nil
 }
 
