@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+
+	"github.com/guestrpc/guestrpc/channel"
 )
 
 // The floors cross the same process boundary as the agents: a child
@@ -21,7 +23,11 @@ const (
 	modeUpload   = 'u' // 8-byte length, then that many bytes into a new file, fsync, ack 1 byte
 	modeDownload = 'd' // each byte asks for the download file, sent with sendfile
 	modeExec     = 'x' // each byte asks for one os/exec run of /bin/true, output captured; answered with its exit code
-	pingSize     = 16
+	// The transfer modes again, with both ends of the socket asking for
+	// the send buffer guestrpc's streams ask for.
+	modeUploadBuf   = 'U'
+	modeDownloadBuf = 'D'
+	pingSize        = 16
 )
 
 // serveFloor is the child: it serves sock until killed. Uploads land in
@@ -50,6 +56,12 @@ func serveFloorConn(c net.Conn, dir, download string) error {
 	var mode [1]byte
 	if _, err := io.ReadFull(c, mode[:]); err != nil {
 		return err
+	}
+	if mode[0] == modeUploadBuf || mode[0] == modeDownloadBuf {
+		if err := bigSendBuffer(c); err != nil {
+			return err
+		}
+		mode[0] += 'a' - 'A'
 	}
 	switch mode[0] {
 	case modeEcho:
@@ -152,6 +164,16 @@ func floorSend(c net.Conn, path string) error {
 	return err
 }
 
+// bigSendBuffer asks for the send buffer channel.Stream asks for on a
+// unix socket.
+func bigSendBuffer(c net.Conn) error {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return fmt.Errorf("floor: %T is not a unix socket", c)
+	}
+	return uc.SetWriteBuffer(channel.DefaultUnixWriteBuffer)
+}
+
 // floorConn is the parent's end of one floor connection.
 type floorConn struct {
 	c   net.Conn
@@ -163,6 +185,12 @@ func dialFloor(sock string, mode byte) (*floorConn, error) {
 	c, err := net.Dial("unix", sock)
 	if err != nil {
 		return nil, err
+	}
+	if mode == modeUploadBuf || mode == modeDownloadBuf {
+		if err := bigSendBuffer(c); err != nil {
+			c.Close()
+			return nil, err
+		}
 	}
 	if _, err := c.Write([]byte{mode}); err != nil {
 		c.Close()

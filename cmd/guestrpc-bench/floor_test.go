@@ -2,20 +2,26 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
+	"github.com/guestrpc/guestrpc/channel"
 	"github.com/guestrpc/guestrpc/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// floorPair serves one floor connection in mode on a socket pair.
-func floorPair(t *testing.T, mode byte, dir, download string) *floorConn {
+// floorPair serves one floor connection in mode on a socket pair; child
+// is the serving end.
+func floorPair(t *testing.T, mode byte, dir, download string) (f *floorConn, child net.Conn) {
 	t.Helper()
 	a, z := testutil.SocketPair(t)
 	done := make(chan error, 1)
@@ -24,11 +30,42 @@ func floorPair(t *testing.T, mode byte, dir, download string) *floorConn {
 	if _, err := z.Write([]byte{mode}); err != nil {
 		t.Fatal(err)
 	}
-	return &floorConn{c: z, buf: make([]byte, 4096)}
+	return &floorConn{c: z, buf: make([]byte, 4096)}, a
+}
+
+// sendBuffer is c's SO_SNDBUF.
+func sendBuffer(t *testing.T, c net.Conn) int {
+	t.Helper()
+	rc, err := c.(*net.UnixConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var serr error
+	if err := rc.Control(func(fd uintptr) { n, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF) }); err != nil {
+		t.Fatal(err)
+	}
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	return n
+}
+
+// wmemMax is the kernel's cap on asked-for send buffers.
+func wmemMax(t *testing.T) int {
+	b, err := os.ReadFile("/proc/sys/net/core/wmem_max")
+	if err != nil {
+		t.Skipf("cannot read the kernel's cap on send buffers: %v", err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func TestFloorEcho(t *testing.T) {
-	f := floorPair(t, modeEcho, t.TempDir(), "")
+	f, _ := floorPair(t, modeEcho, t.TempDir(), "")
 	for i := range 3 {
 		copy(f.buf, bytes.Repeat([]byte{byte(i + 1)}, pingSize))
 		if err := f.ping(); err != nil {
@@ -41,23 +78,40 @@ func TestFloorEcho(t *testing.T) {
 }
 
 func TestFloorUploadDownload(t *testing.T) {
-	dir := t.TempDir()
-	data := bytes.Repeat([]byte("0123456789abcdef"), 10000)
-	up := floorPair(t, modeUpload, dir, "")
-	for range 2 { // the second upload replaces the first file
-		if err := up.upload(data); err != nil {
-			t.Fatal(err)
-		}
+	tests := []struct {
+		name     string
+		up, down byte
+		bigBuf   bool
+	}{
+		{"system's buffers", modeUpload, modeDownload, false},
+		{"guestrpc's send buffer", modeUploadBuf, modeDownloadBuf, true},
 	}
-	got, err := os.ReadFile(filepath.Join(dir, "floor-up"))
-	if err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("floor-up holds %d bytes (%v), want the %d sent", len(got), err, len(data))
-	}
-	down := floorPair(t, modeDownload, dir, filepath.Join(dir, "floor-up"))
-	for range 2 {
-		if err := down.download(int64(len(data))); err != nil {
-			t.Fatal(err)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			data := bytes.Repeat([]byte("0123456789abcdef"), 10000)
+			up, _ := floorPair(t, tt.up, dir, "")
+			for range 2 { // the second upload replaces the first file
+				if err := up.upload(data); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := os.ReadFile(filepath.Join(dir, "floor-up"))
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("floor-up holds %d bytes (%v), want the %d sent", len(got), err, len(data))
+			}
+			down, child := floorPair(t, tt.down, dir, filepath.Join(dir, "floor-up"))
+			for range 2 {
+				if err := down.download(int64(len(data))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The child's end of the download asked for the big buffer
+			// before it sent anything.
+			if got := sendBuffer(t, child) >= 2*channel.DefaultUnixWriteBuffer; got != tt.bigBuf && wmemMax(t) >= channel.DefaultUnixWriteBuffer {
+				t.Errorf("the download floor's send buffer is big: %v, want %v", got, tt.bigBuf)
+			}
+		})
 	}
 }
 
@@ -72,7 +126,7 @@ func TestFloorUnknownMode(t *testing.T) {
 }
 
 func TestFloorExec(t *testing.T) {
-	f := floorPair(t, modeExec, t.TempDir(), "")
+	f, _ := floorPair(t, modeExec, t.TempDir(), "")
 	for range 3 {
 		if err := f.exec(); err != nil {
 			t.Fatal(err)

@@ -161,7 +161,7 @@ type env struct {
 func (e *env) close() {
 	if e.sub != nil {
 		e.sub.c.Close()
-		for _, f := range []*floorConn{e.sub.echo, e.sub.up, e.sub.down, e.sub.run} {
+		for _, f := range []*floorConn{e.sub.echo, e.sub.up, e.sub.down, e.sub.run, e.sub.upBuf, e.sub.downBuf} {
 			if f != nil {
 				f.Close()
 			}
@@ -248,7 +248,8 @@ func (e *env) dialFloors() error {
 	for _, f := range []struct {
 		c    **floorConn
 		mode byte
-	}{{&e.sub.echo, modeEcho}, {&e.sub.up, modeUpload}, {&e.sub.down, modeDownload}, {&e.sub.run, modeExec}} {
+	}{{&e.sub.echo, modeEcho}, {&e.sub.up, modeUpload}, {&e.sub.down, modeDownload}, {&e.sub.run, modeExec},
+		{&e.sub.upBuf, modeUploadBuf}, {&e.sub.downBuf, modeDownloadBuf}} {
 		if *f.c, err = dialFloor(e.floorSock, f.mode); err != nil {
 			return fmt.Errorf("floor child: %w", err)
 		}

@@ -24,6 +24,7 @@ type subjects struct {
 	fc             *files.Client
 	q              *bench.QGA // nil without qemu-ga
 	echo, up, down *floorConn
+	upBuf, downBuf *floorConn // the transfer floors with guestrpc's socket send buffer
 	run            *floorConn // runs /bin/true in the floor child
 	root           string     // the agent's --root; qemu-ga and the floor child use the same files
 	data           []byte     // what each upload sends
@@ -34,7 +35,8 @@ type subjects struct {
 
 // measured are the per-round series, in table order.
 type measured struct {
-	sysPing, clientPing, concPing, exec, execHere, upload, download bench.Series
+	sysPing, clientPing, concPing, exec, execHere bench.Series
+	upload, uploadBuf, download, downloadBuf      bench.Series
 }
 
 func newMeasured(size int64, conc int) *measured {
@@ -49,12 +51,16 @@ func newMeasured(size int64, conc int) *measured {
 			Note: "the same guestrpc execs; floor: os/exec with pipes in the measuring process itself, which crosses no process boundary"},
 		upload:   bench.Series{Name: fmt.Sprintf("upload %d MiB to a new file", mib), Unit: "MB/s", Higher: true, Note: "floor: a child writes the socket's bytes to a file and fsyncs; qemu-ga: 1 MiB base64 chunks"},
 		download: bench.Series{Name: fmt.Sprintf("download %d MiB", mib), Unit: "MB/s", Higher: true, Note: "floor: a child sendfiles the file into the socket; qemu-ga: 1 MiB base64 chunks"},
+		uploadBuf: bench.Series{Name: fmt.Sprintf("upload %d MiB, floor with guestrpc's socket buffer", mib), Unit: "MB/s", Higher: true,
+			Note: "the same guestrpc uploads; floor: as above, with both ends of its socket asking for the send buffer guestrpc's streams ask for (channel.DefaultUnixWriteBuffer)"},
+		downloadBuf: bench.Series{Name: fmt.Sprintf("download %d MiB, floor with guestrpc's socket buffer", mib), Unit: "MB/s", Higher: true,
+			Note: "the same guestrpc downloads; floor: as above, with both ends of its socket asking for guestrpc's send buffer"},
 	}
 }
 
 func (m *measured) rows() []bench.Row {
 	var rows []bench.Row
-	for _, s := range []*bench.Series{&m.sysPing, &m.clientPing, &m.concPing, &m.exec, &m.execHere, &m.upload, &m.download} {
+	for _, s := range []*bench.Series{&m.sysPing, &m.clientPing, &m.concPing, &m.exec, &m.execHere, &m.upload, &m.uploadBuf, &m.download, &m.downloadBuf} {
 		rows = append(rows, s.Row())
 	}
 	return rows
@@ -207,29 +213,31 @@ func mbps(size int64, d float64) float64 { return float64(size) / (d / 1e9) / 1e
 func (sub *subjects) transfers(ctx context.Context, m *measured, round int) error {
 	size := int64(len(sub.data))
 	type op struct {
-		series  *bench.Series
-		subject int // 0 guestrpc, 1 floor, 2 qemu-ga
+		series  []*bench.Series // the rows a time goes to
+		subject int             // 0 guestrpc, 1 floor, 2 qemu-ga
 		fn      func() error
 	}
 	ops := []op{
-		{&m.upload, 0, func() error {
+		{[]*bench.Series{&m.upload, &m.uploadBuf}, 0, func() error {
 			_, err := sub.fc.Upload(ctx, bytes.NewReader(sub.data), "up", files.WriteOptions{})
 			return err
 		}},
-		{&m.upload, 1, func() error { return sub.up.upload(sub.data) }},
-		{&m.download, 0, func() error {
+		{[]*bench.Series{&m.upload}, 1, func() error { return sub.up.upload(sub.data) }},
+		{[]*bench.Series{&m.uploadBuf}, 1, func() error { return sub.upBuf.upload(sub.data) }},
+		{[]*bench.Series{&m.download, &m.downloadBuf}, 0, func() error {
 			_, err := sub.fc.Download(ctx, "down", io.Discard, files.ReadOptions{})
 			return err
 		}},
-		{&m.download, 1, func() error { return sub.down.download(size) }},
+		{[]*bench.Series{&m.download}, 1, func() error { return sub.down.download(size) }},
+		{[]*bench.Series{&m.downloadBuf}, 1, func() error { return sub.downBuf.download(size) }},
 	}
 	if sub.q != nil {
 		ops = append(ops,
-			op{&m.upload, 2, func() error {
+			op{[]*bench.Series{&m.upload}, 2, func() error {
 				_, err := sub.q.Upload(ctx, filepath.Join(sub.root, "qga-up"), bytes.NewReader(sub.data), 1<<20)
 				return err
 			}},
-			op{&m.download, 2, func() error {
+			op{[]*bench.Series{&m.download}, 2, func() error {
 				_, err := sub.q.Download(ctx, filepath.Join(sub.root, "down"), io.Discard, 1<<20)
 				return err
 			}})
@@ -238,18 +246,24 @@ func (sub *subjects) transfers(ctx context.Context, m *measured, round int) erro
 	for _, o := range append(slices.Clone(ops[k:]), ops[:k]...) {
 		d, err := timed(o.fn)
 		if err != nil {
-			return fmt.Errorf("%s (subject %d): %w", o.series.Name, o.subject, err)
+			return fmt.Errorf("%s (subject %d): %w", o.series[0].Name, o.subject, err)
 		}
 		v := mbps(size, d)
 		switch o.subject {
 		case 0:
-			o.series.Guestrpc = append(o.series.Guestrpc, v)
 			sub.movedAgent += size
-		case 1:
-			o.series.Floor = append(o.series.Floor, v)
 		case 2:
-			o.series.QGA = append(o.series.QGA, v)
 			sub.movedQGA += size
+		}
+		for _, s := range o.series {
+			switch o.subject {
+			case 0:
+				s.Guestrpc = append(s.Guestrpc, v)
+			case 1:
+				s.Floor = append(s.Floor, v)
+			case 2:
+				s.QGA = append(s.QGA, v)
+			}
 		}
 	}
 	return nil
