@@ -19,8 +19,10 @@ type ClientOptions struct {
 	Logger *slog.Logger
 	// Name is announced in HELLO (default "guestrpc-client").
 	Name string
-	// Window is the per-stream receive window (default DefaultWindow,
-	// 1 MiB).
+	// Window is the per-stream receive window (default
+	// DefaultClientWindow, 4 MiB): what a stream may hold of the host's
+	// memory while its reader lags. A host serving many agents at once
+	// may want less, at some cost in download speed.
 	Window uint32
 	// Token is presented to the agent in HELLO, for agents that require
 	// one (TCP listeners; see Policy.Token). At most wire.MaxTokenLen
@@ -53,7 +55,7 @@ func NewClient(ctx context.Context, ch channel.Channel, opts ClientOptions) (*Cl
 		opts.Name = "guestrpc-client"
 	}
 	if opts.Window == 0 {
-		opts.Window = DefaultWindow
+		opts.Window = DefaultClientWindow
 	}
 	c := &Client{conn: newConn(ch, opts.Logger, opts.Window), nextID: 1, pings: make(map[uint64]chan struct{})}
 	if len(opts.Token) > wire.MaxTokenLen {

@@ -22,6 +22,14 @@ const (
 	// window of one frame a transfer goes frame by frame, each waiting
 	// for the WINDOW that the previous one's consumption sends back.
 	DefaultWindow = 1 << 20
+	// DefaultClientWindow is the window a Client grants: larger than the
+	// agent's, since it is the host's memory, and what paces downloads.
+	// With a unix socket's send buffer holding 2 MiB
+	// (channel.DefaultUnixWriteBuffer, doubled by the kernel), a 1 MiB
+	// window left the agent waiting for WINDOW frames with the socket
+	// half empty: downloads measured 0.94–1.10× of the floor with 1 MiB,
+	// 1.07–1.23× with 4 MiB.
+	DefaultClientWindow = 4 << 20
 	// DefaultMaxStreams caps concurrent streams on one connection.
 	DefaultMaxStreams = 1024
 	// maxControlQueue bounds control frames waiting to be written; a peer

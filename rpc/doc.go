@@ -17,9 +17,10 @@
 // Each call is a stream multiplexed on one connection, so a single
 // virtio-console port carries concurrent commands and file transfers.
 // Streams carry raw bytes in DATA frames on up to 16 lanes under
-// per-stream flow control: a receiver grants a window (DefaultWindow) and
-// a sender never has more unacknowledged bytes in flight, so a stalled
-// reader slows only its own stream and memory stays bounded. The client's
+// per-stream flow control: a receiver grants a window (DefaultWindow on
+// a Server, DefaultClientWindow on a Client) and a sender never has more
+// unacknowledged bytes in flight, so a stalled reader slows only its own
+// stream and memory stays bounded. The client's
 // context deadline travels with the call as a relative timeout and is
 // enforced by the agent; canceling the client's context cancels the
 // handler's. Failures are *Error values with gRPC-style codes that work

@@ -128,7 +128,7 @@ func TestConcurrentStreams(t *testing.T) {
 // does not read stops after one window, and other streams go on.
 func TestStalledReaderServerToClient(t *testing.T) {
 	const chunk = 4 << 10
-	const window = 1 << 20 // a client's default receive window
+	const window = rpc.DefaultClientWindow // a client's default receive window
 	var written atomic.Int64
 	srv := rpc.NewServer(rpc.ServerOptions{})
 	srv.HandleFunc("flood", func(ctx context.Context, call *rpc.Request) (any, error) {

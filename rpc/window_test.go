@@ -68,6 +68,49 @@ func TestServerWindowFromChannel(t *testing.T) {
 	}
 }
 
+// TestClientWindow: a client grants the window its options set, and
+// otherwise DefaultClientWindow, which is larger than the agent's.
+func TestClientWindow(t *testing.T) {
+	for _, tc := range []struct{ opts, want uint32 }{
+		{0, rpc.DefaultClientWindow},
+		{100 << 10, 100 << 10},
+	} {
+		t.Run(fmt.Sprintf("option %d", tc.opts), func(t *testing.T) {
+			a, z := testutil.SocketPair(t)
+			_ = z.SetDeadline(time.Now().Add(time.Minute)) // only so that a hang fails
+			dialed := make(chan error, 1)
+			go func() {
+				c, err := rpc.NewClient(context.Background(), channel.NewStream(a, channel.StreamOptions{}), rpc.ClientOptions{Window: tc.opts})
+				if err == nil {
+					err = c.Close()
+				}
+				dialed <- err
+			}()
+			var f wire.Frame
+			if err := wire.NewDecoder(z, 0).Decode(&f); err != nil || f.Type != wire.TypeHello {
+				t.Fatalf("client's first frame %v: %v", f.Type, err)
+			}
+			h, err := wire.ParseHello(f.Payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, h.InitialWindow); diff != "" {
+				t.Errorf("window granted (-want +got):\n%s", diff)
+			}
+			ours := wire.Hello{Version: wire.Version, MaxPayload: wire.DefaultMaxPayload, InitialWindow: rpc.DefaultWindow}
+			if err := wire.NewEncoder(z).Encode(&wire.Frame{Type: wire.TypeHello, Payload: wire.AppendHello(nil, ours)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-dialed; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if rpc.DefaultClientWindow <= rpc.DefaultWindow {
+		t.Errorf("the client's default window %d is not larger than the agent's %d", rpc.DefaultClientWindow, rpc.DefaultWindow)
+	}
+}
+
 // TestDefaultWindowKeepsFramesInFlight: with the default window a
 // sender has four of the largest DATA frames on their way before the
 // receiver consumes any, each way, so that a transfer is not paced frame

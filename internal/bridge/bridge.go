@@ -43,8 +43,11 @@ func Open(ctx context.Context, srv *rpc.Server, peer channel.PeerInfo, name stri
 		defer close(done)
 		_ = srv.ServeChannel(sctx, channel.NewStreamPeer(a, channel.StreamOptions{}, peer))
 	}()
+	// This client lives in the agent: it grants the agent's window, not
+	// the larger one a host's client grants, so that what a compat peer
+	// makes it hold stays what a native peer could.
 	c, err := rpc.NewClient(ctx, channel.NewStreamPeer(z, channel.StreamOptions{}, channel.PeerInfo{}),
-		rpc.ClientOptions{Name: name, Token: token})
+		rpc.ClientOptions{Name: name, Token: token, Window: rpc.DefaultWindow})
 	if err != nil {
 		_ = z.Close()
 		_ = a.Close()
