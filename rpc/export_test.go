@@ -26,3 +26,11 @@ func CallerReads(c *Client) bool {
 	defer c.reader.rmu.Unlock()
 	return c.reader.role == roleCaller
 }
+
+// RefusalsUnderWay reports how many connections srv is refusing by who
+// they are, waiting for their HELLO.
+func RefusalsUnderWay(srv *Server) int {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.nrefusing
+}

@@ -326,6 +326,9 @@ func TestRefusedPeersTakeNoSlot(t *testing.T) {
 	for range 2 * maxConns {
 		connect() // silent: never sends its HELLO
 	}
+	// Their serving goroutines may not have run yet; the last check below
+	// needs MaxConns of them waiting.
+	waitFor(t, "the silent strangers' refusals to be under way", func() bool { return rpc.RefusalsUnderWay(srv) == maxConns })
 	host := channel.PeerInfo{Transport: channel.TransportVsock, HasCID: true, CID: rpc.HostCID}
 	for i := range maxConns {
 		c := testutil.PairOver(t, srv, func(c net.Conn) channel.Channel {
