@@ -198,6 +198,13 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, guestPath string, opts
 		// Close cancels the call: the agent drops its temporary file.
 		return nil, fmt.Errorf("files: upload %q: reading the source: %w", guestPath, rerr)
 	}
+	if err := ctx.Err(); err != nil {
+		// Canceled while the source was read: the CANCEL that open's
+		// watcher sends could reach the agent after the end of the
+		// request below, which commits the file.
+		s.CloseWithError(err)
+		return nil, waitOr(s, err)
+	}
 	var sum string
 	if h != nil {
 		sum = hex.EncodeToString(h.Sum(nil))

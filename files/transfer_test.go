@@ -178,6 +178,42 @@ func TestUploadCanceledKeepsOld(t *testing.T) {
 	}
 }
 
+// cancelingReader gives data, then cancels its context and reports
+// EOF in the same Read, as a source whose end races a cancellation.
+type cancelingReader struct {
+	data   []byte
+	cancel context.CancelFunc
+}
+
+func (r *cancelingReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		r.cancel()
+		return 0, io.EOF
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// TestUploadCanceledAtEOFKeepsOld: a context canceled before the source
+// ended makes the upload fail without committing, even though the end
+// of the source is seen before the cancellation reaches the agent.
+func TestUploadCanceledAtEOFKeepsOld(t *testing.T) {
+	e := newEnv(t, files.Options{})
+	for i := range 20 {
+		e.put(t, "f", "old")
+		ctx, cancel := context.WithCancel(context.Background())
+		_, err := e.c.Upload(ctx, &cancelingReader{bytes.Repeat([]byte("n"), 10<<10), cancel}, "f", files.WriteOptions{})
+		if err == nil {
+			t.Fatalf("upload %d, canceled before its source ended, succeeded", i)
+		}
+		waitNoTemps(t, e.root)
+		if got := e.get(t, "f"); got != "old" {
+			t.Fatalf("upload %d: file holds %d bytes after a canceled upload, want the old content", i, len(got))
+		}
+	}
+}
+
 func TestLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("256 MiB transfer skipped under -short")
