@@ -12,7 +12,7 @@ import (
 
 // pipeSize is the pipe capacity a FileSender asks for: the largest DATA
 // frame rpc sends.
-const pipeSize = 256 << 10
+const pipeSize = 512 << 10
 
 // fileSend is the Linux splice(2) path: file → pipe → socket, or on a
 // virtio-console port file → pipe → second pipe, behind the frame

@@ -14,16 +14,18 @@ type chunk struct {
 // peer sending one-byte frames pins bytes, not a buffer per frame.
 // A middle size keeps frames of 16–64 KiB (a virtio-console port's
 // 32 KiB writes, a pipe's 64 KiB) from pinning, and being charged for, a
-// whole large chunk.
+// whole large chunk, and a frame size keeps the 256 KiB frames an agent
+// receives from pinning a 512 KiB one.
 const (
 	smallChunk  = 16 << 10
 	middleChunk = 64 << 10
+	frameChunk  = baseChunk
 	largeChunk  = maxChunk // the largest DATA frame this implementation sends
 )
 
 // chunkPools recycle the buffers that hold received DATA, so a busy
 // stream neither allocates nor zeroes a buffer per frame.
-type chunkPools struct{ small, middle, large sync.Pool }
+type chunkPools struct{ small, middle, frame, large sync.Pool }
 
 func (cp *chunkPools) get(n int) []byte {
 	switch {
@@ -37,6 +39,11 @@ func (cp *chunkPools) get(n int) []byte {
 			return (*b)[:n]
 		}
 		return make([]byte, n, middleChunk)
+	case n <= frameChunk:
+		if b, ok := cp.frame.Get().(*[]byte); ok {
+			return (*b)[:n]
+		}
+		return make([]byte, n, frameChunk)
 	case n <= largeChunk:
 		if b, ok := cp.large.Get().(*[]byte); ok {
 			return (*b)[:n]
@@ -53,6 +60,8 @@ func (cp *chunkPools) put(b []byte) {
 		cp.small.Put(&b)
 	case middleChunk:
 		cp.middle.Put(&b)
+	case frameChunk:
+		cp.frame.Put(&b)
 	case largeChunk:
 		cp.large.Put(&b)
 	}

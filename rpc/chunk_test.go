@@ -14,7 +14,9 @@ func TestChunkSizes(t *testing.T) {
 		{smallChunk + 1, middleChunk},
 		{32 << 10, middleChunk},
 		{middleChunk, middleChunk},
-		{middleChunk + 1, largeChunk},
+		{middleChunk + 1, frameChunk},
+		{frameChunk, frameChunk},
+		{frameChunk + 1, largeChunk},
 		{largeChunk, largeChunk},
 		{largeChunk + 1, largeChunk + 1},
 	}

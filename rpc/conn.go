@@ -74,6 +74,7 @@ type conn struct {
 	budget    *budget    // the server's memory budget; nil on a client
 	peerMax   uint32     // largest payload the peer accepts
 	peerWin   uint32     // initial window the peer grants
+	frameMax  int64      // largest DATA payload we send (frameSize)
 	peerName  string
 
 	smu     sync.Mutex
@@ -225,6 +226,7 @@ func (c *conn) handshake(ctx context.Context, ours wire.Hello, admit func(wire.H
 		return fmt.Errorf("%w: peer speaks protocol version %d, this side %d", errProtocol, h.Version, wire.Version)
 	}
 	c.peerMax, c.peerWin, c.peerName = h.MaxPayload, h.InitialWindow, h.Name
+	c.frameMax = frameSize(h.InitialWindow, h.MaxPayload)
 	if !speakFirst {
 		if refusal := admit(h); refusal != nil {
 			f := wire.Frame{Type: wire.TypeStatus, Payload: wire.AppendStatus(nil, uint16(refusal.Code), refusal.Message, nil)}

@@ -514,3 +514,50 @@ func TestPingFloodDisconnects(t *testing.T) {
 		t.Errorf("ServeChannel: %v, want a disconnect for not reading", p.err)
 	}
 }
+
+// TestDataFrameSize: a server's DATA frames are an eighth of the window
+// the peer grants, within 256 and 512 KiB, and never above the peer's
+// max payload.
+func TestDataFrameSize(t *testing.T) {
+	const total = 4 << 20
+	tests := []struct {
+		name            string
+		window, maxPay  uint32
+		wantLargestData int
+	}{
+		{"a host's client", rpc.DefaultClientWindow, wire.DefaultMaxPayload, 512 << 10},
+		{"an agent's window", rpc.DefaultWindow, wire.DefaultMaxPayload, 256 << 10},
+		{"a small window", 1 << 20, wire.DefaultMaxPayload, 256 << 10},
+		{"a huge window", 64 << 20, wire.DefaultMaxPayload, 512 << 10},
+		{"a small max payload", rpc.DefaultClientWindow, 64 << 10, 64 << 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := rpc.NewServer(rpc.ServerOptions{})
+			srv.HandleFunc("flood", func(ctx context.Context, call *rpc.Request) (any, error) {
+				_, err := call.Write(make([]byte, total))
+				return nil, err
+			})
+			p := newRawPeer(t, srv, false)
+			p.send(wire.Frame{Type: wire.TypeHello, Payload: wire.AppendHello(nil, wire.Hello{Version: 1, MaxPayload: tt.maxPay, InitialWindow: tt.window})})
+			p.expectHello()
+			p.open(1, wire.FlagFin, 0, "flood", "")
+			largest, got := 0, 0
+			for got < total {
+				f := p.next()
+				if f.Type != wire.TypeData {
+					t.Fatalf("got %v after %d bytes, want DATA", &f, got)
+				}
+				largest = max(largest, len(f.Payload))
+				got += len(f.Payload)
+				p.send(wire.Frame{StreamID: 1, Type: wire.TypeWindow, Payload: wire.AppendWindow(nil, uint32(len(f.Payload)))})
+			}
+			if diff := cmp.Diff(tt.wantLargestData, largest); diff != "" {
+				t.Errorf("largest DATA frame (-want +got):\n%s", diff)
+			}
+			if st := p.expectStatus(); st != (statusFrame{Stream: 1}) {
+				t.Errorf("status %+v", st)
+			}
+		})
+	}
+}
