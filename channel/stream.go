@@ -31,10 +31,11 @@ type StreamOptions struct {
 // DefaultUnixWriteBuffer is the send buffer a Stream asks for on a unix
 // socket; the kernel doubles it, to the agent's flow-control window
 // (rpc.DefaultWindow), so that a bulk transfer's frames in flight wait
-// in the socket rather than in the sender. With the system's usual 208 KiB, less than one 256 KiB DATA
-// frame, sender and receiver take turns, each waking the other several
-// times a frame; downloads measured 7–14% faster with this buffer.
-// Nothing is held for it while the socket is idle.
+// in the socket rather than in the sender. With the system's usual
+// 208 KiB, less than one 256 KiB DATA frame, sender and receiver take
+// turns, each waking the other several times a frame; downloads
+// measured 7–14% faster with this buffer. Nothing is held for it while
+// the socket is idle.
 const DefaultUnixWriteBuffer = 1 << 20
 
 // deadliner is implemented by net.Conn and *os.File (for pollable files).
