@@ -5,9 +5,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -31,37 +28,6 @@ func floorPair(t *testing.T, mode byte, dir, download string) (f *floorConn, chi
 		t.Fatal(err)
 	}
 	return &floorConn{c: z, buf: make([]byte, 4096)}, a
-}
-
-// sendBuffer is c's SO_SNDBUF.
-func sendBuffer(t *testing.T, c net.Conn) int {
-	t.Helper()
-	rc, err := c.(*net.UnixConn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	var serr error
-	if err := rc.Control(func(fd uintptr) { n, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF) }); err != nil {
-		t.Fatal(err)
-	}
-	if serr != nil {
-		t.Fatal(serr)
-	}
-	return n
-}
-
-// wmemMax is the kernel's cap on asked-for send buffers.
-func wmemMax(t *testing.T) int {
-	b, err := os.ReadFile("/proc/sys/net/core/wmem_max")
-	if err != nil {
-		t.Skipf("cannot read the kernel's cap on send buffers: %v", err)
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 func TestFloorEcho(t *testing.T) {
@@ -108,7 +74,7 @@ func TestFloorUploadDownload(t *testing.T) {
 			}
 			// The child's end of the download asked for the big buffer
 			// before it sent anything.
-			if got := sendBuffer(t, child) >= 2*channel.DefaultUnixWriteBuffer; got != tt.bigBuf && wmemMax(t) >= channel.DefaultUnixWriteBuffer {
+			if got := testutil.SendBuffer(t, child) >= 2*channel.DefaultUnixWriteBuffer; got != tt.bigBuf && testutil.WmemMax(t) >= channel.DefaultUnixWriteBuffer {
 				t.Errorf("the download floor's send buffer is big: %v, want %v", got, tt.bigBuf)
 			}
 		})
