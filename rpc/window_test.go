@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -23,6 +24,29 @@ type hintedStream struct {
 }
 
 func (s hintedStream) RecvWindow() uint32 { return s.window }
+
+// sendHello writes a HELLO granting rpc.DefaultWindow to c.
+func sendHello(t *testing.T, c net.Conn) {
+	t.Helper()
+	h := wire.Hello{Version: wire.Version, MaxPayload: wire.DefaultMaxPayload, InitialWindow: rpc.DefaultWindow}
+	if err := wire.NewEncoder(c).Encode(&wire.Frame{Type: wire.TypeHello, Payload: wire.AppendHello(nil, h)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readHello reads the HELLO that who sent first on c.
+func readHello(t *testing.T, c net.Conn, who string) wire.Hello {
+	t.Helper()
+	var f wire.Frame
+	if err := wire.NewDecoder(c, 0).Decode(&f); err != nil || f.Type != wire.TypeHello {
+		t.Fatalf("%s's first frame %v: %v", who, f.Type, err)
+	}
+	h, err := wire.ParseHello(f.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
 
 // TestServerWindowFromChannel: a server grants the window its options
 // set; without one, the window the channel asks for (a virtio-console
@@ -49,18 +73,8 @@ func TestServerWindowFromChannel(t *testing.T) {
 			go func() { defer close(served); _ = srv.ServeChannel(ctx, ch) }()
 			defer func() { cancel(); z.Close(); <-served }()
 			_ = z.SetDeadline(time.Now().Add(time.Minute)) // only so that a hang fails
-			hello := wire.Hello{Version: wire.Version, MaxPayload: wire.DefaultMaxPayload, InitialWindow: rpc.DefaultWindow}
-			if err := wire.NewEncoder(z).Encode(&wire.Frame{Type: wire.TypeHello, Payload: wire.AppendHello(nil, hello)}); err != nil {
-				t.Fatal(err)
-			}
-			var f wire.Frame
-			if err := wire.NewDecoder(z, 0).Decode(&f); err != nil || f.Type != wire.TypeHello {
-				t.Fatalf("server's first frame %v: %v", f.Type, err)
-			}
-			h, err := wire.ParseHello(f.Payload)
-			if err != nil {
-				t.Fatal(err)
-			}
+			sendHello(t, z)
+			h := readHello(t, z, "server")
 			if diff := cmp.Diff(tc.want, h.InitialWindow); diff != "" {
 				t.Errorf("window granted (-want +got):\n%s", diff)
 			}
@@ -86,21 +100,11 @@ func TestClientWindow(t *testing.T) {
 				}
 				dialed <- err
 			}()
-			var f wire.Frame
-			if err := wire.NewDecoder(z, 0).Decode(&f); err != nil || f.Type != wire.TypeHello {
-				t.Fatalf("client's first frame %v: %v", f.Type, err)
-			}
-			h, err := wire.ParseHello(f.Payload)
-			if err != nil {
-				t.Fatal(err)
-			}
+			h := readHello(t, z, "client")
 			if diff := cmp.Diff(tc.want, h.InitialWindow); diff != "" {
 				t.Errorf("window granted (-want +got):\n%s", diff)
 			}
-			ours := wire.Hello{Version: wire.Version, MaxPayload: wire.DefaultMaxPayload, InitialWindow: rpc.DefaultWindow}
-			if err := wire.NewEncoder(z).Encode(&wire.Frame{Type: wire.TypeHello, Payload: wire.AppendHello(nil, ours)}); err != nil {
-				t.Fatal(err)
-			}
+			sendHello(t, z)
 			if err := <-dialed; err != nil {
 				t.Fatal(err)
 			}
