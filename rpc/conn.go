@@ -17,8 +17,9 @@ import (
 
 const (
 	// DefaultWindow is the per-stream receive window a Server announces
-	// in HELLO: eight of the largest DATA frames, so that a sender has
-	// the next frames on their way while the receiver takes in the last.
+	// in HELLO: eight of the 256 KiB DATA frames a client sends it, so
+	// that a sender has the next frames on their way while the receiver
+	// takes in the last.
 	// With a window of one frame a transfer goes frame by frame, each
 	// waiting for the WINDOW that the previous one's consumption sends
 	// back; 2 MiB, what a unix socket holds with
@@ -155,6 +156,7 @@ func newConn(ch channel.Channel, log *slog.Logger, window uint32) *conn {
 		ch:        ch,
 		log:       log,
 		ourWindow: window,
+		frameMax:  baseChunk, // until the peer's HELLO says more
 		streams:   make(map[uint32]*streamCore),
 		closed:    make(chan struct{}),
 	}
