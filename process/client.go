@@ -195,8 +195,12 @@ func readEvent(s *rpc.Stream, want string) (event, error) {
 func (p *Process) Wait() (*Result, error) {
 	p.once.Do(func() {
 		p.pumps.Wait()
+		var raw json.RawMessage
+		err := p.s.Wait(&raw)
 		var r Result
-		err := p.s.Wait(&r)
+		if err == nil && len(raw) > 0 {
+			err = decodeResult(raw, &r)
+		}
 		p.stop()
 		if err != nil {
 			if cerr := p.ctx.Err(); cerr != nil {
