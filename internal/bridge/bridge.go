@@ -21,6 +21,9 @@ import (
 	"github.com/guestrpc/guestrpc/rpc"
 )
 
+// bridgeWindow is the receive window of a bridge's client.
+const bridgeWindow = 1 << 20
+
 // Conn is a native client connection to the agent on behalf of one
 // compat peer.
 type Conn struct {
@@ -43,11 +46,13 @@ func Open(ctx context.Context, srv *rpc.Server, peer channel.PeerInfo, name stri
 		defer close(done)
 		_ = srv.ServeChannel(sctx, channel.NewStreamPeer(a, channel.StreamOptions{}, peer))
 	}()
-	// This client lives in the agent: it grants the agent's window, not
-	// the larger one a host's client grants, so that what a compat peer
-	// makes it hold stays what a native peer could.
+	// This client lives in the agent, so it grants a window of the
+	// agent's memory: 1 MiB, half a native peer's, since on an
+	// in-process socket pair a frame's round trip takes microseconds,
+	// and what it holds comes on top of what the compat protocol's own
+	// encoding holds.
 	c, err := rpc.NewClient(ctx, channel.NewStreamPeer(z, channel.StreamOptions{}, channel.PeerInfo{}),
-		rpc.ClientOptions{Name: name, Token: token, Window: rpc.DefaultWindow})
+		rpc.ClientOptions{Name: name, Token: token, Window: bridgeWindow})
 	if err != nil {
 		_ = z.Close()
 		_ = a.Close()
