@@ -450,24 +450,33 @@ func TestServerRespectsPeerWindow(t *testing.T) {
 // TestClientFlowControlViolation: a server that sends more DATA than the
 // client's window gets the stream reset, and the caller sees
 // ResourceExhausted.
-func TestClientFlowControlViolation(t *testing.T) {
+// rawAgent returns a Client connected to a test playing the agent with
+// raw frames on enc and dec, past the HELLO exchange.
+func rawAgent(t *testing.T, opts rpc.ClientOptions) (c *rpc.Client, enc *wire.Encoder, dec *wire.Decoder) {
+	t.Helper()
 	a, z := testutil.SocketPair(t)
 	_ = z.SetDeadline(time.Now().Add(hang))
-	enc, dec := wire.NewEncoder(z), wire.NewDecoder(z, 0)
+	enc, dec = wire.NewEncoder(z), wire.NewDecoder(z, 0)
 	// The socket buffers the HELLO until NewClient reads it.
 	if err := enc.Encode(&wire.Frame{Type: wire.TypeHello, Payload: wire.AppendHello(nil, wire.Hello{Version: 1, MaxPayload: wire.DefaultMaxPayload, InitialWindow: rpc.DefaultWindow})}); err != nil {
 		t.Fatal(err)
 	}
-	ctx := testCtx(t)
-	c, err := rpc.NewClient(ctx, channel.NewStream(a, channel.StreamOptions{}), rpc.ClientOptions{Window: wire.MinMaxPayload})
+	c, err := rpc.NewClient(testCtx(t), channel.NewStream(a, channel.StreamOptions{}), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	var f wire.Frame
 	if err := dec.Decode(&f); err != nil || f.Type != wire.TypeHello {
 		t.Fatalf("client HELLO: %v, %v", &f, err)
 	}
+	return c, enc, dec
+}
+
+func TestClientFlowControlViolation(t *testing.T) {
+	c, enc, dec := rawAgent(t, rpc.ClientOptions{Window: wire.MinMaxPayload})
+	ctx := testCtx(t)
+	var f wire.Frame
 	s, err := c.Open(ctx, "x", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/guestrpc/guestrpc/channel"
-	"github.com/guestrpc/guestrpc/internal/testutil"
 	"github.com/guestrpc/guestrpc/rpc"
 	"github.com/guestrpc/guestrpc/wire"
 )
@@ -53,19 +50,8 @@ func TestRawResult(t *testing.T) {
 // came, not validated: a result that is not JSON reaches a
 // *json.RawMessage, while decoding it into a value fails.
 func TestRawResultUnchecked(t *testing.T) {
-	a, z := testutil.SocketPair(t)
-	_ = z.SetDeadline(time.Now().Add(time.Minute)) // only so that a hang fails
-	enc, dec := wire.NewEncoder(z), wire.NewDecoder(z, 0)
-	// The socket buffers the HELLO until NewClient reads it.
-	if err := enc.Encode(&wire.Frame{Type: wire.TypeHello, Payload: wire.AppendHello(nil, wire.Hello{Version: 1, MaxPayload: wire.DefaultMaxPayload, InitialWindow: rpc.DefaultWindow})}); err != nil {
-		t.Fatal(err)
-	}
+	c, enc, dec := rawAgent(t, rpc.ClientOptions{})
 	ctx := context.Background()
-	c, err := rpc.NewClient(ctx, channel.NewStream(a, channel.StreamOptions{}), rpc.ClientOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	const notJSON = `{"n":`
 	tests := []struct {
 		name    string
@@ -76,9 +62,6 @@ func TestRawResultUnchecked(t *testing.T) {
 		{"decoded", func() any { return new(map[string]int) }, true},
 	}
 	var f wire.Frame
-	if err := dec.Decode(&f); err != nil || f.Type != wire.TypeHello {
-		t.Fatalf("client HELLO: %v, %v", &f, err)
-	}
 	for _, tt := range tests {
 		s, err := c.Open(ctx, "x", nil)
 		if err != nil {
