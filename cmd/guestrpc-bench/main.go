@@ -203,7 +203,7 @@ func setup(ctx context.Context, o *options, stderr io.Writer) (*env, error) {
 	if e.floor, err = startFloorChild(ctx, e, root); err != nil {
 		return e, err
 	}
-	e.sub = &subjects{root: root, data: data, conc: o.conc}
+	e.sub = &subjects{root: root, data: data, conc: o.conc, order: newOrder()}
 	if err := e.startAgents(ctx, o, stderr); err != nil {
 		return e, err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"time"
 
@@ -59,10 +60,11 @@ func qemuRows(ctx context.Context, o *options, stderr io.Writer) ([]bench.Row, [
 
 // vmSubjects are what one VM's rounds measure: the agent and the raw port.
 type vmSubjects struct {
-	c    *rpc.Client
-	fc   *files.Client
-	raw  net.Conn
-	data []byte
+	c     *rpc.Client
+	fc    *files.Client
+	raw   net.Conn
+	data  []byte
+	order *rand.Rand // draws each interleaved pass's order
 }
 
 // measureVM boots one VM, starts rawport in it and runs the rounds.
@@ -89,7 +91,7 @@ func measureVM(ctx context.Context, o *options, accel string, stderr io.Writer) 
 		return nil, fmt.Errorf("starting rawport in the guest: %w", err)
 	}
 	defer func() { _ = p.Close() }()
-	sub := &vmSubjects{c: c, fc: files.NewClient(c), raw: raw, data: make([]byte, o.qemuSizeMiB<<20)}
+	sub := &vmSubjects{c: c, fc: files.NewClient(c), raw: raw, data: make([]byte, o.qemuSizeMiB<<20), order: newOrder()}
 	if err := sub.rawPings(bctx, 1); err != nil { // rawport is serving
 		return nil, fmt.Errorf("rawport: %w (its stderr: %q)", err, rawErr.String())
 	}
@@ -134,17 +136,23 @@ func (v *vmMeasured) rows() []bench.Row {
 	return []bench.Row{v.sysPing.Row(), v.ping.Row(), v.upload.Row(), v.uploadFile.Row(), v.download.Row(), v.downloadFile.Row()}
 }
 
-// round interleaves n round trips each way, then one transfer each way
-// per subject, in an order that rotates with the round.
+// round measures n round trips of each kind, each kind interleaved with
+// raw round trips on its own (see pings), then one transfer each way per
+// subject, in an order that rotates with the round.
 func (s *vmSubjects) round(ctx context.Context, v *vmMeasured, n, r int) error {
 	var call, ping sample
-	err := interleave(n, []timedOp{
+	for _, agent := range []timedOp{
 		{"sys.ping", func() error { return s.c.Call(ctx, "sys.ping", nil, nil) }, []*[]float64{&call.g}},
 		{"ping", func() error { _, err := s.c.Ping(ctx); return err }, []*[]float64{&ping.g}},
-		{"raw round trip", func() error { return s.rawPings(ctx, 1) }, []*[]float64{&call.f, &ping.f}},
-	})
-	if err != nil {
-		return err
+	} {
+		floor := &call.f
+		if agent.name == "ping" {
+			floor = &ping.f
+		}
+		raw := timedOp{"raw round trip", func() error { return s.rawPings(ctx, 1) }, []*[]float64{floor}}
+		if err := interleave(n, []timedOp{agent, raw}, s.order); err != nil {
+			return err
+		}
 	}
 	call.addTo(&v.sysPing, true)
 	ping.addTo(&v.ping, true)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -29,6 +30,7 @@ type subjects struct {
 	root           string     // the agent's --root; qemu-ga and the floor child use the same files
 	data           []byte     // what each upload sends
 	conc           int        // concurrent sys.ping calls
+	order          *rand.Rand // draws each interleaved pass's order
 
 	movedAgent, movedQGA int64 // bytes each agent has moved so far
 }
@@ -96,18 +98,25 @@ type timedOp struct {
 	dst  []*[]float64
 }
 
-// interleave runs each op n times, one op after another, starting each
-// pass at the next op, so that no op always follows the same other. In a
-// fixed order the op that comes after the other processes' ops always
-// finds its own process asleep the longest, and the one after it always
-// finds it awake: with sys.ping first and qemu-ga last, sys.ping measured
-// 1.36 and 1.43 times the floor where the rotating order gives 1.20 and
-// 1.17 (alternating runs), and Client.Ping, always second, 0.90 and
-// 0.93 where it gives 1.00 and 0.92.
-func interleave(n int, ops []timedOp) error {
-	for i := range n {
-		for j := range ops {
-			op := ops[(i+j)%len(ops)]
+// interleave runs each op n times in passes of one run each, in an order
+// drawn afresh from order for every pass, so that each op follows each
+// of the others about equally often. What an op follows matters: one that
+// comes right after another process's op finds its own process asleep
+// and its caches cold, one that comes after its own process's op finds
+// both warm. A rotating start left the cyclic order intact: with
+// sys.ping, Client.Ping, the floor and qemu-ga, sys.ping came after
+// qemu-ga's ping three passes in four and Client.Ping after sys.ping
+// three in four, which put sys.ping at 1.25 times Client.Ping when
+// either, measured alone after qemu-ga, takes the same time.
+func interleave(n int, ops []timedOp, order *rand.Rand) error {
+	perm := make([]int, len(ops))
+	for i := range perm {
+		perm[i] = i
+	}
+	for range n {
+		order.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+		for _, k := range perm {
+			op := ops[k]
 			d, err := timed(op.fn)
 			if err != nil {
 				return fmt.Errorf("%s: %w", op.name, err)
@@ -120,21 +129,33 @@ func interleave(n int, ops []timedOp) error {
 	return nil
 }
 
-// pings interleaves n of each kind of ping.
+// newOrder returns the source of interleave's orders: seeded, so a run
+// can be repeated op for op.
+func newOrder() *rand.Rand { return rand.New(rand.NewPCG(0x6775657374, 0x727063)) }
+
+// pings measures n of each kind of ping. The agent's two kinds go in
+// separate interleaved sets, each beside the floor and qemu-ga: in one
+// set, either kind would come after the other, its own process warm,
+// where the floor's echo process never comes after itself but at the
+// turn of a pass.
 func (sub *subjects) pings(ctx context.Context, m *measured, n int) error {
 	var sys, cli sample
-	ops := []timedOp{
+	for _, agent := range []timedOp{
 		{"sys.ping", func() error { return sub.c.Call(ctx, "sys.ping", nil, nil) }, []*[]float64{&sys.g}},
 		{"Client.Ping", func() error { _, err := sub.c.Ping(ctx); return err }, []*[]float64{&cli.g}},
-		{"floor ping-pong", sub.echo.ping, []*[]float64{&sys.f}},
+	} {
+		floor := &sys.f
+		if agent.name == "Client.Ping" {
+			floor = &cli.f
+		}
+		ops := []timedOp{agent, {"floor ping-pong", sub.echo.ping, []*[]float64{floor}}}
+		if sub.q != nil {
+			ops = append(ops, timedOp{"qemu-ga guest-ping", func() error { return sub.q.Ping(ctx) }, []*[]float64{&sys.q}})
+		}
+		if err := interleave(n, ops, sub.order); err != nil {
+			return err
+		}
 	}
-	if sub.q != nil {
-		ops = append(ops, timedOp{"qemu-ga guest-ping", func() error { return sub.q.Ping(ctx) }, []*[]float64{&sys.q}})
-	}
-	if err := interleave(n, ops); err != nil {
-		return err
-	}
-	cli.f = sys.f
 	sys.addTo(&m.sysPing, true)
 	cli.addTo(&m.clientPing, true)
 	return nil
@@ -188,7 +209,7 @@ func (sub *subjects) execs(ctx context.Context, m *measured, n int) error {
 	if sub.q != nil {
 		ops = append(ops, timedOp{"qemu-ga guest-exec /bin/true", func() error { return qgaTrue(ctx, sub.q) }, []*[]float64{&s.q}})
 	}
-	if err := interleave(n, ops); err != nil {
+	if err := interleave(n, ops, sub.order); err != nil {
 		return err
 	}
 	s.addTo(&m.exec, true)
