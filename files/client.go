@@ -128,6 +128,17 @@ func (c *Client) Rename(ctx context.Context, oldpath, newpath string) error {
 	return c.c.Call(ctx, methodRename, renameRequest{From: oldpath, To: newpath, Overwrite: true}, nil)
 }
 
+// RenameNoReplace moves oldpath to newpath unless newpath exists, which
+// fails with AlreadyExists (errors.Is fs.ErrExist) and leaves both as
+// they were. The agent checks and renames in one step
+// (renameat2 RENAME_NOREPLACE) where its kernel and file system can, so
+// that of several renames racing to one newpath exactly one wins; on
+// other systems a newpath created between its check and its rename is
+// replaced.
+func (c *Client) RenameNoReplace(ctx context.Context, oldpath, newpath string) error {
+	return c.c.Call(ctx, methodRename, renameRequest{From: oldpath, To: newpath}, nil)
+}
+
 // Chmod sets the mode of path, following symlinks, as os.Chmod.
 func (c *Client) Chmod(ctx context.Context, path string, mode fs.FileMode) error {
 	return c.c.Call(ctx, methodChmod, chmodRequest{Path: path, Mode: mode}, nil)

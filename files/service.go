@@ -175,11 +175,14 @@ func (s *Service) rename(_ context.Context, req renameRequest) (struct{}, error)
 		return struct{}{}, s.fail(op, req.From, err)
 	}
 	if !req.Overwrite {
-		if _, err := s.pol.tree.Lstat(to); err == nil {
+		err = s.pol.tree.RenameNoReplace(from, to)
+		if errors.Is(err, fs.ErrExist) {
 			return struct{}{}, rpc.Errorf(rpc.AlreadyExists, "%s %q: %w (set overwrite to replace it)", op, req.To, fs.ErrExist)
 		}
+	} else {
+		err = s.pol.tree.Rename(from, to)
 	}
-	if err := s.pol.tree.Rename(from, to); err != nil {
+	if err != nil {
 		return struct{}{}, s.fail(op, req.From+" -> "+req.To, err)
 	}
 	return struct{}{}, nil

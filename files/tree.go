@@ -29,6 +29,9 @@ type tree interface {
 	Remove(name string) error
 	RemoveAll(name string) error
 	Rename(oldname, newname string) error
+	// RenameNoReplace renames unless newname exists, which it reports
+	// as fs.ErrExist; see the implementations for how atomically.
+	RenameNoReplace(oldname, newname string) error
 	Link(oldname, newname string) error
 	Chmod(name string, mode fs.FileMode) error
 	Chown(name string, uid, gid int) error
@@ -71,6 +74,23 @@ type dirHandle interface {
 // rootTree is the portable tree: os.Root resolves every path component
 // by descriptor and refuses escapes.
 type rootTree struct{ *os.Root }
+
+// RenameNoReplace checks that newname is absent and renames: os.Root
+// has no rename that refuses to replace, so a newname created between
+// the check and the rename is replaced.
+func (r rootTree) RenameNoReplace(oldname, newname string) error {
+	return renameChecked(r, oldname, newname)
+}
+
+// renameChecked renames oldname in t unless newname exists.
+func renameChecked(t tree, oldname, newname string) error {
+	if _, err := t.Lstat(newname); err == nil {
+		return &fs.PathError{Op: "rename", Path: newname, Err: fs.ErrExist}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return t.Rename(oldname, newname)
+}
 
 func openRootTree(dir string) (rootTree, error) {
 	r, err := os.OpenRoot(dir)

@@ -73,6 +73,22 @@ func (t *beneathTree) Rename(oldname, newname string) error {
 	})
 }
 
+// RenameNoReplace renames with RENAME_NOREPLACE, so that the kernel
+// checks for newname and renames in one step. A file system without the
+// flag (EINVAL) gets the check and the rename as two steps, as rootTree
+// does; renameat then reports any other cause of EINVAL again.
+func (t *beneathTree) RenameNoReplace(oldname, newname string) error {
+	err := t.at("renameat2", oldname, func(odir int, obase string) error {
+		return t.at("renameat2", newname, func(ndir int, nbase string) error {
+			return unix.Renameat2(odir, obase, ndir, nbase, unix.RENAME_NOREPLACE)
+		})
+	})
+	if errors.Is(err, unix.EINVAL) {
+		return renameChecked(t, oldname, newname)
+	}
+	return err
+}
+
 // Link makes newname a hard link to oldname; a symlink oldname is
 // linked itself, never followed.
 func (t *beneathTree) Link(oldname, newname string) error {

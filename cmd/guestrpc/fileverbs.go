@@ -106,15 +106,11 @@ func runMv(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, _, st
 		return exitUsage, err
 	}
 	fc := files.NewClient(c)
+	rename := fc.Rename
 	if *noClobber {
-		if _, err := fc.Lstat(ctx, fset.Arg(1)); err == nil {
-			err = rpc.Errorf(rpc.AlreadyExists, "mv %q: %w", fset.Arg(1), fs.ErrExist)
-			return exitFor(err), err
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return exitFor(err), err
-		}
+		rename = fc.RenameNoReplace
 	}
-	err := fc.Rename(ctx, fset.Arg(0), fset.Arg(1))
+	err := rename(ctx, fset.Arg(0), fset.Arg(1))
 	return exitFor(err), err
 }
 
