@@ -14,19 +14,16 @@ import (
 // frame rpc sends.
 const pipeSize = 512 << 10
 
-// fileSend is the Linux splice(2) path: file → pipe → socket, or on a
-// virtio-console port file → pipe → second pipe, behind the frame
-// header → port.
+// fileSend is the Linux splice(2) path: file → pipe → socket or
+// virtio-console port.
 type fileSend struct {
 	src      syscall.RawConn
 	sock     syscall.RawConn
 	pr, pw   int
 	pipeSize int
-	// port is the virtio-console session being sent to; its frames go
-	// through the second pipe (jr, jw) with their headers, so that
-	// each leaves in one splice.
-	port   *virtioSession
-	jr, jw int
+	// port is the virtio-console session being sent to, if that is
+	// what the stream is: a send counts as in flight on it.
+	port *virtioSession
 }
 
 func (fs *fileSend) open(rwc any, src syscall.Conn) error {
@@ -62,24 +59,12 @@ func (fs *fileSend) open(rwc any, src syscall.Conn) error {
 	if err != nil {
 		return err
 	}
-	*fs = fileSend{src: fsrc, sock: sock, pr: pr, pw: pw, pipeSize: size, port: port, jr: -1, jw: -1}
-	if port == nil {
-		return nil
-	}
-	// The second pipe holds a frame: its header takes a slot of its own.
-	jr, jw, jsize, err := newPipe(size + joinSlack)
-	if err != nil {
-		_ = fs.close()
-		return err
-	}
-	fs.jr, fs.jw = jr, jw
-	fs.pipeSize = min(size, jsize-joinSlack)
+	*fs = fileSend{src: fsrc, sock: sock, pr: pr, pw: pw, pipeSize: size, port: port}
 	return nil
 }
 
-// joinSlack is the room a frame's header takes in the second pipe of a
-// virtio-console send: one pipe slot.
-const joinSlack = 4 << 10
+// minPipe is the smallest pipe worth splicing through: one page.
+const minPipe = 4 << 10
 
 // newPipe returns a non-blocking pipe of (at best) size bytes, and its size.
 func newPipe(size int) (r, w, got int, err error) {
@@ -92,7 +77,7 @@ func newPipe(size int) (r, w, got int, err error) {
 		// The system's pipe-max-size is lower: use the pipe as it is.
 		got, err = unix.FcntlInt(uintptr(p[1]), unix.F_GETPIPE_SZ, 0)
 	}
-	if err != nil || got <= joinSlack {
+	if err != nil || got < minPipe {
 		unix.Close(p[0])
 		unix.Close(p[1])
 		return -1, -1, 0, fmt.Errorf("%w: pipe size %d: %v", ErrNoFileSend, got, err)
@@ -100,49 +85,27 @@ func newPipe(size int) (r, w, got int, err error) {
 	return p[0], p[1], got, nil
 }
 
-// send writes hdr and then the n bytes waiting in the pipe to the
-// stream. On a socket the header goes with write(2) and the payload
-// follows by splice. On a virtio-console port, where every write is a
-// buffer of its own that the guest hands the host with a VM exit (and
-// write(2) takes at most 32 KiB), the header is written into the second
-// pipe, the payload moved behind it, and the whole frame handed to the
-// port with one splice: one buffer, and one exit, per frame.
+// send writes hdr with write(2) and then splices the n bytes waiting in
+// the pipe to the stream. On a virtio-console port the header must not
+// share the payload's splice: the driver copies each page-cache page
+// into a page of its own at the offset the bytes before it in that
+// splice leave (drivers/char/virtio_console.c, pipe_to_sg), so a 10-byte
+// header ahead of the payload split every page in two, doubled the
+// pages it allocated and filled its list of buffers halfway through the
+// pipe. A header written on its own costs one more buffer, and VM exit,
+// per frame, and took 256 KiB frames from 123–136 to 151–182 MB/s
+// under TCG.
 func (fs *fileSend) send(w io.Writer, hdr []byte, n int) error {
-	if fs.port == nil {
-		if _, err := w.Write(hdr); err != nil {
-			return err
+	if fs.port != nil {
+		if !fs.port.begin() {
+			return ErrClosed
 		}
-		return fs.drain(fs.pr, n)
+		defer fs.port.end()
 	}
-	if !fs.port.begin() {
-		return ErrClosed
-	}
-	defer fs.port.end()
-	if err := fs.join(hdr, n); err != nil {
+	if _, err := w.Write(hdr); err != nil {
 		return err
 	}
-	return fs.drain(fs.jr, len(hdr)+n)
-}
-
-// join puts hdr and the n bytes from the first pipe into the second,
-// which is empty and has room for them: no call here waits.
-func (fs *fileSend) join(hdr []byte, n int) error {
-	if m, err := unix.Write(fs.jw, hdr); err != nil || m != len(hdr) {
-		return fmt.Errorf("channel: frame header into a pipe: %d of %d bytes: %w", m, len(hdr), errors.Join(err, io.ErrShortWrite))
-	}
-	for n > 0 {
-		m, err := unix.Splice(fs.pr, nil, fs.jw, nil, n, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return fmt.Errorf("channel: splice between pipes: %w", err)
-		case m == 0:
-			return fmt.Errorf("channel: splice between pipes: %w", io.ErrUnexpectedEOF)
-		}
-		n -= int(m)
-	}
-	return nil
+	return fs.drain(fs.pr, n)
 }
 
 func (fs *fileSend) fill(n int) (int, error) {
@@ -205,14 +168,9 @@ func (fs *fileSend) close() error {
 		return nil
 	}
 	err := unix.Close(fs.pr)
-	for _, fd := range []int{fs.pw, fs.jr, fs.jw} {
-		if fd < 0 {
-			continue
-		}
-		if e := unix.Close(fd); err == nil {
-			err = e
-		}
+	if e := unix.Close(fs.pw); err == nil {
+		err = e
 	}
-	fs.pr, fs.pw, fs.jr, fs.jw = -1, -1, -1, -1
+	fs.pr, fs.pw = -1, -1
 	return err
 }
