@@ -136,23 +136,16 @@ func (v *vmMeasured) rows() []bench.Row {
 	return []bench.Row{v.sysPing.Row(), v.ping.Row(), v.upload.Row(), v.uploadFile.Row(), v.download.Row(), v.downloadFile.Row()}
 }
 
-// round measures n round trips of each kind, each kind interleaved with
-// raw round trips on its own (see pings), then one transfer each way per
-// subject, in an order that rotates with the round.
+// round measures n round trips of each kind beside raw round trips
+// (agentPings), then one transfer each way per subject, in an order that
+// rotates with the round.
 func (s *vmSubjects) round(ctx context.Context, v *vmMeasured, n, r int) error {
 	var call, ping sample
-	for _, agent := range []timedOp{
-		{"sys.ping", func() error { return s.c.Call(ctx, "sys.ping", nil, nil) }, []*[]float64{&call.g}},
-		{"ping", func() error { _, err := s.c.Ping(ctx); return err }, []*[]float64{&ping.g}},
-	} {
-		floor := &call.f
-		if agent.name == "ping" {
-			floor = &ping.f
-		}
-		raw := timedOp{"raw round trip", func() error { return s.rawPings(ctx, 1) }, []*[]float64{floor}}
-		if err := interleave(n, []timedOp{agent, raw}, s.order); err != nil {
-			return err
-		}
+	floor := func(dst *[]float64) timedOp {
+		return timedOp{"raw round trip", func() error { return s.rawPings(ctx, 1) }, []*[]float64{dst}}
+	}
+	if err := agentPings(ctx, s.c, n, s.order, &call, &ping, floor); err != nil {
+		return err
 	}
 	call.addTo(&v.sysPing, true)
 	ping.addTo(&v.ping, true)

@@ -133,28 +133,39 @@ func interleave(n int, ops []timedOp, order *rand.Rand) error {
 // can be repeated op for op.
 func newOrder() *rand.Rand { return rand.New(rand.NewPCG(0x6775657374, 0x727063)) }
 
-// pings measures n of each kind of ping. The agent's two kinds go in
-// separate interleaved sets, each beside the floor and qemu-ga: in one
-// set, either kind would come after the other, its own process warm,
-// where the floor's echo process never comes after itself but at the
-// turn of a pass.
-func (sub *subjects) pings(ctx context.Context, m *measured, n int) error {
-	var sys, cli sample
-	for _, agent := range []timedOp{
-		{"sys.ping", func() error { return sub.c.Call(ctx, "sys.ping", nil, nil) }, []*[]float64{&sys.g}},
-		{"Client.Ping", func() error { _, err := sub.c.Ping(ctx); return err }, []*[]float64{&cli.g}},
+// agentPings measures n of each of the agent's two kinds of ping,
+// sys.ping into call and PING/PONG into ping, each kind in an
+// interleaved set of its own beside a floor op (floor makes one that
+// records into the kind's sample) and the extra ops. In one set either
+// kind would come after the other, its own process warm, where the
+// floor's process never comes after itself but at the turn of a pass.
+func agentPings(ctx context.Context, c *rpc.Client, n int, order *rand.Rand, call, ping *sample, floor func(dst *[]float64) timedOp, extra ...timedOp) error {
+	for _, set := range []struct {
+		agent timedOp
+		s     *sample
+	}{
+		{timedOp{"sys.ping", func() error { return c.Call(ctx, "sys.ping", nil, nil) }, []*[]float64{&call.g}}, call},
+		{timedOp{"Client.Ping", func() error { _, err := c.Ping(ctx); return err }, []*[]float64{&ping.g}}, ping},
 	} {
-		floor := &sys.f
-		if agent.name == "Client.Ping" {
-			floor = &cli.f
-		}
-		ops := []timedOp{agent, {"floor ping-pong", sub.echo.ping, []*[]float64{floor}}}
-		if sub.q != nil {
-			ops = append(ops, timedOp{"qemu-ga guest-ping", func() error { return sub.q.Ping(ctx) }, []*[]float64{&sys.q}})
-		}
-		if err := interleave(n, ops, sub.order); err != nil {
+		ops := append([]timedOp{set.agent, floor(&set.s.f)}, extra...)
+		if err := interleave(n, ops, order); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// pings measures n of each kind of ping beside the echo floor and
+// qemu-ga's guest-ping.
+func (sub *subjects) pings(ctx context.Context, m *measured, n int) error {
+	var sys, cli sample
+	var extra []timedOp
+	if sub.q != nil {
+		extra = append(extra, timedOp{"qemu-ga guest-ping", func() error { return sub.q.Ping(ctx) }, []*[]float64{&sys.q}})
+	}
+	floor := func(dst *[]float64) timedOp { return timedOp{"floor ping-pong", sub.echo.ping, []*[]float64{dst}} }
+	if err := agentPings(ctx, sub.c, n, sub.order, &sys, &cli, floor, extra...); err != nil {
+		return err
 	}
 	sys.addTo(&m.sysPing, true)
 	cli.addTo(&m.clientPing, true)
