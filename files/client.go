@@ -150,6 +150,12 @@ func (c *Client) Chown(ctx context.Context, path string, uid, gid int) error {
 	return c.c.Call(ctx, methodChown, chownRequest{Path: path, UID: uid, GID: gid}, nil)
 }
 
+// Lchown sets the owner of path as os.Lchown does: a symlink's own,
+// never the file it points to; -1 keeps an id.
+func (c *Client) Lchown(ctx context.Context, path string, uid, gid int) error {
+	return c.c.Call(ctx, methodChown, chownRequest{Path: path, UID: uid, GID: gid, Lchown: true}, nil)
+}
+
 // Chtimes sets the access and modification times of path, as
 // os.Chtimes.
 func (c *Client) Chtimes(ctx context.Context, path string, atime, mtime time.Time) error {

@@ -4,7 +4,7 @@
 // NewClient is for host programs: it wraps an *rpc.Client connected to
 // an agent. The Client's metadata methods mirror package os, with a
 // context first: Stat, Lstat, Mkdir, MkdirAll, Remove, RemoveAll,
-// Rename, Chmod, Chown, Chtimes, CreateTemp and MkdirTemp, and
+// Rename, Chmod, Chown, Lchown, Chtimes, CreateTemp and MkdirTemp, and
 // RenameNoReplace, which refuses to replace newpath; List and
 // ListFunc read a directory. Upload and Download stream an io.Reader or
 // io.Writer to or from a guest file and, when asked, verify a sha256

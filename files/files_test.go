@@ -148,6 +148,20 @@ func TestOps(t *testing.T) {
 			}
 		}},
 		{name: "chown missing", op: func(c *files.Client) error { return c.Chown(ctx, "nope", -1, -1) }, code: rpc.NotFound},
+		{name: "lchown a symlink", op: func(c *files.Client) error {
+			if os.Geteuid() != 0 {
+				return c.Lchown(ctx, "link", -1, -1)
+			}
+			return c.Lchown(ctx, "link", 4242, 4343)
+		}, check: func(t *testing.T, e *env) {
+			if os.Geteuid() == 0 {
+				wantOwner("link", 4242, 4343)(t, e)
+				wantOwner("a.txt", os.Getuid(), os.Getgid())(t, e) // not followed
+			}
+		}},
+		{name: "lchown a dangling symlink", op: func(c *files.Client) error { return c.Lchown(ctx, "dangling", -1, -1) }},
+		{name: "chown a dangling symlink", op: func(c *files.Client) error { return c.Chown(ctx, "dangling", -1, -1) }, code: rpc.NotFound},
+		{name: "lchown missing", op: func(c *files.Client) error { return c.Lchown(ctx, "nope", -1, -1) }, code: rpc.NotFound},
 		{name: "chtimes", op: func(c *files.Client) error { return c.Chtimes(ctx, "a.txt", mtime, mtime) }, check: func(t *testing.T, e *env) {
 			if fi, _ := os.Stat(filepath.Join(e.root, "a.txt")); !fi.ModTime().Equal(mtime) {
 				t.Errorf("mtime %v", fi.ModTime())
@@ -161,6 +175,9 @@ func TestOps(t *testing.T) {
 			e.put(t, "a.txt", "hello")
 			e.put(t, "dir/b.txt", "world")
 			if err := os.Symlink("a.txt", filepath.Join(e.root, "link")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("nowhere", filepath.Join(e.root, "dangling")); err != nil {
 				t.Fatal(err)
 			}
 			wantCode(t, tt.name, tt.op(e.c), tt.code)

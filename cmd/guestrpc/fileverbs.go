@@ -129,9 +129,10 @@ func runChmod(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, _,
 	})
 }
 
-// runChown is `guestrpc chown UID[:GID] PATH...`.
+// runChown is `guestrpc chown [-h] UID[:GID] PATH...`.
 func runChown(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, _, stderr io.Writer) (int, error) {
-	fset := newFlags("chown", "UID[:GID] PATH...", "Sets the owner of guest files (following symlinks). Ids are numeric; an empty or absent one is kept (:GID changes only the group).", stderr)
+	fset := newFlags("chown", "[-h] UID[:GID] PATH...", "Sets the owner of guest files, following symlinks unless -h. Ids are numeric; an empty or absent one is kept (:GID changes only the group).", stderr)
+	noDeref := fset.Bool("h", false, "change a symlink itself, not the file it points to")
 	if err := parse(fset, args, 2, -1); err != nil {
 		return exitUsage, err
 	}
@@ -139,8 +140,13 @@ func runChown(ctx context.Context, c *rpc.Client, args []string, _ io.Reader, _,
 	if err != nil {
 		return exitUsage, err
 	}
+	fc := files.NewClient(c)
+	chown := fc.Chown
+	if *noDeref {
+		chown = fc.Lchown
+	}
 	return eachPath(fset.Args()[1:], stderr, "chown", func(p string) error {
-		return files.NewClient(c).Chown(ctx, p, uid, gid)
+		return chown(ctx, p, uid, gid)
 	})
 }
 

@@ -111,6 +111,9 @@ func TestFileVerbs(t *testing.T) {
 		{name: "chown", args: []string{"chown", "1234:5678", at("b.txt")}, check: ownerIs(at("b.txt"), 1234, 5678)},
 		{name: "chown group only", args: []string{"chown", ":42", at("b.txt")}, check: ownerIs(at("b.txt"), 1234, 42)},
 		{name: "chown name", args: []string{"chown", "root", at("b.txt")}, code: exitUsage, stderr: "numeric"},
+		// link -> a.txt dangles since mv moved a.txt.
+		{name: "chown a dangling symlink", args: []string{"chown", "77:88", at("link")}, code: exitNotFound},
+		{name: "chown -h a dangling symlink", args: []string{"chown", "-h", "77:88", at("link")}, check: linkOwnerIs(at("link"), 77, 88)},
 		{name: "touch creates", args: []string{"touch", at("t1"), at("t2")}, check: fileIs(at("t2"), 0o644)},
 		{name: "touch -c", args: []string{"touch", "-c", at("t3")}, check: func(t *testing.T, _ string) {
 			if _, err := os.Lstat(at("t3")); !os.IsNotExist(err) {
@@ -135,10 +138,17 @@ func TestFileVerbs(t *testing.T) {
 	})
 }
 
-func ownerIs(p string, uid, gid int) func(*testing.T, string) {
+func ownerIs(p string, uid, gid int) func(*testing.T, string) { return ownerBy(os.Stat, p, uid, gid) }
+
+// linkOwnerIs checks the owner of a symlink itself.
+func linkOwnerIs(p string, uid, gid int) func(*testing.T, string) {
+	return ownerBy(os.Lstat, p, uid, gid)
+}
+
+func ownerBy(stat func(string) (fs.FileInfo, error), p string, uid, gid int) func(*testing.T, string) {
 	return func(t *testing.T, _ string) {
 		t.Helper()
-		fi, err := os.Stat(p)
+		fi, err := stat(p)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,7 +33,7 @@ func runHelp(ctx context.Context, fs *flag.FlagSet, cmds map[string]command, arg
 		fmt.Fprintf(stderr, "guestrpc help: want one verb of: %v\n", sortedKeys(cmds))
 		return exitUsage
 	}
-	if _, err := cmd.run(ctx, nil, []string{"-h"}, nil, stdout, stdout); !errors.Is(err, flag.ErrHelp) {
+	if _, err := cmd.run(ctx, nil, []string{"-help"}, nil, stdout, stdout); !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(stderr, "guestrpc help %s: the verb printed no usage (%v)\n", args[0], err)
 		return exitFailed
 	}

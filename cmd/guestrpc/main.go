@@ -44,8 +44,9 @@ func main() {
 }
 
 // command is one subcommand: it gets a connected client and its own args.
-// Called with a nil client and args ["-h"], it prints its usage and
-// returns flag.ErrHelp without touching the client (guestrpc help VERB).
+// Called with a nil client and args ["-help"], it prints its usage and
+// returns flag.ErrHelp without touching the client (guestrpc help VERB;
+// not "-h", which chown defines as coreutils' chown does).
 type command struct {
 	summary string
 	run     func(ctx context.Context, c *rpc.Client, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error)
