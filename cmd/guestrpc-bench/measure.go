@@ -35,7 +35,7 @@ func measure(ctx context.Context, o *options, stderr io.Writer) (*bench.Report, 
 	}
 	for r := range o.rounds {
 		fmt.Fprintf(stderr, "round %d/%d (load %s)\n", r+1, o.rounds, readTrim("/proc/loadavg"))
-		if err := oneRound(ctx, sub, m, o, r); err != nil {
+		if err := oneRound(ctx, sub, m, o); err != nil {
 			return nil, fmt.Errorf("round %d: %w", r+1, err)
 		}
 	}
@@ -77,7 +77,7 @@ func measure(ctx context.Context, o *options, stderr io.Writer) (*bench.Report, 
 	return rep, nil
 }
 
-func oneRound(ctx context.Context, sub *subjects, m *measured, o *options, r int) error {
+func oneRound(ctx context.Context, sub *subjects, m *measured, o *options) error {
 	if err := sub.pings(ctx, m, o.pings); err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func oneRound(ctx context.Context, sub *subjects, m *measured, o *options, r int
 	if err := sub.execs(ctx, m, o.execs); err != nil {
 		return err
 	}
-	return sub.transfers(ctx, m, r)
+	return sub.transfers(ctx, m)
 }
 
 // warmUp runs a few of each latency operation, not recorded.

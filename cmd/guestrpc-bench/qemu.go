@@ -105,7 +105,7 @@ func measureVM(ctx context.Context, o *options, accel string, stderr io.Writer) 
 	vm := newVMMeasured(accel, o.qemuSizeMiB)
 	for r := range o.qemuRounds {
 		fmt.Fprintf(stderr, "QEMU (%s): round %d/%d\n", accel, r+1, o.qemuRounds)
-		if err := sub.round(ctx, vm, o.qemuPings, r); err != nil {
+		if err := sub.round(ctx, vm, o.qemuPings); err != nil {
 			return nil, fmt.Errorf("round %d: %w (rawport's stderr: %q)", r+1, err, rawErr.String())
 		}
 	}
@@ -137,9 +137,9 @@ func (v *vmMeasured) rows() []bench.Row {
 }
 
 // round measures n round trips of each kind beside raw round trips
-// (agentPings), then one transfer each way per subject, in an order that
-// rotates with the round.
-func (s *vmSubjects) round(ctx context.Context, v *vmMeasured, n, r int) error {
+// (agentPings), then one transfer each way per subject, in an order
+// drawn afresh each round.
+func (s *vmSubjects) round(ctx context.Context, v *vmMeasured, n int) error {
 	var call, ping sample
 	floor := func(dst *[]float64) timedOp {
 		return timedOp{"raw round trip", func() error { return s.rawPings(ctx, 1) }, []*[]float64{dst}}
@@ -149,10 +149,10 @@ func (s *vmSubjects) round(ctx context.Context, v *vmMeasured, n, r int) error {
 	}
 	call.addTo(&v.sysPing, true)
 	ping.addTo(&v.ping, true)
-	return s.transfers(ctx, v, r)
+	return s.transfers(ctx, v)
 }
 
-func (s *vmSubjects) transfers(ctx context.Context, v *vmMeasured, r int) error {
+func (s *vmSubjects) transfers(ctx context.Context, v *vmMeasured) error {
 	size := int64(len(s.data))
 	ops := []struct {
 		dst []*[]float64
@@ -171,8 +171,7 @@ func (s *vmSubjects) transfers(ctx context.Context, v *vmMeasured, r int) error 
 		{[]*[]float64{&v.download.Floor}, func() error { return s.rawDownload('d', size) }},
 		{[]*[]float64{&v.downloadFile.Floor}, func() error { return s.rawDownload('g', size) }},
 	}
-	for i := range ops {
-		op := ops[(i+r)%len(ops)]
+	for _, op := range shuffled(s.order, ops) {
 		d, err := timed(op.fn)
 		if err != nil {
 			return err

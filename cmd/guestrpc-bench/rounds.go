@@ -129,6 +129,13 @@ func interleave(n int, ops []timedOp, order *rand.Rand) error {
 	return nil
 }
 
+// shuffled returns a copy of ops in an order drawn from order.
+func shuffled[T any](order *rand.Rand, ops []T) []T {
+	out := slices.Clone(ops)
+	order.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
 // newOrder returns the source of interleave's orders: seeded, so a run
 // can be repeated op for op.
 func newOrder() *rand.Rand { return rand.New(rand.NewPCG(0x6775657374, 0x727063)) }
@@ -241,8 +248,8 @@ func qgaTrue(ctx context.Context, q *bench.QGA) error {
 func mbps(size int64, d float64) float64 { return float64(size) / (d / 1e9) / 1e6 }
 
 // transfers moves one upload and one download each way, in an order
-// that rotates with the round so no subject always goes first.
-func (sub *subjects) transfers(ctx context.Context, m *measured, round int) error {
+// drawn afresh each round (see interleave).
+func (sub *subjects) transfers(ctx context.Context, m *measured) error {
 	size := int64(len(sub.data))
 	type op struct {
 		series  []*bench.Series // the rows a time goes to
@@ -274,8 +281,7 @@ func (sub *subjects) transfers(ctx context.Context, m *measured, round int) erro
 				return err
 			}})
 	}
-	k := round % len(ops)
-	for _, o := range append(slices.Clone(ops[k:]), ops[:k]...) {
+	for _, o := range shuffled(sub.order, ops) {
 		d, err := timed(o.fn)
 		if err != nil {
 			return fmt.Errorf("%s (subject %d): %w", o.series[0].Name, o.subject, err)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -110,5 +111,26 @@ func TestNewOrderRepeats(t *testing.T) {
 	}
 	if diff := cmp.Diff(run(), run()); diff != "" {
 		t.Errorf("orders differ between runs (-first +second):\n%s", diff)
+	}
+}
+
+// TestShuffled: a permutation of the ops, drawn afresh each time, and
+// the ops themselves left in their order.
+func TestShuffled(t *testing.T) {
+	ops := []string{"a", "b", "c", "d", "e"}
+	order := newOrder()
+	seen := map[string]bool{}
+	for range 50 {
+		got := shuffled(order, ops)
+		seen[strings.Join(got, "")] = true
+		if diff := cmp.Diff(ops, slices.Sorted(slices.Values(got))); diff != "" {
+			t.Fatalf("shuffled %q is not a permutation (-want +got):\n%s", got, diff)
+		}
+	}
+	if diff := cmp.Diff([]string{"a", "b", "c", "d", "e"}, ops); diff != "" {
+		t.Errorf("shuffled changed its input (-want +got):\n%s", diff)
+	}
+	if len(seen) < 10 {
+		t.Errorf("50 shuffles of 5 ops gave only %d orders", len(seen))
 	}
 }
