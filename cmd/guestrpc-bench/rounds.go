@@ -109,14 +109,8 @@ type timedOp struct {
 // three in four, which put sys.ping at 1.25 times Client.Ping when
 // either, measured alone after qemu-ga, takes the same time.
 func interleave(n int, ops []timedOp, order *rand.Rand) error {
-	perm := make([]int, len(ops))
-	for i := range perm {
-		perm[i] = i
-	}
 	for range n {
-		order.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
-		for _, k := range perm {
-			op := ops[k]
+		for _, op := range shuffled(order, ops) {
 			d, err := timed(op.fn)
 			if err != nil {
 				return fmt.Errorf("%s: %w", op.name, err)
