@@ -244,7 +244,7 @@ func (c *Client) open(ctx context.Context, method string, args any, unary bool) 
 	}
 	s.id = uint32(c.nextID)
 	c.nextID += 2
-	c.streams[s.id] = &s.streamCore
+	c.streams.put(s.id, &s.streamCore)
 	c.smu.Unlock()
 	s.frame.StreamID, s.frame.Type = s.id, wire.TypeOpen
 	if unary {

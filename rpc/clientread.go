@@ -78,7 +78,7 @@ func (c *Client) startReading() {
 // busy reports whether a stream is open or a ping in flight.
 func (c *Client) busy() bool {
 	c.smu.Lock()
-	n := len(c.streams)
+	n := c.streams.len()
 	c.smu.Unlock()
 	if n > 0 {
 		return true

@@ -79,7 +79,7 @@ type conn struct {
 	peerName  string
 
 	smu     sync.Mutex
-	streams map[uint32]*streamCore
+	streams streamTable
 
 	// wmu is held while a frame is written; whoever releases it first
 	// writes the control frames queued meanwhile (see unlockWrite).
@@ -157,7 +157,6 @@ func newConn(ch channel.Channel, log *slog.Logger, window uint32) *conn {
 		log:       log,
 		ourWindow: window,
 		frameMax:  baseChunk, // until the peer's HELLO says more
-		streams:   make(map[uint32]*streamCore),
 		closed:    make(chan struct{}),
 	}
 }
@@ -388,7 +387,7 @@ func (c *conn) reset(s *streamCore, err error) {
 
 func (c *conn) stream(id uint32) *streamCore {
 	c.smu.Lock()
-	s := c.streams[id]
+	s := c.streams.get(id)
 	c.smu.Unlock()
 	return s
 }
@@ -396,17 +395,14 @@ func (c *conn) stream(id uint32) *streamCore {
 // takeStream removes stream id from the table and returns it, or nil.
 func (c *conn) takeStream(id uint32) *streamCore {
 	c.smu.Lock()
-	s := c.streams[id]
-	if s != nil {
-		delete(c.streams, id)
-	}
+	s := c.streams.take(id)
 	c.smu.Unlock()
 	return s
 }
 
 func (c *conn) removeStream(id uint32) {
 	c.smu.Lock()
-	delete(c.streams, id)
+	c.streams.take(id)
 	c.smu.Unlock()
 }
 
@@ -464,10 +460,7 @@ func (c *conn) close(err error) {
 		close(c.closed)
 		_ = c.ch.Close()
 		c.smu.Lock()
-		streams := make([]*streamCore, 0, len(c.streams))
-		for _, s := range c.streams {
-			streams = append(streams, s)
-		}
+		streams := c.streams.appendAll(make([]*streamCore, 0, c.streams.len()))
 		c.smu.Unlock()
 		for _, s := range streams {
 			s.finishRecv(c.connErr())

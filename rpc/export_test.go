@@ -5,7 +5,7 @@ package rpc
 func (c *Client) NumStreams() int {
 	c.smu.Lock()
 	defer c.smu.Unlock()
-	return len(c.streams)
+	return c.streams.len()
 }
 
 // BudgetInUse reports the bytes charged to srv's memory budget.

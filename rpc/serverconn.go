@@ -133,7 +133,7 @@ func (sc *serverConn) open(f *wire.Frame) error {
 		c.ctx.timer = time.AfterFunc(o.Timeout, func() { c.ctx.cancel(context.DeadlineExceeded) })
 		c.ctx.mu.Unlock()
 	}
-	sc.streams[id] = &c.streamCore
+	sc.streams.put(id, &c.streamCore)
 	sc.nstream++
 	sc.smu.Unlock()
 	if r.inline {
@@ -324,7 +324,7 @@ func (sc *serverConn) finish(c *Request, result any, err error) {
 		_ = sc.send(&c.frame)
 	}
 	sc.smu.Lock()
-	delete(sc.streams, c.id)
+	sc.streams.take(c.id)
 	sc.nstream--
 	sc.smu.Unlock()
 	c.finishRecv(errWriteClosed)
