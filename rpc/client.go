@@ -164,11 +164,11 @@ func (c *Client) Call(ctx context.Context, method string, args, result any) erro
 	if err != nil {
 		return err
 	}
-	readSelf, err := c.awaitReply(ctx, s.done)
+	readSelf, err := c.awaitCall(ctx, s)
 	switch {
 	case err == nil && readSelf:
 		// Only a caller that read its own reply may reuse s: another
-		// reader still touches s after closing s.done.
+		// reader still touches s after ending it.
 		err := s.result(result)
 		c.recycle(s)
 		return err
@@ -176,7 +176,7 @@ func (c *Client) Call(ctx context.Context, method string, args, result any) erro
 		s.cancel(err)
 		return err
 	}
-	<-s.done // s ended, or the connection did and ends s with it
+	<-s.doneChan() // s ended, or the connection did and ends s with it
 	return s.result(result)
 }
 
@@ -220,7 +220,6 @@ func (c *Client) open(ctx context.Context, method string, args any, unary bool) 
 	} else {
 		*s = Stream{}
 	}
-	s.done = make(chan struct{})
 	s.c, s.owner, s.recvFin = c.conn, s, false
 	s.sendFin = unary
 	s.sendWin = int64(c.peerWin)
@@ -289,7 +288,12 @@ func marshalArgs(v any) ([]byte, error) {
 type Stream struct {
 	streamCore
 
-	once   sync.Once
+	once sync.Once
+	// ended is set when the stream has ended; done, made only for those
+	// who wait on it (a unary call that reads its own reply checks
+	// ended), is closed then. dmu guards done.
+	ended  atomic.Bool
+	dmu    sync.Mutex
 	done   chan struct{}
 	err    error  // final error; nil when the call succeeded
 	status []byte // result JSON
@@ -333,12 +337,8 @@ func (s *Stream) LaneWriter(l Lane) io.Writer {
 }
 
 func (s *Stream) writeClosedErr() error {
-	select {
-	case <-s.done:
-		if s.err != nil {
-			return s.err
-		}
-	default:
+	if s.ended.Load() && s.err != nil {
+		return s.err
 	}
 	return errWriteClosed
 }
@@ -351,23 +351,32 @@ func (s *Stream) CloseWrite() error { return s.closeWrite() }
 // themselves when nobody else does, while the status a goroutine that
 // only selects on Done waits for is read by the next of those, or by the
 // client's background reader within a few milliseconds.
-func (s *Stream) Done() <-chan struct{} { return s.done }
+func (s *Stream) Done() <-chan struct{} { return s.doneChan() }
+
+// doneChan returns done, made (closed, if s has ended) on first use.
+func (s *Stream) doneChan() <-chan struct{} {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	if s.done == nil {
+		s.done = make(chan struct{})
+		if s.ended.Load() {
+			close(s.done)
+		}
+	}
+	return s.done
+}
 
 // Wait waits for the final status and unmarshals the result into result
 // (unless nil), as Call does. It does not drain unread DATA.
 func (s *Stream) Wait(result any) error {
-	for {
-		select {
-		case <-s.done:
-			return s.result(result)
-		default:
-		}
+	for !s.ended.Load() {
 		// Reads the status if nobody else does; it may return before
 		// s has ended (an interrupted read), and then looks again.
-		if s.c.wait(context.Background(), s.done) != nil {
-			<-s.done // the connection ended, and ends s with it
+		if s.c.wait(context.Background(), s.doneChan()) != nil {
+			<-s.doneChan() // the connection ended, and ends s with it
 		}
 	}
+	return s.result(result)
 }
 
 // Close abandons the stream if it has not finished: the agent's handler
@@ -441,6 +450,11 @@ func (s *Stream) cancel(err error) {
 func (s *Stream) end(err error) {
 	s.finishRecv(err)
 	s.finishSend()
-	close(s.done)
+	s.dmu.Lock()
+	s.ended.Store(true)
+	if s.done != nil {
+		close(s.done)
+	}
+	s.dmu.Unlock()
 	s.c.wokeReader()
 }

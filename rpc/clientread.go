@@ -248,11 +248,23 @@ func (c *Client) stopReading() {
 // Calls, pings and stream waits share it.
 func (c *Client) awaitReply(ctx context.Context, done <-chan struct{}) (readSelf bool, err error) {
 	if c.tryRead() {
-		return true, c.readUntil(ctx, done)
+		return true, c.readUntil(ctx, done, nil)
 	}
 	defer c.doneWaiting()
 	c.needReader()
 	return false, c.waitDone(ctx, done)
+}
+
+// awaitCall is awaitReply for a unary call's stream s: a caller that
+// reads its own reply looks at s.ended rather than at a channel, which
+// a call then need not make.
+func (c *Client) awaitCall(ctx context.Context, s *Stream) (readSelf bool, err error) {
+	if c.tryRead() {
+		return true, c.readUntil(ctx, nil, s)
+	}
+	defer c.doneWaiting()
+	c.needReader()
+	return false, c.waitDone(ctx, s.doneChan())
 }
 
 // awaitStream is awaitReply for a stream's waits (conn.waiter). What a
@@ -262,7 +274,7 @@ func (c *Client) awaitReply(ctx context.Context, done <-chan struct{}) (readSelf
 // caller to look again.
 func (c *Client) awaitStream(ctx context.Context, done <-chan struct{}) error {
 	if rctx, ok := c.tryReadInterruptible(ctx); ok {
-		err := c.readUntil(rctx, done)
+		err := c.readUntil(rctx, done, nil)
 		if err != nil && ctx.Err() == nil && rctx.Err() != nil {
 			return nil // interrupted
 		}
@@ -274,15 +286,22 @@ func (c *Client) awaitStream(ctx context.Context, done <-chan struct{}) error {
 }
 
 // readUntil reads frames on the calling goroutine, which holds the
-// reader role, until done is closed (nil), ctx ends (ctx's error) or the
-// connection does (the error of operations on a closed connection).
-func (c *Client) readUntil(ctx context.Context, done <-chan struct{}) error {
+// reader role, until done is closed or, when s is not nil, s has ended
+// (nil), ctx ends (ctx's error) or the connection does (the error of
+// operations on a closed connection).
+func (c *Client) readUntil(ctx context.Context, done <-chan struct{}, s *Stream) error {
 	defer c.stopReading()
 	for {
-		select {
-		case <-done:
-			return nil
-		default:
+		if s != nil {
+			if s.ended.Load() {
+				return nil
+			}
+		} else {
+			select {
+			case <-done:
+				return nil
+			default:
+			}
 		}
 		if err := c.readFrame(ctx, &c.reader.frame, c.handle); err != nil {
 			if cerr := ctx.Err(); cerr != nil && err == cerr {
