@@ -244,6 +244,43 @@ func TestSysPingAndInfo(t *testing.T) {
 
 }
 
+// TestPings: PINGs from many goroutines at once all get their PONG, a
+// PING whose ctx has ended fails with ctx's error, and none is left in
+// the client's table afterwards.
+func TestPings(t *testing.T) {
+	srv := rpc.NewServer(rpc.ServerOptions{})
+	c := testutil.Pair(t, srv)
+	ctx := testCtx(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			for range 50 {
+				if _, err := c.Ping(ctx); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("Ping: %v", err)
+	}
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.Ping(ended); !errors.Is(err, context.Canceled) {
+		t.Errorf("Ping with an ended ctx = %v, want context.Canceled", err)
+	}
+	if n := c.NumPings(); n != 0 {
+		t.Errorf("%d PINGs left in the table", n)
+	}
+	if _, err := c.Ping(ctx); err != nil {
+		t.Errorf("Ping after the canceled one: %v", err)
+	}
+}
+
 // TestErrorMapping: what a handler returns is what the client can test
 // for with errors.Is and CodeOf.
 func TestErrorMapping(t *testing.T) {

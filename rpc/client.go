@@ -39,9 +39,12 @@ type Client struct {
 	reader clientReader
 	spare  atomic.Pointer[Stream] // a Stream to reuse (see recycle)
 
-	pmu   sync.Mutex
-	pseq  uint64
-	pings map[uint64]chan struct{}
+	// PINGs in flight: the first in ping, any others in pings.
+	pmu    sync.Mutex
+	pseq   uint64
+	ping   *pingWait
+	pings  map[uint64]*pingWait
+	spareP atomic.Pointer[pingWait] // a pingWait to reuse
 }
 
 // maxStreamID is the last odd stream id; ids are never reused on a
@@ -57,7 +60,7 @@ func NewClient(ctx context.Context, ch channel.Channel, opts ClientOptions) (*Cl
 	if opts.Window == 0 {
 		opts.Window = DefaultClientWindow
 	}
-	c := &Client{conn: newConn(ch, opts.Logger, opts.Window), nextID: 1, pings: make(map[uint64]chan struct{})}
+	c := &Client{conn: newConn(ch, opts.Logger, opts.Window), nextID: 1}
 	if len(opts.Token) > wire.MaxTokenLen {
 		_ = ch.Close()
 		return nil, fmt.Errorf("rpc: token of %d bytes, the limit is %d", len(opts.Token), wire.MaxTokenLen)
@@ -111,47 +114,13 @@ func (c *Client) handle(f *wire.Frame) error {
 		}
 		return nil
 	case wire.TypePong:
-		v, err := wire.ParsePing(f.Payload)
-		if err != nil {
-			return err
-		}
-		c.pmu.Lock()
-		if ch, ok := c.pings[v]; ok {
-			close(ch)
-			c.wokeReader()
-			delete(c.pings, v)
-		}
-		c.pmu.Unlock()
-		return nil
+		return c.pong(f.Payload)
 	case wire.TypeOpen:
 		// Agent-initiated calls are reserved for a later protocol version.
 		return c.queue(ctrlFrame{id: f.StreamID, typ: wire.TypeStatus,
 			payload: wire.AppendStatus(nil, uint16(Unimplemented), "this client serves no methods", nil)})
 	}
 	return fmt.Errorf("%w: unexpected %v", errProtocol, f.Type)
-}
-
-// Ping sends a protocol-level PING and returns the round-trip time.
-func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
-	done := make(chan struct{})
-	c.pmu.Lock()
-	c.pseq++
-	seq := c.pseq
-	c.pings[seq] = done
-	c.pmu.Unlock()
-	defer func() {
-		c.pmu.Lock()
-		delete(c.pings, seq)
-		c.pmu.Unlock()
-	}()
-	start := time.Now()
-	if err := c.sendControl(0, wire.TypePing, 0, wire.AppendPing(nil, seq)); err != nil {
-		return 0, err
-	}
-	if _, err := c.awaitReply(ctx, done); err != nil {
-		return 0, err
-	}
-	return time.Since(start), nil
 }
 
 // Call invokes method with args (marshaled to JSON; nil sends none) and
@@ -164,7 +133,7 @@ func (c *Client) Call(ctx context.Context, method string, args, result any) erro
 	if err != nil {
 		return err
 	}
-	readSelf, err := c.awaitCall(ctx, s)
+	readSelf, err := c.awaitSignal(ctx, &s.done)
 	switch {
 	case err == nil && readSelf:
 		// Only a caller that read its own reply may reuse s: another
@@ -176,7 +145,7 @@ func (c *Client) Call(ctx context.Context, method string, args, result any) erro
 		s.cancel(err)
 		return err
 	}
-	<-s.doneChan() // s ended, or the connection did and ends s with it
+	<-s.done.wait() // s ended, or the connection did and ends s with it
 	return s.result(result)
 }
 
@@ -288,13 +257,8 @@ func marshalArgs(v any) ([]byte, error) {
 type Stream struct {
 	streamCore
 
-	once sync.Once
-	// ended is set when the stream has ended; done, made only for those
-	// who wait on it (a unary call that reads its own reply checks
-	// ended), is closed then. dmu guards done.
-	ended  atomic.Bool
-	dmu    sync.Mutex
-	done   chan struct{}
+	once   sync.Once
+	done   doneSignal
 	err    error  // final error; nil when the call succeeded
 	status []byte // result JSON
 
@@ -337,7 +301,7 @@ func (s *Stream) LaneWriter(l Lane) io.Writer {
 }
 
 func (s *Stream) writeClosedErr() error {
-	if s.ended.Load() && s.err != nil {
+	if s.done.isDone() && s.err != nil {
 		return s.err
 	}
 	return errWriteClosed
@@ -351,29 +315,16 @@ func (s *Stream) CloseWrite() error { return s.closeWrite() }
 // themselves when nobody else does, while the status a goroutine that
 // only selects on Done waits for is read by the next of those, or by the
 // client's background reader within a few milliseconds.
-func (s *Stream) Done() <-chan struct{} { return s.doneChan() }
-
-// doneChan returns done, made (closed, if s has ended) on first use.
-func (s *Stream) doneChan() <-chan struct{} {
-	s.dmu.Lock()
-	defer s.dmu.Unlock()
-	if s.done == nil {
-		s.done = make(chan struct{})
-		if s.ended.Load() {
-			close(s.done)
-		}
-	}
-	return s.done
-}
+func (s *Stream) Done() <-chan struct{} { return s.done.wait() }
 
 // Wait waits for the final status and unmarshals the result into result
 // (unless nil), as Call does. It does not drain unread DATA.
 func (s *Stream) Wait(result any) error {
-	for !s.ended.Load() {
+	for !s.done.isDone() {
 		// Reads the status if nobody else does; it may return before
 		// s has ended (an interrupted read), and then looks again.
-		if s.c.wait(context.Background(), s.doneChan()) != nil {
-			<-s.doneChan() // the connection ended, and ends s with it
+		if s.c.wait(context.Background(), s.done.wait()) != nil {
+			<-s.done.wait() // the connection ended, and ends s with it
 		}
 	}
 	return s.result(result)
@@ -450,11 +401,6 @@ func (s *Stream) cancel(err error) {
 func (s *Stream) end(err error) {
 	s.finishRecv(err)
 	s.finishSend()
-	s.dmu.Lock()
-	s.ended.Store(true)
-	if s.done != nil {
-		close(s.done)
-	}
-	s.dmu.Unlock()
+	s.done.end()
 	s.c.wokeReader()
 }

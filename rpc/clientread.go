@@ -83,10 +83,7 @@ func (c *Client) busy() bool {
 	if n > 0 {
 		return true
 	}
-	c.pmu.Lock()
-	n = len(c.pings)
-	c.pmu.Unlock()
-	return n > 0
+	return c.pingsInFlight() > 0
 }
 
 // readBackground reads the connection whenever a waiting goroutine needs
@@ -241,33 +238,22 @@ func (c *Client) stopReading() {
 	}
 }
 
-// awaitReply waits until done is closed, reading the connection on the
-// calling goroutine if nobody else does (readSelf) and otherwise being
-// handed the reply. It returns nil once done is closed, ctx's error when
+// awaitSignal waits until d has ended, reading the connection on the
+// calling goroutine if nobody else does (readSelf), and looking then at
+// d's flag, which makes no channel (see doneSignal); otherwise it is
+// handed the reply. It returns nil once d has ended, ctx's error when
 // ctx ends first, or the error of operations on a closed connection.
-// Calls, pings and stream waits share it.
-func (c *Client) awaitReply(ctx context.Context, done <-chan struct{}) (readSelf bool, err error) {
+// Calls and pings use it.
+func (c *Client) awaitSignal(ctx context.Context, d *doneSignal) (readSelf bool, err error) {
 	if c.tryRead() {
-		return true, c.readUntil(ctx, done, nil)
+		return true, c.readUntil(ctx, nil, d)
 	}
 	defer c.doneWaiting()
 	c.needReader()
-	return false, c.waitDone(ctx, done)
+	return false, c.waitDone(ctx, d.wait())
 }
 
-// awaitCall is awaitReply for a unary call's stream s: a caller that
-// reads its own reply looks at s.ended rather than at a channel, which
-// a call then need not make.
-func (c *Client) awaitCall(ctx context.Context, s *Stream) (readSelf bool, err error) {
-	if c.tryRead() {
-		return true, c.readUntil(ctx, nil, s)
-	}
-	defer c.doneWaiting()
-	c.needReader()
-	return false, c.waitDone(ctx, s.doneChan())
-}
-
-// awaitStream is awaitReply for a stream's waits (conn.waiter). What a
+// awaitStream is awaitSignal for a stream's waits (conn.waiter). What a
 // stream's waiter waits for can also come from this side (Close,
 // CloseWrite) while it reads, with no frame on its way to end the read:
 // interruptReader then ends it, and awaitStream returns nil for the
@@ -286,14 +272,14 @@ func (c *Client) awaitStream(ctx context.Context, done <-chan struct{}) error {
 }
 
 // readUntil reads frames on the calling goroutine, which holds the
-// reader role, until done is closed or, when s is not nil, s has ended
+// reader role, until done is closed or, when d is not nil, d has ended
 // (nil), ctx ends (ctx's error) or the connection does (the error of
 // operations on a closed connection).
-func (c *Client) readUntil(ctx context.Context, done <-chan struct{}, s *Stream) error {
+func (c *Client) readUntil(ctx context.Context, done <-chan struct{}, d *doneSignal) error {
 	defer c.stopReading()
 	for {
-		if s != nil {
-			if s.ended.Load() {
+		if d != nil {
+			if d.isDone() {
 				return nil
 			}
 		} else {

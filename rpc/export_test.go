@@ -34,3 +34,6 @@ func RefusalsUnderWay(srv *Server) int {
 	defer srv.mu.Unlock()
 	return srv.nrefusing
 }
+
+// NumPings reports how many PINGs the client's table holds.
+func (c *Client) NumPings() int { return c.pingsInFlight() }
