@@ -58,7 +58,8 @@ type Stream struct {
 	dec *wire.Decoder
 	max uint32
 
-	rwatch, wwatch watcher // made when the stream has deadlines
+	wwatch watcher   // made when the stream has deadlines
+	rwatch readWatch // when the stream has deadlines
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -122,7 +123,7 @@ func (s *Stream) Send(ctx context.Context, f *wire.Frame) error {
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	stop, w := s.watch(ctx, true)
+	stop, w := s.watch(ctx)
 	err := s.enc.Encode(f)
 	if unwatch(stop, w) {
 		// The watcher fired: the deadline it set must not leak into the
@@ -148,9 +149,15 @@ func (s *Stream) Receive(ctx context.Context, f *wire.Frame) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	stop, w := s.watch(ctx, false)
+	if ctx.Done() == nil || s.dl == nil {
+		if err := s.dec.Decode(f); err != nil {
+			return s.wrap("receive", err)
+		}
+		return nil
+	}
+	s.rwatch.begin(ctx, s.dl)
 	err := s.dec.Decode(f)
-	if unwatch(stop, w) {
+	if s.rwatch.end() {
 		_ = s.dl.SetReadDeadline(time.Time{})
 		if err != nil {
 			return ctx.Err()
@@ -167,18 +174,15 @@ func (s *Stream) Receive(ctx context.Context, f *wire.Frame) error {
 // files). See Interruptible.
 func (s *Stream) ReceiveInterruptible() bool { return s.dl != nil }
 
-// watch arranges for ctx's cancellation to interrupt blocked I/O; nil
-// when ctx cannot end or the stream has no deadlines. The caller passes
-// the result to unwatch.
-func (s *Stream) watch(ctx context.Context, write bool) (stop func() bool, w *watcher) {
+// watch arranges for ctx's cancellation to interrupt a blocked Send;
+// nil when ctx cannot end or the stream has no deadlines. The caller
+// passes the result to unwatch. (Receive keeps its registration across
+// calls: see readWatch.)
+func (s *Stream) watch(ctx context.Context) (stop func() bool, w *watcher) {
 	if ctx.Done() == nil || s.dl == nil {
 		return nil, nil
 	}
-	w = &s.rwatch
-	if write {
-		w = &s.wwatch
-	}
-	return context.AfterFunc(ctx, w.fn), w
+	return context.AfterFunc(ctx, s.wwatch.fn), &s.wwatch
 }
 
 // unwatch ends a watch and reports whether it had fired, which it does
@@ -192,10 +196,9 @@ func unwatch(stop func() bool, w *watcher) (fired bool) {
 	return true
 }
 
-// watcher is the deadline a Send or Receive sets when its ctx ends. A
-// stream keeps one per direction, since Sends are serialized and
-// Receives must not overlap, so that watching a ctx allocates no channel
-// or closure of its own.
+// watcher is the deadline a Send sets when its ctx ends. A stream keeps
+// one, since Sends are serialized, so that watching a ctx allocates no
+// channel or closure of its own.
 type watcher struct {
 	fired chan struct{} // capacity 1: the deadline is set
 	fn    func()
@@ -203,10 +206,6 @@ type watcher struct {
 
 func (s *Stream) initWatchers() {
 	past := time.Unix(1, 0)
-	s.rwatch = watcher{fired: make(chan struct{}, 1), fn: func() {
-		_ = s.dl.SetReadDeadline(past)
-		s.rwatch.fired <- struct{}{}
-	}}
 	s.wwatch = watcher{fired: make(chan struct{}, 1), fn: func() {
 		_ = s.dl.SetWriteDeadline(past)
 		s.wwatch.fired <- struct{}{}
@@ -230,6 +229,7 @@ func (s *Stream) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		s.closeErr = s.rwc.Close()
+		s.rwatch.release()
 	})
 	return s.closeErr
 }
