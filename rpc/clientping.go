@@ -14,8 +14,12 @@ type pingWait struct {
 	buf  [8]byte // the PING's payload
 }
 
-// Ping sends a protocol-level PING and returns the round-trip time.
+// Ping sends a protocol-level PING and returns the round-trip time. A
+// ctx that has already ended returns its error without sending.
 func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	p := c.spareP.Swap(nil)
 	if p == nil {
 		p = new(pingWait)
