@@ -1,5 +1,7 @@
 package rpc
 
+import "time"
+
 // NumStreams reports how many streams the client's table holds, so tests
 // can check that every way a stream ends retires it.
 func (c *Client) NumStreams() int {
@@ -26,6 +28,11 @@ func CallerReads(c *Client) bool {
 	defer c.reader.rmu.Unlock()
 	return c.reader.role == roleCaller
 }
+
+// SetRefusalWait sets how long srv's refusals wait for a peer's HELLO,
+// so a test can hold refusals under way for as long as it needs them.
+// Call it before srv serves.
+func SetRefusalWait(srv *Server, d time.Duration) { srv.refuseFor = d }
 
 // RefusalsUnderWay reports how many connections srv is refusing by who
 // they are, waiting for their HELLO.

@@ -77,6 +77,7 @@ type Server struct {
 	active    int           // calls in flight, all connections
 	nconns    int           // connections, handshaking ones included
 	nrefusing int           // connections being refused by who they are (see refuseEarly)
+	refuseFor time.Duration // how long a refusal waits for the peer's HELLO (see refuse)
 	budget    budget        // bytes peers make the server hold
 	idle      chan struct{} // closed when active drops to 0 during Shutdown
 	closing   bool
@@ -117,6 +118,7 @@ func NewServer(opts ServerOptions) *Server {
 		listeners: make(map[channel.Listener]struct{}),
 		conns:     make(map[*serverConn]struct{}),
 		budget:    budget{limit: opts.MemoryBudget},
+		refuseFor: time.Second,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

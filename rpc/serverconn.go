@@ -44,7 +44,7 @@ func (sc *serverConn) refuseEarly(ctx context.Context, refusal *Error) error {
 // closing a socket with the HELLO unread could reset it before the host
 // has read why, but a peer that sends nothing must not linger.
 func (sc *serverConn) refuse(ctx context.Context, refusal *Error) error {
-	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	rctx, cancel := context.WithTimeout(ctx, sc.srv.refuseFor)
 	defer cancel()
 	if it, ok := sc.ch.(channel.Interruptible); !ok || !it.ReceiveInterruptible() {
 		// ctx cannot interrupt this channel's Receive: closing it can.

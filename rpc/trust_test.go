@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -302,6 +303,9 @@ func TestSessionState(t *testing.T) {
 func TestRefusedPeersTakeNoSlot(t *testing.T) {
 	const maxConns = 2
 	srv := rpc.NewServer(rpc.ServerOptions{MaxConns: maxConns})
+	// The silent strangers' refusals must still be under way at the last
+	// check, however slow the machine: they end when ctx does.
+	rpc.SetRefusalWait(srv, time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())
 	var served sync.WaitGroup
 	defer func() { cancel(); served.Wait() }()
