@@ -149,13 +149,14 @@ func (s *Stream) Receive(ctx context.Context, f *wire.Frame) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if ctx.Done() == nil || s.dl == nil {
+	done := ctx.Done()
+	if done == nil || s.dl == nil {
 		if err := s.dec.Decode(f); err != nil {
 			return s.wrap("receive", err)
 		}
 		return nil
 	}
-	s.rwatch.begin(ctx, s.dl)
+	s.rwatch.begin(ctx, done, s.dl)
 	err := s.dec.Decode(f)
 	if s.rwatch.end() {
 		_ = s.dl.SetReadDeadline(time.Time{})
