@@ -230,14 +230,22 @@ func TestIdleTimeout(t *testing.T) {
 		}
 	})
 	t.Run("part of a frame", func(t *testing.T) {
-		p := newRawPeer(t, rpc.NewServer(rpc.ServerOptions{IdleTimeout: idle}), true)
-		hdr := wire.AppendHeader(nil, 1, wire.TypeData, 0, 1<<20-1)
-		if _, err := p.conn.Write(append(hdr, "some of it"...)); err != nil {
-			t.Fatal(err)
+		// The part must arrive before the timeout for the test to show
+		// anything; on a machine slow enough that it did not, it tries
+		// again with a longer one.
+		for _, timeout := range []time.Duration{idle, 10 * idle, 100 * idle} {
+			p := newRawPeer(t, rpc.NewServer(rpc.ServerOptions{IdleTimeout: timeout}), true)
+			hdr := wire.AppendHeader(nil, 1, wire.TypeData, 0, 1<<20-1)
+			if _, err := p.conn.Write(append(hdr, "some of it"...)); err != nil {
+				t.Logf("idle timeout %v ran out before part of a frame was sent (%v); trying a longer one", timeout, err)
+				continue
+			}
+			if err := p.expectClosed(); !errors.Is(err, rpc.ErrIdle) {
+				t.Errorf("ServeChannel: %v, want ErrIdle", err)
+			}
+			return
 		}
-		if err := p.expectClosed(); !errors.Is(err, rpc.ErrIdle) {
-			t.Errorf("ServeChannel: %v, want ErrIdle", err)
-		}
+		t.Fatal("part of a frame could not be sent before the longest idle timeout")
 	})
 	t.Run("call in flight", func(t *testing.T) {
 		release := make(chan struct{})
