@@ -106,9 +106,9 @@ func TestReceiveWatchKept(t *testing.T) {
 
 type valueKey struct{}
 
-// TestReceiveWatchOtherCtx: the end of a ctx whose Receive has returned
-// does not interrupt a later Receive under another ctx (its registration
-// outlives the Receive that made it), while the end of that other ctx
+// TestReceiveWatchOtherCtx: the end of a ctx whose Receives have returned
+// does not interrupt a later Receive under another ctx (its registration,
+// kept after two Receives, outlives them until that Receive begins), while the end of that other ctx
 // does; the stream stays usable throughout.
 func TestReceiveWatchOtherCtx(t *testing.T) {
 	a, z := testutil.SocketPair(t)
@@ -124,10 +124,15 @@ func TestReceiveWatchOtherCtx(t *testing.T) {
 		}
 	}
 	first, cancelFirst := context.WithCancel(context.Background())
-	send(1)
 	var f wire.Frame
-	if err := r.Receive(first, &f); err != nil {
-		t.Fatal(err)
+	for range 2 { // twice, so that the registration is kept
+		send(1)
+		if err := r.Receive(first, &f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !channel.WatchKept(r) {
+		t.Fatal("two Receives under the first ctx left no registration kept")
 	}
 
 	second, cancelSecond := context.WithCancel(context.Background())
