@@ -7,9 +7,12 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/guestrpc/guestrpc/agent"
 	"github.com/guestrpc/guestrpc/channel"
@@ -74,9 +77,7 @@ func TestForward(t *testing.T) {
 	tcpSrv := upperServer(t, "tcp", "127.0.0.1:0")
 	unixPath := filepath.Join(t.TempDir(), "guest.sock")
 	upperServer(t, "unix", unixPath)
-	dead, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	dead.Close() // a guest port nobody listens on
+	dead := deadPort(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -84,7 +85,7 @@ func TestForward(t *testing.T) {
 	done := make(chan int)
 	go func() {
 		done <- run(ctx, []string{"--connect", target, "forward",
-			"0:" + tcpSrv.Addr().String(), "0:unix:" + unixPath, "0:" + dead.Addr().String()}, strings.NewReader(""), pw, &errOut)
+			"0:" + tcpSrv.Addr().String(), "0:unix:" + unixPath, "0:" + dead}, strings.NewReader(""), pw, &errOut)
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)
@@ -120,6 +121,21 @@ func TestForward(t *testing.T) {
 	if want := "connection refused"; !strings.Contains(errOut.String(), want) {
 		t.Errorf("stderr %q does not report the refused guest dial", errOut.String())
 	}
+}
+
+// deadPort returns a loopback TCP address that refuses connections for
+// the rest of the test: a socket bound to it that never listens keeps
+// the port from going to anyone else, as a closed listener's port could
+// (to one of the forward's own listeners, which would then answer).
+func deadPort(t *testing.T) string {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	must(t, err)
+	t.Cleanup(func() { unix.Close(fd) })
+	must(t, unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+	sa, err := unix.Getsockname(fd)
+	must(t, err)
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*unix.SockaddrInet4).Port))
 }
 
 // roundTrip sends msg to addr, half-closes and returns the whole reply.
