@@ -83,10 +83,3 @@ func (w *readWatch) dropLocked() {
 	}
 	w.done, w.stop = nil, nil
 }
-
-// registered reports whether a registration is kept.
-func (w *readWatch) registered() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.stop != nil
-}
